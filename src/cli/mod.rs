@@ -1,0 +1,473 @@
+//! The command line: clap definitions → resolved settings → a run of the engine → output.
+//!
+//! Exit codes, for scripts:
+//!
+//! | code | meaning                                                              |
+//! |------|----------------------------------------------------------------------|
+//! | 0    | every probe passed (open; HTTP status matched; UDP response matched) |
+//! | 1    | at least one probe did not pass                                      |
+//! | 2    | usage error, bad input, or missing permission: nothing was probed   |
+//! | 130  | interrupted (Ctrl-C / SIGTERM): the probes that finished are printed |
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, ValueEnum};
+use hyper::header::{HeaderName, HeaderValue};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::{self, EngineSettings};
+use crate::output::{self, Format, Progress};
+use crate::probe::http::{HttpSettings, StatusSpec};
+use crate::probe::target::{self, TargetDefaults};
+use crate::probe::{Observation, ProbeContext, ProbeSettings, Protocol, Target, sys};
+
+/// Live health-check probe: tells a silent drop, an ICMP reject, a closed port, a bad status and a
+/// slow application apart, over TCP, UDP, ICMP, HTTP and HTTPS.
+#[derive(Debug, Parser)]
+#[command(name = "probe", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub sweep: SweepArgs,
+
+    /// More logging on stderr (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+/// An ad hoc run against explicit targets.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// HOST, HOST:PORT, [V6]:PORT, a CIDR prefix (with --port), or a URL such as
+    /// https://web-1:8443/health. Repeat for more targets.
+    #[arg(short = 't', long = "target", value_name = "TARGET")]
+    pub targets: Vec<String>,
+
+    /// Read targets from FILE, one per line; `#` starts a comment. `-` reads stdin.
+    #[arg(long, value_name = "FILE")]
+    pub targets_file: Option<PathBuf>,
+
+    /// Protocol for targets that are not URLs.
+    #[arg(short = 'P', long, value_name = "PROTO", default_value = "tcp", value_parser = parse_protocol)]
+    pub protocol: Protocol,
+
+    /// Port for targets that do not name one.
+    #[arg(short = 'p', long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+
+    /// Deadline of each probe (e.g. 1s, 500ms).
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// ICMP echo requests per probe.
+    #[arg(short = 'c', long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub count: u16,
+
+    /// Probes in flight at once [default: 4096, kept below the open-file limit].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub concurrency: Option<u64>,
+
+    /// Start at most this many probes per second.
+    #[arg(long, value_parser = parse_rate)]
+    pub rate: Option<f64>,
+
+    /// HTTP request path for targets that are not URLs.
+    #[arg(long, default_value = "/")]
+    pub path: String,
+
+    /// HTTP Host header and TLS server name.
+    #[arg(long)]
+    pub host: Option<String>,
+
+    /// HTTP method.
+    #[arg(long, default_value = "GET")]
+    pub method: String,
+
+    /// Extra HTTP header, "Name: value". Repeatable.
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
+
+    /// Expected HTTP status codes in ELB syntax: 200, 200,202, 200-399.
+    #[arg(long, default_value = "200-299", value_parser = parse_status)]
+    pub expect_status: StatusSpec,
+
+    /// UDP payload, as text.
+    #[arg(long, conflicts_with = "payload_hex")]
+    pub payload: Option<String>,
+
+    /// UDP payload, as hex (e.g. 0d0a).
+    #[arg(long, value_parser = parse_hex)]
+    pub payload_hex: Option<HexBytes>,
+
+    /// UDP: the response must contain this text to pass.
+    #[arg(long, conflicts_with = "expect_response_hex")]
+    pub expect_response: Option<String>,
+
+    /// UDP: the response must contain these bytes (hex) to pass.
+    #[arg(long, value_parser = parse_hex)]
+    pub expect_response_hex: Option<HexBytes>,
+
+    /// HTTPS: accept any certificate (its expiry is still reported).
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// HTTPS: trust the CA certificates in this PEM file instead of the system's.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    /// HTTP: read at most this many body bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub body_limit: u64,
+
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    pub output: Format,
+
+    /// When to colour the table.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub color: ColorChoice,
+
+    /// Never show the progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Bytes given in hex on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HexBytes(pub Vec<u8>);
+
+fn parse_protocol(s: &str) -> Result<Protocol, String> {
+    s.parse().map_err(|e: target::TargetError| e.to_string())
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (use e.g. 1s, 500ms)"))?;
+    if d.is_zero() || d > Duration::from_secs(3600) {
+        return Err(format!("{s:?} must be more than 0 and at most 1h"));
+    }
+    Ok(d)
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!(
+            "{s:?} is not a positive number of probes per second"
+        )),
+    }
+}
+
+fn parse_status(s: &str) -> Result<StatusSpec, String> {
+    s.parse()
+        .map_err(|e: crate::probe::http::StatusSpecError| e.to_string())
+}
+
+fn parse_hex(s: &str) -> Result<HexBytes, String> {
+    let clean: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    if clean.len() % 2 != 0 {
+        return Err(format!("{s:?} has an odd number of hex digits"));
+    }
+    clean
+        .chunks(2)
+        .enumerate()
+        .map(|(i, pair)| {
+            let text = std::str::from_utf8(pair).unwrap_or("??");
+            u8::from_str_radix(text, 16)
+                .map_err(|_| format!("{text:?} at byte {} of {s:?} is not hex", i + 1))
+        })
+        .collect::<Result<Vec<u8>, String>>()
+        .map(HexBytes)
+}
+
+/// An error that ends the run before probing, with exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:#}")]
+struct UsageError(anyhow::Error);
+
+/// Entry point from `main`: parses the command line, runs, and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("probe: error: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(sweep(cli.sweep)) {
+        Ok(code) => code,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("probe: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .try_init();
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Reads every target named on the command line or in the targets file.
+fn collect_targets(args: &SweepArgs) -> Result<Vec<Target>, UsageError> {
+    let defaults = TargetDefaults {
+        protocol: args.protocol,
+        port: args.port,
+        path: args.path.clone(),
+    };
+    let mut targets = Vec::new();
+    for t in &args.targets {
+        targets.extend(target::parse(t, &defaults).map_err(|e| UsageError(e.into()))?);
+    }
+    if let Some(path) = &args.targets_file {
+        let (text, name) = if path.as_os_str() == "-" {
+            let mut text = String::new();
+            io::Read::read_to_string(&mut io::stdin(), &mut text)
+                .context("cannot read targets from stdin")
+                .map_err(UsageError)?;
+            (text, "<stdin>".to_string())
+        } else {
+            let text = std::fs::read(path)
+                .with_context(|| format!("cannot read targets file {}", path.display()))
+                .map_err(UsageError)?;
+            let text = String::from_utf8(text).map_err(|e| {
+                UsageError(anyhow::anyhow!(
+                    "targets file {} is not UTF-8 text (invalid byte at offset {})",
+                    path.display(),
+                    e.utf8_error().valid_up_to()
+                ))
+            })?;
+            (text, path.display().to_string())
+        };
+        let parsed = target::parse_lines(&text, &defaults)
+            .map_err(|(line, e)| UsageError(anyhow::anyhow!("{name}:{line}: {e}")))?;
+        targets.extend(parsed);
+    }
+    if targets.is_empty() {
+        return Err(UsageError(anyhow::anyhow!(
+            "no targets: give --target TARGET or --targets-file FILE"
+        )));
+    }
+    if targets.len() > target::MAX_TARGETS {
+        return Err(UsageError(anyhow::anyhow!(
+            "{} targets, more than the {} one run may probe",
+            targets.len(),
+            target::MAX_TARGETS
+        )));
+    }
+    Ok(targets)
+}
+
+fn probe_settings(args: &SweepArgs) -> Result<ProbeSettings, UsageError> {
+    let method = hyper::Method::from_bytes(args.method.as_bytes())
+        .map_err(|_| UsageError(anyhow::anyhow!("invalid HTTP method {:?}", args.method)))?;
+    let headers = args
+        .headers
+        .iter()
+        .map(|h| parse_header(h).map_err(|e| UsageError(anyhow::anyhow!(e))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let udp_payload = match (&args.payload, &args.payload_hex) {
+        (Some(text), _) => text.as_bytes().to_vec(),
+        (None, Some(hex)) => hex.0.clone(),
+        (None, None) => Vec::new(),
+    };
+    let udp_expect = match (&args.expect_response, &args.expect_response_hex) {
+        (Some(text), _) => Some(text.as_bytes().to_vec()),
+        (None, Some(hex)) => Some(hex.0.clone()),
+        (None, None) => None,
+    };
+    Ok(ProbeSettings {
+        timeout: args.timeout,
+        count: args.count,
+        udp_payload,
+        udp_expect,
+        http: HttpSettings {
+            method,
+            host: args.host.clone(),
+            headers,
+            expect: args.expect_status.clone(),
+            insecure: args.insecure,
+            ca_file: args.ca_file.clone(),
+            body_limit: args.body_limit.max(1),
+        },
+    })
+}
+
+fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| format!("invalid header {text:?}: expected \"Name: value\""))?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("invalid header name {:?} in {text:?}", name.trim()))?;
+    let value = HeaderValue::from_str(value.trim())
+        .map_err(|_| format!("invalid header value {:?} in {text:?}", value.trim()))?;
+    Ok((name, value))
+}
+
+/// The ad hoc run.
+async fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
+    let targets = collect_targets(&args)?;
+    let settings = probe_settings(&args)?;
+    let nofile = sys::raise_nofile_limit();
+    let engine_settings =
+        EngineSettings::new(args.concurrency.map(|c| c as usize), args.rate, nofile);
+
+    let plan = engine::resolve(targets).await;
+    let ctx =
+        ProbeContext::new(settings, engine::icmp_need(&plan)).map_err(|e| UsageError(e.into()))?;
+    let total = plan.len();
+
+    let cancel = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(cancel.clone()));
+
+    let (tx, mut rx) = mpsc::channel(1024);
+    let started = std::time::Instant::now();
+    tokio::spawn(engine::run(
+        plan,
+        Arc::new(ctx),
+        engine_settings,
+        cancel.clone(),
+        tx,
+    ));
+
+    let mut progress = Progress::new(total as u64, !args.no_progress);
+    let mut results: Vec<Option<Observation>> = vec![None; total];
+    while let Some((index, obs)) = rx.recv().await {
+        if args.output == Format::Jsonl
+            && let Err(e) = output::write_json_line(&mut io::stdout().lock(), &obs)
+        {
+            progress.finish();
+            cancel.cancel();
+            return Err(e.into());
+        }
+        progress.inc();
+        if let Some(slot) = results.get_mut(index) {
+            *slot = Some(obs);
+        }
+    }
+    progress.finish();
+    let elapsed = started.elapsed();
+    let finished: Vec<Observation> = results.into_iter().flatten().collect();
+    let interrupted = cancel.is_cancelled() && finished.len() < total;
+
+    let mut stdout = io::stdout().lock();
+    match args.output {
+        Format::Json => output::write_json(&mut stdout, &finished)?,
+        Format::Jsonl => {}
+        Format::Table => {
+            let color = match args.color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => {
+                    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+                }
+            };
+            writeln!(stdout, "{}", output::render_table(&finished, color))?;
+            writeln!(stdout, "{}", output::summary_line(&finished, elapsed))?;
+        }
+    }
+    stdout.flush()?;
+    if interrupted {
+        eprintln!(
+            "probe: interrupted: {} of {} probes finished",
+            finished.len(),
+            total
+        );
+        return Ok(ExitCode::from(130));
+    }
+    Ok(if finished.iter().all(|o| o.success) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Cancels the run on Ctrl-C or SIGTERM.
+async fn cancel_on_signal(cancel: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("cannot listen for SIGTERM: {e}");
+            let _ = tokio::signal::ctrl_c().await;
+            cancel.cancel();
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    cancel.cancel();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_payloads_parse_and_bad_digits_are_named() {
+        assert_eq!(parse_hex("0d 0a"), Ok(HexBytes(vec![13, 10])));
+        assert!(parse_hex("abc").expect_err("odd").contains("odd number"));
+        assert!(
+            parse_hex("zz")
+                .expect_err("bad")
+                .contains("\"zz\" at byte 1")
+        );
+    }
+
+    #[test]
+    fn headers_need_a_colon_and_valid_names() {
+        let (n, v) = parse_header("X-Probe: yes").expect("valid header");
+        assert_eq!((n.as_str(), v.to_str().ok()), ("x-probe", Some("yes")));
+        assert!(parse_header("no colon").is_err());
+        assert!(
+            parse_header("bad name: x")
+                .expect_err("space")
+                .contains("bad name")
+        );
+    }
+
+    #[test]
+    fn durations_must_be_positive_and_bounded() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("2h").is_err());
+        assert!(parse_duration("fast").is_err());
+    }
+}

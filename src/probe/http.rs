@@ -1,0 +1,613 @@
+//! HTTP and HTTPS probe: one fresh connection per probe, phases timed like blackbox_exporter's.
+//!
+//! | what happened                               | state    | reason          | phase        |
+//! |---------------------------------------------|----------|-----------------|--------------|
+//! | response headers arrived                    | `open`   | `http-response` | `done`       |
+//! | connected, handshake failed                 | `open`   | `tls-error`     | `tls`        |
+//! | connected, no response before the deadline  | `open`   | `timeout`       | `processing` |
+//! | body still arriving at the deadline         | `open`   | `timeout`       | `transfer`   |
+//! | connected, the answer is not HTTP           | `open`   | `http-error`    | `processing` |
+//! | the TCP connect failed                      | as for a TCP probe  |      | `connect`    |
+//!
+//! `success` needs the status to match `--expect-status` (ELB syntax: `200`, `200,202`,
+//! `200-399`). Redirects are never followed: a 302 is an answer, as a load balancer sees it.
+//! The leaf certificate's `notAfter` is reported even when verification fails, because an expired
+//! certificate is the first thing to rule out.
+
+use std::fmt;
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::header::{HOST, HeaderName, HeaderValue, LOCATION, USER_AGENT};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::{Instant, timeout_at};
+use tokio_rustls::TlsConnector;
+
+use super::sys::{self, Connect};
+use super::target::Host;
+use super::{
+    HttpInfo, HttpPhases, Observation, Phase, ProbeSettings, ProbeSetupError, ProbeSpec, Protocol,
+    Reason, State, TlsInfo, millis, seconds,
+};
+
+const USER_AGENT_VALUE: &str = concat!("probe/", env!("CARGO_PKG_VERSION"));
+
+/// HTTP request and matching settings.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub method: Method,
+    /// Host header and TLS server name; the target's host when absent.
+    pub host: Option<String>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub expect: StatusSpec,
+    /// Accept any certificate (the handshake itself is still verified).
+    pub insecure: bool,
+    /// PEM file of CA certificates to trust instead of the system's.
+    pub ca_file: Option<PathBuf>,
+    /// Read at most this many body bytes.
+    pub body_limit: u64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            method: Method::GET,
+            host: None,
+            headers: Vec::new(),
+            expect: StatusSpec::default(),
+            insecure: false,
+            ca_file: None,
+            body_limit: 1 << 20,
+        }
+    }
+}
+
+/// Expected HTTP status codes in ELB matcher syntax: `200`, `200,202`, `200-299`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusSpec(Vec<RangeInclusive<u16>>);
+
+impl StatusSpec {
+    pub fn matches(&self, status: u16) -> bool {
+        self.0.iter().any(|r| r.contains(&status))
+    }
+}
+
+impl Default for StatusSpec {
+    /// Any 2xx, as blackbox_exporter's default.
+    fn default() -> Self {
+        StatusSpec(vec![200..=299])
+    }
+}
+
+impl fmt::Display for StatusSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, r) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            if r.start() == r.end() {
+                write!(f, "{}", r.start())?;
+            } else {
+                write!(f, "{}-{}", r.start(), r.end())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A status matcher that is not in ELB syntax.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid status matcher {spec:?}: {reason} (use 200, 200,202 or 200-399)")]
+pub struct StatusSpecError {
+    pub spec: String,
+    pub reason: String,
+}
+
+impl FromStr for StatusSpec {
+    type Err = StatusSpecError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = |reason: String| StatusSpecError {
+            spec: s.to_string(),
+            reason,
+        };
+        let code = |t: &str| -> Result<u16, StatusSpecError> {
+            match t.trim().parse::<u16>() {
+                Ok(c) if (100..=599).contains(&c) => Ok(c),
+                _ => Err(err(format!(
+                    "{:?} is not a status code from 100 to 599",
+                    t.trim()
+                ))),
+            }
+        };
+        let mut ranges = Vec::new();
+        for part in s.split(',') {
+            let range = match part.split_once('-') {
+                Some((a, b)) => {
+                    let (a, b) = (code(a)?, code(b)?);
+                    if a > b {
+                        return Err(err(format!("range {a}-{b} is empty")));
+                    }
+                    a..=b
+                }
+                None => {
+                    let c = code(part)?;
+                    c..=c
+                }
+            };
+            ranges.push(range);
+        }
+        Ok(StatusSpec(ranges))
+    }
+}
+
+/// Trust anchors and the crypto provider, loaded once per run.
+pub struct TlsRoots {
+    provider: Arc<CryptoProvider>,
+    /// `None` when no trust anchor could be loaded: every verification then fails.
+    webpki: Option<Arc<WebPkiServerVerifier>>,
+}
+
+impl TlsRoots {
+    /// Loads `ca_file`, or the system's trust store when none is given.
+    pub fn load(ca_file: Option<&std::path::Path>) -> Result<Self, ProbeSetupError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = RootCertStore::empty();
+        match ca_file {
+            Some(path) => {
+                use rustls::pki_types::pem::PemObject;
+                let ca_err = |reason: String| ProbeSetupError::CaFile {
+                    path: path.display().to_string(),
+                    reason,
+                };
+                let certs = CertificateDer::pem_file_iter(path)
+                    .map_err(|e| ca_err(e.to_string()))?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| ca_err(e.to_string()))?;
+                if certs.is_empty() {
+                    return Err(ca_err("no PEM certificate in it".into()));
+                }
+                for cert in certs {
+                    roots.add(cert).map_err(|e| ca_err(e.to_string()))?;
+                }
+            }
+            None => {
+                let native = rustls_native_certs::load_native_certs();
+                roots.add_parsable_certificates(native.certs);
+            }
+        }
+        let webpki = if roots.is_empty() {
+            None
+        } else {
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()
+                .ok()
+        };
+        Ok(TlsRoots { provider, webpki })
+    }
+}
+
+/// Verifies as configured and keeps the leaf certificate, whether or not it verifies.
+#[derive(Debug)]
+struct CapturingVerifier {
+    webpki: Option<Arc<WebPkiServerVerifier>>,
+    provider: Arc<CryptoProvider>,
+    insecure: bool,
+    leaf: Mutex<Option<Vec<u8>>>,
+}
+
+impl ServerCertVerifier for CapturingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Ok(mut leaf) = self.leaf.lock() {
+            *leaf = Some(end_entity.to_vec());
+        }
+        if self.insecure {
+            return Ok(ServerCertVerified::assertion());
+        }
+        match &self.webpki {
+            Some(v) => {
+                v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            }
+            None => Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer,
+            )),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// Probes `spec` with one HTTP(S) request.
+pub async fn probe(spec: &ProbeSpec, settings: &ProbeSettings, roots: &TlsRoots) -> Observation {
+    let start = Instant::now();
+    let deadline = start + settings.timeout;
+    let mut obs = Observation::for_spec(spec, State::Filtered, Reason::NoResponse);
+    let mut info = HttpInfo {
+        status: None,
+        matched: false,
+        phases: HttpPhases {
+            resolve: Some(seconds(spec.resolve)),
+            ..HttpPhases::default()
+        },
+        body_bytes: None,
+        body_truncated: false,
+        location: None,
+    };
+
+    let stream = match sys::tcp_connect(spec.addr, deadline).await {
+        Ok(Connect::Established(stream)) => stream,
+        Ok(Connect::Failed { errno, icmp }) => {
+            obs.rtt_ms = Some(millis(start.elapsed()));
+            super::tcp::apply_failure(&mut obs, spec, errno, icmp);
+            obs.http = Some(info);
+            return obs;
+        }
+        Ok(Connect::TimedOut) => {
+            obs.http = Some(info);
+            return obs;
+        }
+        Err(e) => {
+            return Observation::error(
+                &spec.target,
+                Some(spec.addr.ip()),
+                format!("cannot connect: {e}"),
+            );
+        }
+    };
+    let connected = start.elapsed();
+    info.phases.connect = Some(seconds(connected));
+    obs.rtt_ms = Some(millis(connected));
+    obs.state = State::Open;
+
+    if spec.target.protocol == Protocol::Https {
+        obs.phase = Phase::Tls;
+        let tls_start = Instant::now();
+        let verifier = Arc::new(CapturingVerifier {
+            webpki: roots.webpki.clone(),
+            provider: roots.provider.clone(),
+            insecure: settings.http.insecure,
+            leaf: Mutex::new(None),
+        });
+        let tls = tls_handshake(spec, settings, roots, verifier.clone(), stream, deadline).await;
+        info.phases.tls = Some(seconds(tls_start.elapsed()));
+        let leaf = verifier.leaf.lock().ok().and_then(|mut l| l.take());
+        let mut tls_info = TlsInfo::default();
+        if let Some(der) = leaf {
+            certificate_expiry(&der, &mut tls_info);
+        }
+        match tls {
+            Ok(stream) => {
+                tls_info.version = stream.get_ref().1.protocol_version().map(version_name);
+                obs.tls = Some(tls_info);
+                exchange(stream, spec, settings, deadline, &mut obs, &mut info).await;
+            }
+            Err(TlsFailure::Timeout) => {
+                obs.reason = Reason::Timeout;
+                tls_info.error = Some("TLS handshake did not finish before the deadline".into());
+                obs.tls = Some(tls_info);
+            }
+            Err(TlsFailure::Handshake(e)) => {
+                obs.reason = Reason::TlsError;
+                obs.detail = Some(format!("TLS handshake failed: {e}"));
+                tls_info.error = Some(e);
+                obs.tls = Some(tls_info);
+            }
+        }
+    } else {
+        exchange(stream, spec, settings, deadline, &mut obs, &mut info).await;
+    }
+    obs.http = Some(info);
+    obs
+}
+
+enum TlsFailure {
+    Timeout,
+    Handshake(String),
+}
+
+async fn tls_handshake(
+    spec: &ProbeSpec,
+    settings: &ProbeSettings,
+    roots: &TlsRoots,
+    verifier: Arc<CapturingVerifier>,
+    stream: tokio::net::TcpStream,
+    deadline: Instant,
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, TlsFailure> {
+    let config = ClientConfig::builder_with_provider(roots.provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsFailure::Handshake(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    let name = server_name(spec, settings).map_err(TlsFailure::Handshake)?;
+    let connector = TlsConnector::from(Arc::new(config));
+    match timeout_at(deadline, connector.connect(name, stream)).await {
+        Err(_) => Err(TlsFailure::Timeout),
+        Ok(Err(e)) => Err(TlsFailure::Handshake(e.to_string())),
+        Ok(Ok(s)) => Ok(s),
+    }
+}
+
+/// The TLS server name: `--host` without its port, else the target's host.
+fn server_name(spec: &ProbeSpec, settings: &ProbeSettings) -> Result<ServerName<'static>, String> {
+    let name = match &settings.http.host {
+        Some(h) => strip_port(h).to_string(),
+        None => match &spec.target.host {
+            Host::Name(n) => n.clone(),
+            Host::Ip(_) => return Ok(ServerName::IpAddress(spec.addr.ip().into())),
+        },
+    };
+    ServerName::try_from(name.clone()).map_err(|_| format!("invalid TLS server name {name:?}"))
+}
+
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host
+            .split_once(']')
+            .map(|(h, _)| h.trim_start_matches('['))
+            .unwrap_or(host);
+    }
+    match host.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) && !h.contains(':') => h,
+        _ => host,
+    }
+}
+
+/// The Host header: `--host`, else the target's host, with the port unless it is the default.
+fn host_header(spec: &ProbeSpec, settings: &ProbeSettings) -> String {
+    if let Some(h) = &settings.http.host {
+        return h.clone();
+    }
+    let host = match (&spec.target.host, spec.addr.ip()) {
+        (Host::Name(n), _) => n.clone(),
+        (Host::Ip(_), std::net::IpAddr::V6(ip)) => format!("[{ip}]"),
+        (Host::Ip(_), ip) => ip.to_string(),
+    };
+    let default = if spec.target.protocol == Protocol::Https {
+        443
+    } else {
+        80
+    };
+    if spec.addr.port() == default {
+        host
+    } else {
+        format!("{host}:{}", spec.addr.port())
+    }
+}
+
+/// Sends the request and reads the response over an established connection.
+async fn exchange<IO>(
+    io: IO,
+    spec: &ProbeSpec,
+    settings: &ProbeSettings,
+    deadline: Instant,
+    obs: &mut Observation,
+    info: &mut HttpInfo,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    obs.phase = Phase::Processing;
+    let processing_start = Instant::now();
+    let timed_out = |obs: &mut Observation| {
+        obs.reason = Reason::Timeout;
+        obs.detail = Some(format!(
+            "no complete response within {} (phase {})",
+            humantime::format_duration(settings.timeout),
+            serde_json::to_value(obs.phase)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        ));
+    };
+    let handshake = timeout_at(
+        deadline,
+        hyper::client::conn::http1::handshake(TokioIo::new(io)),
+    );
+    let (mut sender, conn) = match handshake.await {
+        Err(_) => return timed_out(obs),
+        Ok(Err(e)) => return http_error(obs, e),
+        Ok(Ok(pair)) => pair,
+    };
+    // The connection task ends when the response is read or the probe is dropped.
+    let conn = AbortOnDrop(tokio::spawn(conn));
+
+    let mut request = Request::builder()
+        .method(settings.http.method.clone())
+        .uri(spec.target.path.as_str())
+        .header(USER_AGENT, USER_AGENT_VALUE);
+    let host = host_header(spec, settings);
+    if !settings.http.headers.iter().any(|(k, _)| k == HOST) {
+        request = request.header(HOST, host);
+    }
+    for (k, v) in &settings.http.headers {
+        request = request.header(k, v);
+    }
+    let request = match request.body(Empty::<Bytes>::new()) {
+        Ok(r) => r,
+        Err(e) => {
+            let text = format!("cannot build request: {e}");
+            obs.state = State::Error;
+            obs.reason = Reason::Error(text.clone());
+            obs.detail = Some(text);
+            return;
+        }
+    };
+    let response = match timeout_at(deadline, sender.send_request(request)).await {
+        Err(_) => return timed_out(obs),
+        Ok(Err(e)) => return http_error(obs, e),
+        Ok(Ok(r)) => r,
+    };
+    info.phases.processing = Some(seconds(processing_start.elapsed()));
+    let status = response.status().as_u16();
+    info.status = Some(status);
+    info.matched = settings.http.expect.matches(status);
+    info.location = response
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    obs.reason = Reason::HttpResponse;
+
+    obs.phase = Phase::Transfer;
+    let transfer_start = Instant::now();
+    let mut body = response.into_body();
+    let mut read: u64 = 0;
+    loop {
+        match timeout_at(deadline, body.frame()).await {
+            Err(_) => {
+                info.body_bytes = Some(read);
+                return timed_out(obs);
+            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                info.body_bytes = Some(read);
+                return http_error(obs, e);
+            }
+            Ok(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    read += data.len() as u64;
+                    if read >= settings.http.body_limit {
+                        info.body_truncated = true;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    drop(conn);
+    info.phases.transfer = Some(seconds(transfer_start.elapsed()));
+    info.body_bytes = Some(read);
+    obs.phase = Phase::Done;
+    obs.success = info.matched;
+    if !info.matched {
+        obs.detail = Some(format!("status {status} not in {}", settings.http.expect));
+    }
+}
+
+fn http_error(obs: &mut Observation, e: hyper::Error) {
+    obs.reason = Reason::HttpError;
+    obs.detail = Some(format!("invalid HTTP response: {e}"));
+}
+
+/// Aborts a spawned task when dropped, so a cancelled probe leaves no connection behind.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn version_name(v: rustls::ProtocolVersion) -> String {
+    match v {
+        rustls::ProtocolVersion::TLSv1_2 => "TLS 1.2".into(),
+        rustls::ProtocolVersion::TLSv1_3 => "TLS 1.3".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn certificate_expiry(der: &[u8], tls: &mut TlsInfo) {
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
+        return;
+    };
+    let not_after = cert.validity().not_after.to_datetime();
+    tls.not_after = not_after
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok();
+    let now = time::OffsetDateTime::now_utc();
+    tls.expires_in_s = Some((not_after - now).whole_seconds());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_spec_accepts_elb_syntax() {
+        let cases: &[(&str, &[u16], &[u16])] = &[
+            ("200", &[200], &[201, 302]),
+            ("200,202", &[200, 202], &[201]),
+            ("200-399", &[200, 302, 399], &[199, 400]),
+            ("200-204, 301", &[204, 301], &[302]),
+        ];
+        for (spec, yes, no) in cases {
+            let s: StatusSpec = spec.parse().expect("valid matcher");
+            for c in *yes {
+                assert!(s.matches(*c), "{spec} should match {c}");
+            }
+            for c in *no {
+                assert!(!s.matches(*c), "{spec} should not match {c}");
+            }
+        }
+        assert_eq!(StatusSpec::default().to_string(), "200-299");
+    }
+
+    #[test]
+    fn status_spec_rejects_bad_matchers_naming_the_value() {
+        for (spec, needle) in [
+            ("abc", "\"abc\" is not a status code"),
+            ("700", "\"700\" is not a status code"),
+            ("300-200", "range 300-200 is empty"),
+            ("", "\"\" is not a status code"),
+        ] {
+            let err = spec.parse::<StatusSpec>().expect_err(spec).to_string();
+            assert!(err.contains(needle), "{spec}: {err}");
+        }
+    }
+
+    #[test]
+    fn host_override_loses_its_port_for_sni() {
+        assert_eq!(strip_port("example.com:8443"), "example.com");
+        assert_eq!(strip_port("example.com"), "example.com");
+        assert_eq!(strip_port("[fd00::1]:443"), "fd00::1");
+    }
+}

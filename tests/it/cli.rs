@@ -1,0 +1,153 @@
+//! Command-line behaviour that needs no lab: bad input, exit codes, the JSON contract on loopback.
+//! Every target here is on loopback, and bad ones are rejected before any packet is sent.
+
+use std::process::Command;
+
+use crate::lab::{ProbeRun, probe_bin};
+
+fn probe(args: &[&str]) -> ProbeRun {
+    Command::new(probe_bin())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run probe")
+        .into()
+}
+
+fn assert_usage_error(args: &[&str], needle: &str) {
+    let run = probe(args);
+    assert_eq!(
+        run.code,
+        Some(2),
+        "{args:?} must exit 2; stderr: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(needle),
+        "{args:?}: stderr {:?} lacks {needle:?}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("panicked"),
+        "{args:?} panicked: {}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.is_empty(),
+        "{args:?} printed results: {}",
+        run.stdout
+    );
+}
+
+#[test]
+fn bad_input_is_one_clear_line_and_exit_2() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["-t", "127.0.0.1:70000"],
+            "invalid port \"70000\" in target \"127.0.0.1:70000\"",
+        ),
+        (&["-t", "127.0.0.1:0"], "invalid port \"0\""),
+        (&["-t", "127.0.0.1"], "has no port"),
+        (
+            &["-t", "127.0.0.1:1", "--protocol", "sctp"],
+            "unknown protocol \"sctp\"",
+        ),
+        (
+            &["-t", "127.0.0.0/33", "--port", "1"],
+            "prefix length 33 is longer than 32",
+        ),
+        (&["-t", "127.0.0.1", "--port", "70000"], "70000"),
+        (&["-t", "127.0.0.1:1", "--timeout", "soon"], "soon"),
+        (
+            &["-t", "http://127.0.0.1:1/", "--expect-status", "2xx"],
+            "invalid status matcher \"2xx\"",
+        ),
+        (
+            &["-t", "udp://127.0.0.1:1", "--payload-hex", "zz"],
+            "\"zz\" at byte 1",
+        ),
+        (
+            &["-t", "http://127.0.0.1:1/", "-H", "no-colon"],
+            "invalid header \"no-colon\"",
+        ),
+        (
+            &["-t", "ftp://127.0.0.1/"],
+            "unsupported URL scheme \"ftp\"",
+        ),
+        (
+            &["--targets-file", "/nonexistent/targets"],
+            "cannot read targets file /nonexistent/targets",
+        ),
+        (&[], "no targets"),
+        (
+            &["-t", "127.0.0.1:1", "--ca-file", "/nonexistent/ca.pem"],
+            "cannot read CA file /nonexistent/ca.pem",
+        ),
+    ];
+    for (args, needle) in cases {
+        assert_usage_error(args, needle);
+    }
+}
+
+#[test]
+fn a_bad_line_in_a_targets_file_is_named_by_file_and_line() {
+    let dir = std::env::temp_dir().join(format!("probe-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("targets.txt");
+    std::fs::write(&file, "# loopback\n127.0.0.1:1\n\n127.0.0.1:99999\n").expect("write");
+    let path = file.to_str().expect("utf-8 path");
+    assert_usage_error(
+        &["--targets-file", path],
+        &format!("{path}:4: invalid port \"99999\""),
+    );
+    std::fs::write(&file, [0xff, 0xfe, 0x00]).expect("write");
+    assert_usage_error(&["--targets-file", path], "is not UTF-8 text");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn json_output_carries_the_contract_fields() {
+    // Port 1 on loopback: nothing listens, the kernel answers RST.
+    let run = probe(&["-o", "json", "-t", "127.0.0.1:1"]);
+    assert_eq!(
+        run.code,
+        Some(1),
+        "a closed port is a failed probe: {}",
+        run.stderr
+    );
+    let rows = run.json();
+    let row = &rows[0];
+    for field in [
+        "target", "port", "protocol", "state", "reason", "icmp", "rtt_ms", "http", "tls",
+    ] {
+        assert!(row.get(field).is_some(), "field {field} missing: {row:#}");
+    }
+    assert_eq!(row["target"], "127.0.0.1:1");
+    assert_eq!(row["port"], 1);
+    assert_eq!(row["protocol"], "tcp");
+    assert_eq!(
+        (row["state"].as_str(), row["reason"].as_str()),
+        (Some("closed"), Some("reset"))
+    );
+}
+
+#[test]
+fn help_lists_the_ad_hoc_options() {
+    let run = probe(&["--help"]);
+    assert_eq!(run.code, Some(0));
+    for flag in [
+        "--target",
+        "--targets-file",
+        "--protocol",
+        "--timeout",
+        "--count",
+        "--concurrency",
+        "--rate",
+        "--expect-status",
+        "--payload-hex",
+        "--insecure",
+        "--output",
+    ] {
+        assert!(run.stdout.contains(flag), "--help lacks {flag}");
+    }
+}

@@ -1,0 +1,406 @@
+//! The network lab: real namespaces, veth pairs, nftables rules and servers, torn down on drop.
+//!
+//! Every namespace is named `plab-<pid>-<n>-<role>`, unique per lab, so tests run in parallel.
+//! Traffic never leaves the lab: the probe runs inside the lab's client namespace and its targets
+//! are addresses that exist only inside the lab's server namespace.
+//!
+//! Servers run in two ways: small ones (TCP acceptor, UDP responder) on threads of the test
+//! process that have entered the server namespace with `setns`; nginx as a child process under
+//! `ip netns exec`. Dropping the [`Lab`] stops the threads, kills the children and deletes the
+//! namespaces, also when the test panicked.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use nix::sched::{CloneFlags, setns};
+
+/// Prefix of every namespace the lab creates; `scripts/test.sh` removes leftovers by it.
+pub const NS_PREFIX: &str = "plab-";
+
+static NEXT_LAB: AtomicUsize = AtomicUsize::new(0);
+
+/// A set of namespaces and what runs in them.
+pub struct Lab {
+    id: String,
+    namespaces: Vec<String>,
+    children: Vec<Child>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    pub dir: PathBuf,
+}
+
+impl Lab {
+    /// Starts an empty lab. Panics, saying why, when namespaces cannot be created: the lab tests
+    /// need root (CAP_SYS_ADMIN and CAP_NET_ADMIN) and iproute2, and are never skipped silently.
+    pub fn new(test: &str) -> Lab {
+        let n = NEXT_LAB.fetch_add(1, Ordering::SeqCst);
+        let id = format!("{NS_PREFIX}{}-{n}", std::process::id());
+        let dir = std::env::temp_dir().join(format!("{id}-{test}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the lab's temporary directory");
+        Lab {
+            id,
+            namespaces: Vec::new(),
+            children: Vec::new(),
+            stop: Arc::new(AtomicBool::new(false)),
+            threads: Vec::new(),
+            dir,
+        }
+    }
+
+    /// Creates namespace `<lab>-<role>` with loopback up and ICMP error rate limits off (so a
+    /// sweep sees every reject), and returns its name.
+    pub fn namespace(&mut self, role: &str) -> String {
+        let name = format!("{}-{role}", self.id);
+        let out = Command::new("ip").args(["netns", "add", &name]).output();
+        match out {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => panic!(
+                "the network lab cannot create namespace {name}: `ip netns add` said: {}\n\
+                 The lab tests need root (CAP_SYS_ADMIN, CAP_NET_ADMIN); run them as root, as CI does.",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+            Err(e) => panic!(
+                "the network lab cannot run `ip` ({e}); install iproute2 (scripts/test.sh does)"
+            ),
+        }
+        self.namespaces.push(name.clone());
+        self.sh(&name, &["ip", "link", "set", "lo", "up"]);
+        self.sysctl(&name, "net.ipv4.icmp_ratelimit", "0");
+        self.sysctl(&name, "net.ipv6.icmp.ratelimit", "0");
+        self.sysctl(&name, "net.core.somaxconn", "65535");
+        self.sysctl(&name, "net.ipv4.tcp_max_syn_backlog", "65535");
+        name
+    }
+
+    /// Sets a sysctl inside `ns`.
+    pub fn sysctl(&self, ns: &str, key: &str, value: &str) {
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        self.sh(ns, &["sh", "-c", &format!("echo {value} > {path}")]);
+    }
+
+    /// Joins `a` and `b` with a veth pair, addresses given as CIDR (`10.77.0.1/24`).
+    pub fn link(&mut self, a: &str, a_addr: &str, b: &str, b_addr: &str) {
+        run(Command::new("ip").args([
+            "-n", a, "link", "add", "v0", "type", "veth", "peer", "name", "v1", "netns", b,
+        ]));
+        self.sh(a, &["ip", "addr", "add", a_addr, "dev", "v0"]);
+        self.sh(b, &["ip", "addr", "add", b_addr, "dev", "v1"]);
+        self.sh(a, &["ip", "link", "set", "v0", "up"]);
+        self.sh(b, &["ip", "link", "set", "v1", "up"]);
+    }
+
+    /// The usual two-host lab: `client` 10.77.0.1/24 and `server` 10.77.0.2/24 on one link.
+    /// Returns (client, server).
+    pub fn pair(test: &str) -> (Lab, String, String) {
+        let mut lab = Lab::new(test);
+        let client = lab.namespace("c");
+        let server = lab.namespace("s");
+        lab.link(&client, "10.77.0.1/24", &server, "10.77.0.2/24");
+        (lab, client, server)
+    }
+
+    /// Runs a command inside `ns` and panics with its output if it fails.
+    pub fn sh(&self, ns: &str, args: &[&str]) -> Output {
+        run(Command::new("ip").args(["netns", "exec", ns]).args(args))
+    }
+
+    /// Loads an nftables ruleset (the text of `nft -f`) inside `ns`.
+    pub fn nft(&self, ns: &str, ruleset: &str) {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns, "nft", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run nft (install nftables; scripts/test.sh does)");
+        child
+            .stdin
+            .take()
+            .expect("piped stdin")
+            .write_all(ruleset.as_bytes())
+            .expect("write the ruleset to nft");
+        let out = child.wait_with_output().expect("wait for nft");
+        assert!(
+            out.status.success(),
+            "nft -f failed in {ns}: {}\nruleset:\n{ruleset}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Runs `f` on a thread that has entered `ns`; sockets it opens live in that namespace.
+    /// `f` gets the lab's stop flag and must return soon after it is set.
+    fn in_namespace<F>(&mut self, ns: &str, f: F)
+    where
+        F: FnOnce(Arc<AtomicBool>, mpsc::Sender<()>) + Send + 'static,
+    {
+        let path = format!("/run/netns/{ns}");
+        let stop = self.stop.clone();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let handle = std::thread::spawn(move || {
+            let file = File::open(&path).expect("open the namespace file");
+            setns(file, CloneFlags::CLONE_NEWNET).expect("enter the namespace");
+            f(stop, ready_tx);
+        });
+        ready_rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("lab server started");
+        self.threads.push(handle);
+    }
+
+    /// A TCP listener on `addr` in `ns` that accepts and closes every connection.
+    pub fn tcp_listener(&mut self, ns: &str, addr: &str) {
+        let addr: SocketAddr = addr.parse().expect("listener address");
+        self.in_namespace(ns, move |stop, ready| {
+            let socket = socket2::Socket::new(
+                socket2::Domain::for_address(addr),
+                socket2::Type::STREAM,
+                None,
+            )
+            .expect("socket");
+            socket.set_reuse_address(true).expect("SO_REUSEADDR");
+            socket.bind(&addr.into()).expect("bind the lab listener");
+            socket.listen(65_535).expect("listen");
+            socket
+                .set_read_timeout(Some(Duration::from_millis(50)))
+                .expect("accept timeout");
+            let listener: TcpListener = socket.into();
+            let _ = ready.send(());
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok((conn, _)) = listener.accept() {
+                    drop(conn);
+                }
+            }
+        });
+    }
+
+    /// A UDP responder on `addr` in `ns` that answers every datagram with `reply` followed by
+    /// the datagram itself.
+    pub fn udp_responder(&mut self, ns: &str, addr: &str, reply: &'static [u8]) {
+        let addr: SocketAddr = addr.parse().expect("responder address");
+        self.in_namespace(ns, move |stop, ready| {
+            let socket = UdpSocket::bind(addr).expect("bind the lab UDP responder");
+            socket
+                .set_read_timeout(Some(Duration::from_millis(50)))
+                .expect("recv timeout");
+            let _ = ready.send(());
+            let mut buf = [0u8; 2048];
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok((n, from)) = socket.recv_from(&mut buf) {
+                    let mut answer = reply.to_vec();
+                    answer.extend_from_slice(&buf[..n]);
+                    let _ = socket.send_to(&answer, from);
+                }
+            }
+        });
+    }
+
+    /// Waits until something accepts TCP connections on `addr` inside `ns`.
+    pub fn wait_listening(&mut self, ns: &str, addr: &str) {
+        let addr: SocketAddr = addr.parse().expect("address");
+        self.in_namespace(ns, move |_stop, ready| {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = ready.send(());
+        });
+    }
+
+    /// Writes a self-signed leaf certificate (not a CA) for `lab.test` valid for `days` days; returns
+    /// (certificate, key) paths.
+    pub fn self_signed_cert(&self, days: u32) -> (PathBuf, PathBuf) {
+        let cert = self.dir.join("cert.pem");
+        let key = self.dir.join("key.pem");
+        run(Command::new("openssl").args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            &days.to_string(),
+            "-subj",
+            "/CN=lab.test",
+            "-addext",
+            "subjectAltName=DNS:lab.test",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-keyout",
+            path_str(&key),
+            "-out",
+            path_str(&cert),
+        ]));
+        (cert, key)
+    }
+
+    /// Starts nginx in `ns` with `server_blocks` inside its `http {}` block. The echo module is
+    /// loaded, so `echo_sleep` can make a slow response.
+    pub fn nginx(&mut self, ns: &str, server_blocks: &str, wait_for: &[&str]) {
+        let dir = self.dir.join("nginx");
+        std::fs::create_dir_all(dir.join("tmp")).expect("nginx directory");
+        let d = path_str(&dir);
+        let echo = "/usr/lib/nginx/modules/ngx_http_echo_module.so";
+        let load_echo = if Path::new(echo).exists() {
+            format!("load_module {echo};")
+        } else {
+            String::new()
+        };
+        let conf = format!(
+            "{load_echo}
+daemon off;
+master_process off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/tmp/body;
+  proxy_temp_path {d}/tmp/proxy;
+  fastcgi_temp_path {d}/tmp/fastcgi;
+  uwsgi_temp_path {d}/tmp/uwsgi;
+  scgi_temp_path {d}/tmp/scgi;
+  default_type text/plain;
+{server_blocks}
+}}
+"
+        );
+        let conf_path = dir.join("nginx.conf");
+        std::fs::write(&conf_path, conf).expect("write nginx.conf");
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns, "nginx", "-e"])
+            .arg(dir.join("error.log"))
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(&conf_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start nginx (install nginx-light; scripts/test.sh does)");
+        self.children.push(child);
+        for addr in wait_for {
+            self.wait_listening(ns, addr);
+        }
+    }
+
+    /// Runs the real `probe` binary inside `ns` with `args`.
+    pub fn probe(&self, ns: &str, args: &[&str]) -> ProbeRun {
+        let out = Command::new("ip")
+            .args(["netns", "exec", ns, probe_bin()])
+            .args(args)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run the probe binary");
+        ProbeRun::from(out)
+    }
+
+    /// Starts the real `probe` binary inside `ns` without waiting for it.
+    pub fn spawn_probe(&self, ns: &str, args: &[&str]) -> Child {
+        Command::new("ip")
+            .args(["netns", "exec", ns, probe_bin()])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the probe binary")
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for mut child in self.children.drain(..) {
+            let _ = child.kill();
+            if let Some(mut err) = child.stderr.take() {
+                let mut text = String::new();
+                let _ = err.read_to_string(&mut text);
+                if !text.trim().is_empty() && std::thread::panicking() {
+                    eprintln!("lab child stderr: {text}");
+                }
+            }
+            let _ = child.wait();
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        for ns in self.namespaces.drain(..).rev() {
+            let _ = Command::new("ip").args(["netns", "del", &ns]).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The output of one run of the probe binary.
+pub struct ProbeRun {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for ProbeRun {
+    fn from(out: Output) -> Self {
+        ProbeRun {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl ProbeRun {
+    /// The JSON array printed by `--output json`.
+    pub fn json(&self) -> Vec<serde_json::Value> {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "probe did not print a JSON array ({e}); exit {:?}\nstdout:\n{}\nstderr:\n{}",
+                self.code, self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// The observation whose `target` is `target`.
+    pub fn row(&self, target: &str) -> serde_json::Value {
+        self.json()
+            .into_iter()
+            .find(|o| o["target"] == target)
+            .unwrap_or_else(|| panic!("no result for {target} in:\n{}", self.stdout))
+    }
+}
+
+/// Path of the `probe` binary under test.
+pub fn probe_bin() -> &'static str {
+    option_env!("CARGO_BIN_EXE_probe")
+        .unwrap_or(concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/probe"))
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("lab paths are UTF-8")
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    out
+}

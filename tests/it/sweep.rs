@@ -1,0 +1,224 @@
+//! Many targets at once: correctness of a large sweep, streaming output, interruption.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::time::Duration;
+
+use crate::lab::Lab;
+
+/// Silently drops TCP port 82 on the server.
+const DROP_PORT_82: &str = "table ip t {
+  chain i {
+    type filter hook input priority 0; policy accept;
+    tcp dport 82 drop
+  }
+}";
+
+/// Builds the 4,096-address sweep lab: one listener serves 10.200.0.0/20 through AnyIP; the first
+/// half accepts, the third quarter is dropped, the last quarter is reset by nftables.
+/// Returns (lab, client namespace, targets file, expected state by target).
+pub fn sweep_lab(
+    test: &str,
+) -> (
+    Lab,
+    String,
+    std::path::PathBuf,
+    HashMap<String, &'static str>,
+) {
+    let (mut lab, client, server) = Lab::pair(test);
+    lab.sh(
+        &server,
+        &["ip", "route", "add", "local", "10.200.0.0/20", "dev", "lo"],
+    );
+    lab.sh(
+        &client,
+        &["ip", "route", "add", "10.200.0.0/16", "via", "10.77.0.2"],
+    );
+    lab.nft(
+        &server,
+        "table ip sweep {
+           chain input {
+             type filter hook input priority 0; policy accept;
+             ip daddr 10.200.8.0/22 tcp dport 80 drop
+             ip daddr 10.200.12.0/22 tcp dport 80 reject with tcp reset
+           }
+         }",
+    );
+    lab.tcp_listener(&server, "0.0.0.0:80");
+    let mut expected = HashMap::new();
+    let mut file = String::new();
+    for i in 0u32..4096 {
+        let target = format!("10.200.{}.{}:80", i / 256, i % 256);
+        let state = match i / 1024 {
+            0 | 1 => "open",
+            2 => "filtered",
+            _ => "closed",
+        };
+        file.push_str(&target);
+        file.push('\n');
+        expected.insert(target, state);
+    }
+    let path = lab.dir.join("targets.txt");
+    std::fs::write(&path, file).expect("write the targets file");
+    (lab, client, path, expected)
+}
+
+#[test]
+fn a_sweep_of_4096_targets_classifies_every_target() {
+    let (lab, client, targets, expected) = sweep_lab("sweep");
+    let run = lab.probe(
+        &client,
+        &[
+            "-o",
+            "json",
+            "--timeout",
+            "1s",
+            "--targets-file",
+            targets.to_str().unwrap_or_default(),
+        ],
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let rows = run.json();
+    assert_eq!(rows.len(), 4096, "one result per target");
+    let mut wrong = Vec::new();
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for row in &rows {
+        let target = row["target"].as_str().unwrap_or_default();
+        let state = row["state"].as_str().unwrap_or_default();
+        *counts.entry(state.to_string()).or_default() += 1;
+        if expected.get(target) != Some(&state) {
+            wrong.push(format!(
+                "{target}: {state}, expected {:?}",
+                expected.get(target)
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} misclassified, e.g. {:?}; counts {counts:?}",
+        wrong.len(),
+        &wrong[..wrong.len().min(5)]
+    );
+    // Input order is kept in the JSON array.
+    assert_eq!(rows[0]["target"], "10.200.0.0:80");
+    assert_eq!(rows[4095]["target"], "10.200.15.255:80");
+}
+
+#[test]
+fn jsonl_streams_one_object_per_line_as_probes_complete() {
+    let (mut lab, client, server) = Lab::pair("jsonl");
+    lab.tcp_listener(&server, "10.77.0.2:80");
+    lab.nft(&server, DROP_PORT_82);
+    let run = lab.probe(
+        &client,
+        &[
+            "-o",
+            "jsonl",
+            "--timeout",
+            "1s",
+            "-t",
+            "10.77.0.2:82",
+            "-t",
+            "10.77.0.2:80",
+            "-t",
+            "10.77.0.2:81",
+        ],
+    );
+    let lines: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is one JSON object"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", run.stdout);
+    // The dropped target takes the whole timeout, so it arrives last though it was named first.
+    assert_eq!(
+        lines[2]["target"], "10.77.0.2:82",
+        "completion order: {}",
+        run.stdout
+    );
+    assert_eq!(lines[2]["state"], "filtered");
+}
+
+#[test]
+fn interrupt_stops_cleanly_and_reports_what_finished() {
+    let (mut lab, client, server) = Lab::pair("sigint");
+    lab.tcp_listener(&server, "10.77.0.2:80");
+    lab.nft(&server, DROP_PORT_82);
+    let mut child = lab.spawn_probe(
+        &client,
+        &[
+            "-o",
+            "json",
+            "--timeout",
+            "30s",
+            "-t",
+            "10.77.0.2:80",
+            "-t",
+            "10.77.0.2:82",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(700));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("send SIGINT");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for probe") {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "probe did not stop after SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut stdout)
+        .expect("read stdout");
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read stderr");
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "interrupted exit code; stderr: {stderr}"
+    );
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&stdout).expect("JSON array of finished probes");
+    assert_eq!(rows.len(), 1, "only the finished probe: {stdout}");
+    assert_eq!(rows[0]["target"], "10.77.0.2:80");
+    assert!(
+        stderr.contains("interrupted: 1 of 2 probes finished"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_rate_cap_spaces_probe_starts() {
+    let (mut lab, client, server) = Lab::pair("rate");
+    lab.tcp_listener(&server, "10.77.0.2:80");
+    // 6 probes at 10/s: the last starts 0.5 s after the first.
+    let mut args = vec!["-o", "json", "--rate", "10"];
+    for _ in 0..6 {
+        args.extend(["-t", "10.77.0.2:80"]);
+    }
+    let started = std::time::Instant::now();
+    let run = lab.probe(&client, &args);
+    let elapsed = started.elapsed();
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.json().len(), 6);
+    assert!(
+        elapsed >= Duration::from_millis(500),
+        "6 probes at 10/s took only {elapsed:?}"
+    );
+}
