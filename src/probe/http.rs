@@ -152,48 +152,63 @@ impl FromStr for StatusSpec {
 }
 
 /// Trust anchors and the crypto provider, loaded once per run.
+///
+/// A `--ca-file` is read at once, so a bad file is reported before probing. The system trust
+/// store (some 150 files) is read only when the first HTTPS probe needs it.
 pub struct TlsRoots {
     provider: Arc<CryptoProvider>,
-    /// `None` when no trust anchor could be loaded: every verification then fails.
-    webpki: Option<Arc<WebPkiServerVerifier>>,
+    /// `None` inside when no trust anchor could be loaded: every verification then fails.
+    webpki: std::sync::OnceLock<Option<Arc<WebPkiServerVerifier>>>,
 }
 
 impl TlsRoots {
-    /// Loads `ca_file`, or the system's trust store when none is given.
+    /// Loads `ca_file` now, or prepares to load the system's trust store when none is given.
     pub fn load(ca_file: Option<&std::path::Path>) -> Result<Self, ProbeSetupError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut roots = RootCertStore::empty();
-        match ca_file {
-            Some(path) => {
-                use rustls::pki_types::pem::PemObject;
-                let ca_err = |reason: String| ProbeSetupError::CaFile {
-                    path: path.display().to_string(),
-                    reason,
-                };
-                let certs = CertificateDer::pem_file_iter(path)
-                    .map_err(|e| ca_err(e.to_string()))?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| ca_err(e.to_string()))?;
-                if certs.is_empty() {
-                    return Err(ca_err("no PEM certificate in it".into()));
-                }
-                for cert in certs {
-                    roots.add(cert).map_err(|e| ca_err(e.to_string()))?;
-                }
+        let webpki = std::sync::OnceLock::new();
+        if let Some(path) = ca_file {
+            use rustls::pki_types::pem::PemObject;
+            let ca_err = |reason: String| ProbeSetupError::CaFile {
+                path: path.display().to_string(),
+                reason,
+            };
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| ca_err(e.to_string()))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| ca_err(e.to_string()))?;
+            if certs.is_empty() {
+                return Err(ca_err("no PEM certificate in it".into()));
             }
-            None => {
-                let native = rustls_native_certs::load_native_certs();
-                roots.add_parsable_certificates(native.certs);
+            let mut roots = RootCertStore::empty();
+            for cert in certs {
+                roots.add(cert).map_err(|e| ca_err(e.to_string()))?;
             }
+            let _ = webpki.set(Self::verifier(roots, &provider));
         }
-        let webpki = if roots.is_empty() {
-            None
-        } else {
-            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                .build()
-                .ok()
-        };
         Ok(TlsRoots { provider, webpki })
+    }
+
+    /// The verifier, loading the system trust store on first use.
+    fn webpki(&self) -> Option<Arc<WebPkiServerVerifier>> {
+        self.webpki
+            .get_or_init(|| {
+                let mut roots = RootCertStore::empty();
+                roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+                Self::verifier(roots, &self.provider)
+            })
+            .clone()
+    }
+
+    fn verifier(
+        roots: RootCertStore,
+        provider: &Arc<CryptoProvider>,
+    ) -> Option<Arc<WebPkiServerVerifier>> {
+        if roots.is_empty() {
+            return None;
+        }
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .ok()
     }
 }
 
@@ -312,7 +327,7 @@ pub async fn probe(spec: &ProbeSpec, settings: &ProbeSettings, roots: &TlsRoots)
         obs.phase = Phase::Tls;
         let tls_start = Instant::now();
         let verifier = Arc::new(CapturingVerifier {
-            webpki: roots.webpki.clone(),
+            webpki: roots.webpki(),
             provider: roots.provider.clone(),
             insecure: settings.http.insecure,
             leaf: Mutex::new(None),

@@ -10,6 +10,19 @@
 //!
 //! A URL's scheme picks the protocol of that target (`http`, `https`, `tcp`, `udp`, `icmp`);
 //! otherwise `--protocol` does. HTTP defaults to port 80 and HTTPS to 443.
+//!
+//! ```
+//! use probe::probe::target::{parse, Protocol, TargetDefaults};
+//!
+//! let targets = parse("https://web-1:8443/health", &TargetDefaults::default())?;
+//! assert_eq!(targets[0].protocol, Protocol::Https);
+//! assert_eq!(targets[0].port, Some(8443));
+//! assert_eq!(targets[0].path, "/health");
+//!
+//! let subnet = TargetDefaults { port: Some(80), ..TargetDefaults::default() };
+//! assert_eq!(parse("10.0.1.0/29", &subnet)?.len(), 6);
+//! # Ok::<(), probe::probe::target::TargetError>(())
+//! ```
 
 use std::fmt;
 use std::net::IpAddr;

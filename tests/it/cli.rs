@@ -151,3 +151,43 @@ fn help_lists_the_ad_hoc_options() {
         assert!(run.stdout.contains(flag), "--help lacks {flag}");
     }
 }
+
+#[test]
+fn every_targets_file_in_probes_parses() {
+    use probe::probe::target::{Protocol, TargetDefaults, parse_lines};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("probes");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("probes/ exists") {
+        let path = entry.expect("directory entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("txt") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let defaults = TargetDefaults {
+            protocol: Protocol::Tcp,
+            port: Some(80),
+            path: "/".into(),
+        };
+        let targets = parse_lines(&text, &defaults)
+            .unwrap_or_else(|(line, e)| panic!("{}:{line}: {e}", path.display()));
+        assert!(!targets.is_empty(), "{} has no targets", path.display());
+        checked += 1;
+    }
+    assert!(checked > 0, "no targets files found in probes/");
+}
+
+#[test]
+fn a_closed_stdout_exits_quietly() {
+    use std::process::Stdio;
+    let mut child = Command::new(probe_bin())
+        .args(["-o", "jsonl", "-t", "127.0.0.1:1", "-t", "127.0.0.1:1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start probe");
+    drop(child.stdout.take()); // like `probe … | head -0`
+    let out = child.wait_with_output().expect("wait for probe");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "broken pipe exits 0: {stderr}");
+    assert!(stderr.is_empty(), "nothing on stderr: {stderr}");
+}

@@ -10,6 +10,7 @@
 //! namespaces, also when the test panicked.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -107,6 +108,52 @@ impl Lab {
         let server = lab.namespace("s");
         lab.link(&client, "10.77.0.1/24", &server, "10.77.0.2/24");
         (lab, client, server)
+    }
+
+    /// Builds the 4,096-address sweep lab: one listener serves 10.200.0.0/20 through AnyIP; the first
+    /// half accepts, the third quarter is dropped, the last quarter is reset by nftables.
+    pub fn sweep_4096(test: &str) -> Sweep {
+        let (mut lab, client, server) = Lab::pair(test);
+        lab.sh(
+            &server,
+            &["ip", "route", "add", "local", "10.200.0.0/20", "dev", "lo"],
+        );
+        lab.sh(
+            &client,
+            &["ip", "route", "add", "10.200.0.0/16", "via", "10.77.0.2"],
+        );
+        lab.nft(
+            &server,
+            "table ip sweep {
+               chain input {
+                 type filter hook input priority 0; policy accept;
+                 ip daddr 10.200.8.0/22 tcp dport 80 drop
+                 ip daddr 10.200.12.0/22 tcp dport 80 reject with tcp reset
+               }
+             }",
+        );
+        lab.tcp_listener(&server, "0.0.0.0:80");
+        let mut expected = HashMap::new();
+        let mut file = String::new();
+        for i in 0u32..4096 {
+            let target = format!("10.200.{}.{}:80", i / 256, i % 256);
+            let state = match i / 1024 {
+                0 | 1 => "open",
+                2 => "filtered",
+                _ => "closed",
+            };
+            file.push_str(&target);
+            file.push('\n');
+            expected.insert(target, state);
+        }
+        let path = lab.dir.join("targets.txt");
+        std::fs::write(&path, file).expect("write the targets file");
+        Sweep {
+            lab,
+            client,
+            targets: path,
+            expected,
+        }
     }
 
     /// Runs a command inside `ns` and panics with its output if it fails.
@@ -344,6 +391,17 @@ impl Drop for Lab {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The 4,096-target sweep lab of [`Lab::sweep_4096`].
+pub struct Sweep {
+    pub lab: Lab,
+    /// The namespace to probe from.
+    pub client: String,
+    /// A targets file naming every address, one per line.
+    pub targets: PathBuf,
+    /// The state each target must be classified as.
+    pub expected: HashMap<String, &'static str>,
 }
 
 /// The output of one run of the probe binary.

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::time::Duration;
 
-use crate::lab::Lab;
+use crate::lab::{Lab, Sweep};
 
 /// Silently drops TCP port 82 on the server.
 const DROP_PORT_82: &str = "table ip t {
@@ -14,58 +14,14 @@ const DROP_PORT_82: &str = "table ip t {
   }
 }";
 
-/// Builds the 4,096-address sweep lab: one listener serves 10.200.0.0/20 through AnyIP; the first
-/// half accepts, the third quarter is dropped, the last quarter is reset by nftables.
-/// Returns (lab, client namespace, targets file, expected state by target).
-pub fn sweep_lab(
-    test: &str,
-) -> (
-    Lab,
-    String,
-    std::path::PathBuf,
-    HashMap<String, &'static str>,
-) {
-    let (mut lab, client, server) = Lab::pair(test);
-    lab.sh(
-        &server,
-        &["ip", "route", "add", "local", "10.200.0.0/20", "dev", "lo"],
-    );
-    lab.sh(
-        &client,
-        &["ip", "route", "add", "10.200.0.0/16", "via", "10.77.0.2"],
-    );
-    lab.nft(
-        &server,
-        "table ip sweep {
-           chain input {
-             type filter hook input priority 0; policy accept;
-             ip daddr 10.200.8.0/22 tcp dport 80 drop
-             ip daddr 10.200.12.0/22 tcp dport 80 reject with tcp reset
-           }
-         }",
-    );
-    lab.tcp_listener(&server, "0.0.0.0:80");
-    let mut expected = HashMap::new();
-    let mut file = String::new();
-    for i in 0u32..4096 {
-        let target = format!("10.200.{}.{}:80", i / 256, i % 256);
-        let state = match i / 1024 {
-            0 | 1 => "open",
-            2 => "filtered",
-            _ => "closed",
-        };
-        file.push_str(&target);
-        file.push('\n');
-        expected.insert(target, state);
-    }
-    let path = lab.dir.join("targets.txt");
-    std::fs::write(&path, file).expect("write the targets file");
-    (lab, client, path, expected)
-}
-
 #[test]
 fn a_sweep_of_4096_targets_classifies_every_target() {
-    let (lab, client, targets, expected) = sweep_lab("sweep");
+    let Sweep {
+        lab,
+        client,
+        targets,
+        expected,
+    } = Lab::sweep_4096("sweep");
     let run = lab.probe(
         &client,
         &[

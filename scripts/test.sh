@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The test command: sets up a fresh Debian machine (as root) and runs every check CI runs.
+#
+#   bash scripts/test.sh
+#
+# Installs the system packages the network lab needs, then: rustfmt, clippy, the unit and
+# integration tests (the lab tests build network namespaces, so they need root), the doctests,
+# and the 4,096-target sweep benchmark (it fails only if a target is misclassified).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(nftables iproute2 nginx-light openssl ca-certificates nmap)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "scripts/test.sh: need root to install: ${missing[*]}" >&2
+    exit 2
+  fi
+  echo "installing: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Lab namespaces are named plab-<pid>-…; remove those whose test process is gone (a run killed
+# before its teardown), now and on exit.
+remove_stale_namespaces() {
+  ip netns list 2>/dev/null | awk '{print $1}' | while read -r ns; do
+    case "$ns" in
+      plab-*)
+        pid=${ns#plab-}; pid=${pid%%-*}
+        if [ ! -d "/proc/$pid" ]; then ip netns del "$ns" 2>/dev/null || true; fi
+        ;;
+    esac
+  done
+}
+remove_stale_namespaces
+trap remove_stale_namespaces EXIT
+
+cargo fmt --all -- --check
+cargo clippy --locked --all-targets -- -D warnings
+if command -v cargo-nextest >/dev/null 2>&1; then
+  cargo nextest run --locked --no-fail-fast
+else
+  cargo test --locked --no-fail-fast
+fi
+cargo test --locked --doc
+PROBE_BENCH_RUNS="${PROBE_BENCH_RUNS:-3}" cargo bench --locked --bench sweep
