@@ -8,48 +8,55 @@ use comfy_table::{Cell, Color, ContentArrangement, Table};
 
 use crate::probe::{Observation, State};
 
-/// Renders a table with columns target, protocol, state, reason, latency, detail.
+/// Renders a table with columns target, address (only when some target is a host name whose
+/// address the target does not show), protocol, state, reason, latency, detail.
 pub fn render_table(observations: &[Observation], color: bool) -> String {
+    let addresses: Vec<String> = observations.iter().map(hidden_address).collect();
+    let show_address = addresses.iter().any(|a| !a.is_empty());
     let mut table = Table::new();
     table
         .load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header([
-            "TARGET", "ADDRESS", "PROTO", "STATE", "REASON", "LATENCY", "DETAIL",
-        ]);
+        .set_content_arrangement(ContentArrangement::Disabled);
+    let mut header = vec!["TARGET"];
+    if show_address {
+        header.push("ADDRESS");
+    }
+    header.extend(["PROTO", "STATE", "REASON", "LATENCY", "DETAIL"]);
+    table.set_header(header);
     if color {
         table.enforce_styling();
     } else {
         table.force_no_tty();
     }
-    for o in observations {
+    for (o, address) in observations.iter().zip(addresses) {
         let state = Cell::new(o.state.as_str());
         let state = if color {
             state.fg(state_color(o))
         } else {
             state
         };
-        let address = match (o.address, o.port) {
-            (Some(ip), _)
-                if o.target.starts_with(&ip.to_string())
-                    || o.target.starts_with(&format!("[{ip}]")) =>
-            {
-                String::new()
-            }
-            (Some(ip), _) => ip.to_string(),
-            (None, _) => String::new(),
-        };
-        table.add_row(vec![
-            Cell::new(&o.target),
-            Cell::new(address),
+        let mut row = vec![Cell::new(&o.target)];
+        if show_address {
+            row.push(Cell::new(address));
+        }
+        row.extend([
             Cell::new(o.protocol.as_str()),
             state,
             Cell::new(o.reason.as_str()),
             Cell::new(o.rtt_ms.map(format_ms).unwrap_or_else(|| "-".into())),
             Cell::new(detail(o)),
         ]);
+        table.add_row(row);
     }
     table.to_string()
+}
+
+/// The probed address when the target does not already show it (a host name).
+fn hidden_address(o: &Observation) -> String {
+    match o.address {
+        Some(ip) if !o.target.contains(&ip.to_string()) => ip.to_string(),
+        _ => String::new(),
+    }
 }
 
 fn state_color(o: &Observation) -> Color {
@@ -72,6 +79,7 @@ fn format_ms(ms: f64) -> String {
 /// One line of the most useful facts of a probe.
 fn detail(o: &Observation) -> String {
     let mut parts: Vec<String> = Vec::new();
+    let http_answered = o.http.as_ref().is_some_and(|h| h.status.is_some());
     if let Some(http) = &o.http
         && let Some(status) = http.status
     {
@@ -82,7 +90,7 @@ fn detail(o: &Observation) -> String {
         };
         parts.push(format!("HTTP {status} {verdict}"));
         if let Some(loc) = &http.location {
-            parts.push(format!("-> {loc}"));
+            parts.push(format!("Location: {loc}"));
         }
     }
     if let Some(tls) = &o.tls {
@@ -115,8 +123,9 @@ fn detail(o: &Observation) -> String {
     if let Some(icmp) = &o.icmp {
         parts.push(icmp.describe());
     }
+    // An answered HTTP probe's detail only restates the status mismatch shown above.
     if let Some(d) = &o.detail
-        && !parts.iter().any(|p| p == d)
+        && !http_answered
     {
         parts.push(d.clone());
     }
@@ -131,8 +140,13 @@ pub fn summary_line(observations: &[Observation], elapsed: Duration) -> String {
     }
     let states: Vec<String> = by_state.iter().map(|(s, n)| format!("{n} {s}")).collect();
     let failed = observations.iter().filter(|o| !o.success).count();
+    let noun = if observations.len() == 1 {
+        "probe"
+    } else {
+        "probes"
+    };
     format!(
-        "{} probes in {:.2} s: {} ({} passed, {} failed)",
+        "{} {noun} in {:.2} s: {} ({} passed, {} failed)",
         observations.len(),
         elapsed.as_secs_f64(),
         states.join(", "),

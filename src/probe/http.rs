@@ -488,13 +488,7 @@ async fn exchange<IO>(
     }
     let request = match request.body(Empty::<Bytes>::new()) {
         Ok(r) => r,
-        Err(e) => {
-            let text = format!("cannot build request: {e}");
-            obs.state = State::Error;
-            obs.reason = Reason::Error(text.clone());
-            obs.detail = Some(text);
-            return;
-        }
+        Err(e) => return obs.set_error(format!("cannot build request: {e}")),
     };
     let response = match timeout_at(deadline, sender.send_request(request)).await {
         Err(_) => return timed_out(obs),

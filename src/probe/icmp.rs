@@ -160,9 +160,7 @@ pub async fn probe(
     } else if let Some(errno) = send_errno {
         super::tcp::apply_failure(&mut obs, spec, errno, None);
     } else if let Some(text) = failure {
-        obs.state = State::Error;
-        obs.reason = Reason::Error(text.clone());
-        obs.detail = Some(text);
+        obs.set_error(text);
     }
     obs
 }

@@ -68,17 +68,31 @@ pub struct Observation {
 }
 
 impl Observation {
-    /// A blank observation for `spec`, to be filled in by a prober.
+    /// An observation for `spec` in `state`, to be filled in by a prober.
     pub(crate) fn for_spec(spec: &ProbeSpec, state: State, reason: Reason) -> Self {
+        let mut obs = Observation::blank(&spec.target, Some(spec.addr.ip()), state, reason);
+        obs.port = spec.port();
+        obs.phase = Phase::Connect;
+        obs
+    }
+
+    /// An observation for a probe that could not run.
+    pub fn error(target: &Target, address: Option<IpAddr>, message: impl Into<String>) -> Self {
+        let mut obs = Observation::blank(target, address, State::Error, Reason::NoResponse);
+        obs.set_error(message.into());
+        obs
+    }
+
+    fn blank(target: &Target, address: Option<IpAddr>, state: State, reason: Reason) -> Self {
         Observation {
-            target: spec.target.label.clone(),
-            address: Some(spec.addr.ip()),
-            port: spec.port(),
-            protocol: spec.target.protocol,
+            target: target.label.clone(),
+            address,
+            port: target.port.filter(|_| target.protocol != Protocol::Icmp),
+            protocol: target.protocol,
             state,
             reason,
             success: false,
-            phase: Phase::Connect,
+            phase: Phase::Setup,
             rtt_ms: None,
             icmp: None,
             ping: None,
@@ -89,28 +103,13 @@ impl Observation {
         }
     }
 
-    /// An observation for a probe that could not run.
-    pub fn error(target: &Target, address: Option<IpAddr>, message: impl Into<String>) -> Self {
-        let message = message.into();
-        Observation {
-            target: target.label.clone(),
-            address,
-            port: (target.protocol != Protocol::Icmp)
-                .then_some(target.port)
-                .flatten(),
-            protocol: target.protocol,
-            state: State::Error,
-            reason: Reason::Error(message.clone()),
-            success: false,
-            phase: Phase::Setup,
-            rtt_ms: None,
-            icmp: None,
-            ping: None,
-            udp: None,
-            http: None,
-            tls: None,
-            detail: Some(message),
-        }
+    /// Marks the probe as one that could not run (no socket, no permission), saying why.
+    pub(crate) fn set_error(&mut self, message: String) {
+        self.state = State::Error;
+        self.reason = Reason::Error(message.clone());
+        self.detail = Some(message);
+        self.phase = Phase::Setup;
+        self.success = false;
     }
 }
 
@@ -373,7 +372,7 @@ pub struct IcmpNeed {
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeSetupError {
     #[error(
-        "cannot open an ICMPv{family} socket: {source}. ICMP probes need CAP_NET_RAW (run as root, \
+        "cannot open an ICMPv{family} socket. ICMP probes need CAP_NET_RAW (run as root, \
          or `setcap cap_net_raw+ep` on the binary, or AmbientCapabilities=CAP_NET_RAW in systemd), or a \
          group id inside net.ipv{family}.ping_group_range (e.g. `sysctl -w net.ipv{family}.ping_group_range=\"0 2147483647\"`)"
     )]

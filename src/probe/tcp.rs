@@ -32,12 +32,7 @@ pub async fn probe(spec: &ProbeSpec, settings: &ProbeSettings) -> Observation {
             apply_failure(&mut obs, spec, errno, icmp);
         }
         Ok(Connect::TimedOut) => {}
-        Err(e) => {
-            obs.state = State::Error;
-            obs.reason = Reason::Error(format!("cannot connect: {e}"));
-            obs.detail = Some(format!("cannot connect: {e}"));
-            obs.phase = Phase::Setup;
-        }
+        Err(e) => obs.set_error(format!("cannot connect: {e}")),
     }
     obs
 }

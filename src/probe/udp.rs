@@ -55,12 +55,7 @@ pub async fn probe(spec: &ProbeSpec, settings: &ProbeSettings) -> Observation {
             obs.phase = Phase::Wait;
         }
         Ok(UdpReply::TimedOut) => {}
-        Err(e) => {
-            obs.state = State::Error;
-            obs.reason = Reason::Error(format!("cannot send: {e}"));
-            obs.detail = Some(format!("cannot send: {e}"));
-            obs.phase = Phase::Setup;
-        }
+        Err(e) => obs.set_error(format!("cannot send: {e}")),
     }
     obs
 }

@@ -89,15 +89,26 @@ impl Lab {
         self.sh(ns, &["sh", "-c", &format!("echo {value} > {path}")]);
     }
 
-    /// Joins `a` and `b` with a veth pair, addresses given as CIDR (`10.77.0.1/24`).
+    /// Joins `a` (device `v0`) and `b` (device `v1`) with a veth pair, addresses given as CIDR
+    /// (`10.77.0.1/24`, `fd77::1/64`).
     pub fn link(&mut self, a: &str, a_addr: &str, b: &str, b_addr: &str) {
         run(Command::new("ip").args([
             "-n", a, "link", "add", "v0", "type", "veth", "peer", "name", "v1", "netns", b,
         ]));
-        self.sh(a, &["ip", "addr", "add", a_addr, "dev", "v0"]);
-        self.sh(b, &["ip", "addr", "add", b_addr, "dev", "v1"]);
+        self.add_address(a, a_addr, "v0");
+        self.add_address(b, b_addr, "v1");
         self.sh(a, &["ip", "link", "set", "v0", "up"]);
         self.sh(b, &["ip", "link", "set", "v1", "up"]);
+    }
+
+    /// Adds `addr` (CIDR) to `dev` in `ns`; IPv6 addresses skip duplicate address detection so
+    /// they are usable at once.
+    pub fn add_address(&self, ns: &str, addr: &str, dev: &str) {
+        let mut args = vec!["ip", "addr", "add", addr, "dev", dev];
+        if addr.contains(':') {
+            args.push("nodad");
+        }
+        self.sh(ns, &args);
     }
 
     /// The usual two-host lab: `client` 10.77.0.1/24 and `server` 10.77.0.2/24 on one link.

@@ -179,8 +179,8 @@ fn udp_expected_response_decides_success() {
 #[test]
 fn icmp_tells_replied_dropped_and_rejected_apart() {
     let (lab, client, server) = Lab::pair("icmp");
-    lab.sh(&server, &["ip", "addr", "add", "10.77.0.3/24", "dev", "v1"]);
-    lab.sh(&server, &["ip", "addr", "add", "10.77.0.4/24", "dev", "v1"]);
+    lab.add_address(&server, "10.77.0.3/24", "v1");
+    lab.add_address(&server, "10.77.0.4/24", "v1");
     lab.nft(&server, RULES);
     let run = lab.probe(
         &client,
@@ -416,5 +416,74 @@ fn the_table_shows_one_row_per_target_and_a_summary() {
     assert!(
         !run.stdout.contains('\u{1b}'),
         "no colour when stdout is not a terminal"
+    );
+}
+
+#[test]
+fn ipv6_targets_get_the_same_taxonomy_with_icmpv6_errors() {
+    let mut lab = Lab::new("ipv6");
+    let client = lab.namespace("c");
+    let server = lab.namespace("s");
+    lab.link(&client, "fd77::1/64", &server, "fd77::2/64");
+    lab.add_address(&server, "fd77::3/64", "v1");
+    lab.nft(
+        &server,
+        "table ip6 lab {
+           chain input {
+             type filter hook input priority 0; policy accept;
+             tcp dport 83 reject with icmpv6 type admin-prohibited
+             udp dport 5303 reject with icmpv6 type admin-prohibited
+             ip6 daddr fd77::3 icmpv6 type echo-request reject with icmpv6 type admin-prohibited
+           }
+         }",
+    );
+    lab.tcp_listener(&server, "[fd77::2]:80");
+    let run = lab.probe(
+        &client,
+        &[
+            "-o",
+            "json",
+            "--timeout",
+            "1s",
+            "-t",
+            "[fd77::2]:80",
+            "-t",
+            "[fd77::2]:81",
+            "-t",
+            "[fd77::2]:83",
+            "-t",
+            "udp://[fd77::2]:5301",
+            "-t",
+            "udp://[fd77::2]:5303",
+            "-t",
+            "icmp://fd77::2",
+            "-t",
+            "icmp://fd77::3",
+        ],
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_row(&run.row("[fd77::2]:80"), "open", "syn-ack", None);
+    assert_row(&run.row("[fd77::2]:81"), "closed", "reset", None);
+    assert_row(
+        &run.row("[fd77::2]:83"),
+        "rejected",
+        "admin-prohibited",
+        Some((1, 1)),
+    );
+    let closed = run.row("udp://[fd77::2]:5301");
+    assert_row(&closed, "closed", "port-unreach", Some((1, 4)));
+    assert_eq!(closed["icmp"]["from"], "fd77::2");
+    assert_row(
+        &run.row("udp://[fd77::2]:5303"),
+        "rejected",
+        "admin-prohibited",
+        Some((1, 1)),
+    );
+    assert_row(&run.row("icmp://fd77::2"), "open", "echo-reply", None);
+    assert_row(
+        &run.row("icmp://fd77::3"),
+        "rejected",
+        "admin-prohibited",
+        Some((1, 1)),
     );
 }
