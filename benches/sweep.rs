@@ -97,11 +97,9 @@ fn measure_probe(sweep: &Sweep, targets: &str, runs: usize) -> Measured {
     let mut correct = usize::MAX;
     for _ in 0..runs {
         let started = Instant::now();
-        let run = sweep.lab.probe(
+        let run = sweep.lab.probe_json(
             &sweep.client,
             &[
-                "-o",
-                "json",
                 "--timeout",
                 "1s",
                 "--no-progress",

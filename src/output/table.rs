@@ -11,7 +11,7 @@ use crate::probe::{Observation, State};
 /// Renders a table with columns target, address (only when some target is a host name whose
 /// address the target does not show), protocol, state, reason, latency, detail.
 pub fn render_table(observations: &[Observation], color: bool) -> String {
-    let addresses: Vec<String> = observations.iter().map(hidden_address).collect();
+    let addresses: Vec<String> = observations.iter().map(address_not_in_target).collect();
     let show_address = addresses.iter().any(|a| !a.is_empty());
     let mut table = Table::new();
     table
@@ -52,7 +52,7 @@ pub fn render_table(observations: &[Observation], color: bool) -> String {
 }
 
 /// The probed address when the target does not already show it (a host name).
-fn hidden_address(o: &Observation) -> String {
+fn address_not_in_target(o: &Observation) -> String {
     match o.address {
         Some(ip) if !o.target.contains(&ip.to_string()) => ip.to_string(),
         _ => String::new(),

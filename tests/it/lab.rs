@@ -368,6 +368,13 @@ http {{
         ProbeRun::from(out)
     }
 
+    /// Runs the real `probe` binary inside `ns` with `--output json` and `args`.
+    pub fn probe_json(&self, ns: &str, args: &[&str]) -> ProbeRun {
+        let mut all = vec!["--output", "json"];
+        all.extend_from_slice(args);
+        self.probe(ns, &all)
+    }
+
     /// Starts the real `probe` binary inside `ns` without waiting for it.
     pub fn spawn_probe(&self, ns: &str, args: &[&str]) -> Child {
         Command::new("ip")
@@ -454,8 +461,7 @@ impl ProbeRun {
 
 /// Path of the `probe` binary under test.
 pub fn probe_bin() -> &'static str {
-    option_env!("CARGO_BIN_EXE_probe")
-        .unwrap_or(concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/probe"))
+    env!("CARGO_BIN_EXE_probe")
 }
 
 fn path_str(p: &Path) -> &str {

@@ -22,11 +22,9 @@ fn a_sweep_of_4096_targets_classifies_every_target() {
         targets,
         expected,
     } = Lab::sweep_4096("sweep");
-    let run = lab.probe(
+    let run = lab.probe_json(
         &client,
         &[
-            "-o",
-            "json",
             "--timeout",
             "1s",
             "--targets-file",
@@ -164,12 +162,12 @@ fn a_rate_cap_spaces_probe_starts() {
     let (mut lab, client, server) = Lab::pair("rate");
     lab.tcp_listener(&server, "10.77.0.2:80");
     // 6 probes at 10/s: the last starts 0.5 s after the first.
-    let mut args = vec!["-o", "json", "--rate", "10"];
+    let mut args = vec!["--rate", "10"];
     for _ in 0..6 {
         args.extend(["-t", "10.77.0.2:80"]);
     }
     let started = std::time::Instant::now();
-    let run = lab.probe(&client, &args);
+    let run = lab.probe_json(&client, &args);
     let elapsed = started.elapsed();
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(run.json().len(), 6);

@@ -49,12 +49,12 @@ fn tcp_tells_open_closed_dropped_rejected_and_unreachable_apart() {
     lab.nft(&server, RULES);
     lab.tcp_listener(&server, "10.77.0.2:80");
     let ports = ["80", "81", "82", "83", "84", "85"];
-    let mut args = vec!["--output", "json", "--timeout", "1s"];
+    let mut args = vec!["--timeout", "1s"];
     let targets: Vec<String> = ports.iter().map(|p| format!("10.77.0.2:{p}")).collect();
     for t in &targets {
         args.extend(["--target", t.as_str()]);
     }
-    let run = lab.probe(&client, &args);
+    let run = lab.probe_json(&client, &args);
     assert_eq!(run.code, Some(1), "not all open: exit 1\n{}", run.stderr);
 
     let open = run.row("10.77.0.2:80");
@@ -88,11 +88,9 @@ fn udp_tells_answered_port_unreachable_dropped_and_rejected_apart() {
     let (mut lab, client, server) = Lab::pair("udp");
     lab.nft(&server, RULES);
     lab.udp_responder(&server, "10.77.0.2:5300", b"pong:");
-    let run = lab.probe(
+    let run = lab.probe_json(
         &client,
         &[
-            "--output",
-            "json",
             "--protocol",
             "udp",
             "--payload",
@@ -141,11 +139,9 @@ fn udp_tells_answered_port_unreachable_dropped_and_rejected_apart() {
 fn udp_expected_response_decides_success() {
     let (mut lab, client, server) = Lab::pair("udpexpect");
     lab.udp_responder(&server, "10.77.0.2:5300", b"pong:");
-    let matched = lab.probe(
+    let matched = lab.probe_json(
         &client,
         &[
-            "-o",
-            "json",
             "-t",
             "udp://10.77.0.2:5300",
             "--payload-hex",
@@ -156,16 +152,9 @@ fn udp_expected_response_decides_success() {
     );
     assert_eq!(matched.code, Some(0), "{}", matched.stdout);
     assert_eq!(matched.row("udp://10.77.0.2:5300")["udp"]["matched"], true);
-    let mismatched = lab.probe(
+    let mismatched = lab.probe_json(
         &client,
-        &[
-            "-o",
-            "json",
-            "-t",
-            "udp://10.77.0.2:5300",
-            "--expect-response",
-            "HELLO",
-        ],
+        &["-t", "udp://10.77.0.2:5300", "--expect-response", "HELLO"],
     );
     assert_eq!(mismatched.code, Some(1));
     let row = mismatched.row("udp://10.77.0.2:5300");
@@ -182,11 +171,9 @@ fn icmp_tells_replied_dropped_and_rejected_apart() {
     lab.add_address(&server, "10.77.0.3/24", "v1");
     lab.add_address(&server, "10.77.0.4/24", "v1");
     lab.nft(&server, RULES);
-    let run = lab.probe(
+    let run = lab.probe_json(
         &client,
         &[
-            "-o",
-            "json",
             "--protocol",
             "icmp",
             "--count",
@@ -247,11 +234,9 @@ fn nginx_lab(test: &str, cert_days: u32) -> (Lab, String, std::path::PathBuf) {
 #[test]
 fn http_matches_status_reports_redirects_and_times_out_in_the_phase_reached() {
     let (lab, client, _cert) = nginx_lab("http", 30);
-    let run = lab.probe(
+    let run = lab.probe_json(
         &client,
         &[
-            "-o",
-            "json",
             "--timeout",
             "1s",
             "--expect-status",
@@ -313,7 +298,7 @@ fn http_matches_status_reports_redirects_and_times_out_in_the_phase_reached() {
 fn https_reports_a_handshake_failure_and_the_certificate_expiry() {
     let (lab, client, cert) = nginx_lab("https", 30);
     // Not trusted: the handshake fails, and the certificate's expiry is still reported.
-    let untrusted = lab.probe(&client, &["-o", "json", "-t", "https://10.77.0.2/health"]);
+    let untrusted = lab.probe_json(&client, &["-t", "https://10.77.0.2/health"]);
     assert_eq!(untrusted.code, Some(1));
     let row = untrusted.row("https://10.77.0.2/health");
     assert_row(&row, "open", "tls-error", None);
@@ -336,11 +321,9 @@ fn https_reports_a_handshake_failure_and_the_certificate_expiry() {
     );
 
     // Trusted through --ca-file with the certificate's name: verified, TLS 1.3.
-    let trusted = lab.probe(
+    let trusted = lab.probe_json(
         &client,
         &[
-            "-o",
-            "json",
             "-t",
             "https://10.77.0.2/health",
             "--ca-file",
@@ -357,10 +340,7 @@ fn https_reports_a_handshake_failure_and_the_certificate_expiry() {
     assert!(row["http"]["phases"]["tls"].as_f64().is_some());
 
     // --insecure accepts it without a CA and still reports the expiry.
-    let insecure = lab.probe(
-        &client,
-        &["-o", "json", "-t", "https://10.77.0.2/health", "--insecure"],
-    );
+    let insecure = lab.probe_json(&client, &["-t", "https://10.77.0.2/health", "--insecure"]);
     assert_eq!(insecure.code, Some(0));
     assert!(
         insecure.row("https://10.77.0.2/health")["tls"]["expires_in_s"]
@@ -369,15 +349,9 @@ fn https_reports_a_handshake_failure_and_the_certificate_expiry() {
     );
 
     // HTTPS to a plain-HTTP port: the handshake fails.
-    let plain = lab.probe(
+    let plain = lab.probe_json(
         &client,
-        &[
-            "-o",
-            "json",
-            "-t",
-            "https://10.77.0.2:80/health",
-            "--insecure",
-        ],
+        &["-t", "https://10.77.0.2:80/health", "--insecure"],
     );
     assert_row(
         &plain.row("https://10.77.0.2:80/health"),
@@ -438,11 +412,9 @@ fn ipv6_targets_get_the_same_taxonomy_with_icmpv6_errors() {
          }",
     );
     lab.tcp_listener(&server, "[fd77::2]:80");
-    let run = lab.probe(
+    let run = lab.probe_json(
         &client,
         &[
-            "-o",
-            "json",
             "--timeout",
             "1s",
             "-t",
