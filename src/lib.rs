@@ -19,6 +19,9 @@
 //! * [`cli`] — command-line definitions and the ad hoc run.
 
 pub mod cli;
+pub mod config;
 pub mod engine;
+pub mod model;
 pub mod output;
+pub mod policy;
 pub mod probe;

@@ -1,0 +1,114 @@
+//! The native YAML format: the serde form of [`Model`], documented field by field in
+//! `docs/config.md`. Unknown fields are rejected; errors name the line, column and field path.
+
+use std::path::Path;
+
+use super::ConfigError;
+use crate::model::Model;
+
+/// Parses a YAML document into a model (not validated: see [`crate::model::validate`]).
+pub fn parse(bytes: &[u8], file: &Path) -> Result<Model, ConfigError> {
+    let syntax = |line, column, path: String, message: String| ConfigError::Syntax {
+        file: file.to_path_buf(),
+        line,
+        column,
+        path,
+        message,
+    };
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(syntax(
+            None,
+            None,
+            ".".to_string(),
+            "the file is empty; a configuration needs at least `backend_groups:`".to_string(),
+        ));
+    }
+    if let Err(e) = std::str::from_utf8(bytes) {
+        let offset = e.valid_up_to();
+        let line = bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1;
+        return Err(syntax(
+            Some(line),
+            None,
+            ".".to_string(),
+            format!("not UTF-8 text (invalid byte at offset {offset})"),
+        ));
+    }
+    let de = serde_norway::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize::<_, Model>(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let (line, column) = inner
+            .location()
+            .map(|l| (Some(l.line()), Some(l.column())))
+            .unwrap_or((None, None));
+        let mut message = super::strip_position(&inner.to_string());
+        // serde_norway prefixes its own (shorter) path; ours is already in front.
+        if let Some((prefix, rest)) = message.split_once(": ")
+            && !prefix.contains(' ')
+            && path.starts_with(prefix)
+        {
+            message = rest.to_string();
+        }
+        syntax(line, column, path, message)
+    })
+}
+
+/// Renders a model as native YAML, with a header naming where it came from.
+pub fn render(model: &Model, origin: &str) -> Result<String, serde_norway::Error> {
+    let body = serde_norway::to_string(model)?;
+    Ok(format!(
+        "# probe configuration imported from {origin}.\n\
+         # Field reference: docs/config.md. Check it with `probe validate --config FILE`.\n{body}"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        match parse(text.as_bytes(), Path::new("lb.yaml")) {
+            Ok(m) => panic!("parsed: {m:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn unknown_field_is_named_with_line_column_and_path() {
+        let e = err("backend_groups:\n  - name: web\n    protocol: http\n    prot: 80\n");
+        assert!(
+            e.starts_with("lb.yaml:4:5: backend_groups[0].prot: unknown field `prot`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_value_names_its_path() {
+        let e = err("subnets:\n  - id: a\n    cidr: 10.0.0.0/33\n");
+        assert!(e.starts_with("lb.yaml:3:11: subnets[0].cidr:"), "{e}");
+        let e = err(
+            "security_groups:\n  - id: sg\n    rules:\n      - direction: ingress\n        ports: 70000\n",
+        );
+        assert!(e.contains("security_groups[0].rules[0].ports"), "{e}");
+        assert!(e.contains("70000"), "{e}");
+    }
+
+    #[test]
+    fn empty_and_binary_files_are_refused() {
+        assert!(err("").contains("empty"));
+        let e = match parse(b"agent:\n  \xff\xfe", Path::new("x.yaml")) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("parsed"),
+        };
+        assert!(e.contains("x.yaml:2") && e.contains("UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn render_round_trips() {
+        let text = "subnets:\n  - id: s\n    cidr: 10.0.0.0/24\nsecurity_groups:\n  - id: sg\n    rules:\n      - direction: ingress\n        protocol: tcp\n        ports: 80,443\n        cidr: 10.0.0.0/24\n";
+        let m = parse(text.as_bytes(), Path::new("a.yaml")).expect("parses");
+        let out = render(&m, "test").expect("renders");
+        let back = parse(out.as_bytes(), Path::new("b.yaml")).expect("re-parses");
+        assert_eq!(m, back);
+    }
+}

@@ -1,0 +1,409 @@
+//! Small value types of the model: IP protocol, port sets, rule actions and directions.
+//!
+//! Each parses from the spellings that the providers and the native YAML use, and prints back in
+//! the native spelling, so that `probe import` round-trips.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// An IP protocol as security groups and ACLs match it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum IpProto {
+    /// Every protocol, every port (`-1`, `all`, `any`).
+    #[default]
+    Any,
+    Tcp,
+    Udp,
+    Icmp,
+    Icmpv6,
+    /// Another IANA protocol number; all ports match.
+    Other(u8),
+}
+
+impl IpProto {
+    /// The IANA protocol number, `None` for [`IpProto::Any`].
+    pub fn number(self) -> Option<u8> {
+        match self {
+            IpProto::Any => None,
+            IpProto::Tcp => Some(6),
+            IpProto::Udp => Some(17),
+            IpProto::Icmp => Some(1),
+            IpProto::Icmpv6 => Some(58),
+            IpProto::Other(n) => Some(n),
+        }
+    }
+
+    /// The protocol for an IANA number.
+    pub fn from_number(n: u8) -> Self {
+        match n {
+            6 => IpProto::Tcp,
+            17 => IpProto::Udp,
+            1 => IpProto::Icmp,
+            58 => IpProto::Icmpv6,
+            n => IpProto::Other(n),
+        }
+    }
+
+    /// Whether rules of this protocol match on ports (tcp and udp only).
+    pub fn has_ports(self) -> bool {
+        matches!(self, IpProto::Tcp | IpProto::Udp)
+    }
+
+    /// Whether rules of this protocol match on ICMP type and code.
+    pub fn is_icmp(self) -> bool {
+        matches!(self, IpProto::Icmp | IpProto::Icmpv6)
+    }
+
+    /// Whether a rule of protocol `self` matches a packet of protocol `packet`.
+    pub fn matches(self, packet: IpProto) -> bool {
+        self == IpProto::Any || self == packet
+    }
+}
+
+impl fmt::Display for IpProto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IpProto::Any => f.write_str("any"),
+            IpProto::Tcp => f.write_str("tcp"),
+            IpProto::Udp => f.write_str("udp"),
+            IpProto::Icmp => f.write_str("icmp"),
+            IpProto::Icmpv6 => f.write_str("icmpv6"),
+            IpProto::Other(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// A protocol spelling that is neither a known name nor a number from 0 to 255.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown protocol {0:?} (use tcp, udp, icmp, icmpv6, any/-1, or a number 0-255)")]
+pub struct ProtoError(pub String);
+
+impl FromStr for IpProto {
+    type Err = ProtoError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        match t.to_ascii_lowercase().as_str() {
+            "-1" | "all" | "any" | "*" => Ok(IpProto::Any),
+            "tcp" => Ok(IpProto::Tcp),
+            "udp" => Ok(IpProto::Udp),
+            "icmp" => Ok(IpProto::Icmp),
+            "icmpv6" | "ipv6-icmp" | "icmp6" => Ok(IpProto::Icmpv6),
+            other => other
+                .parse::<u8>()
+                .map(IpProto::from_number)
+                .map_err(|_| ProtoError(s.to_string())),
+        }
+    }
+}
+
+impl Serialize for IpProto {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            IpProto::Other(n) => s.serialize_u8(*n),
+            other => s.collect_str(other),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for IpProto {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = IpProto;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a protocol: tcp, udp, icmp, icmpv6, any, or a number 0-255")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<IpProto, E> {
+                v.parse().map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<IpProto, E> {
+                match v {
+                    -1 => Ok(IpProto::Any),
+                    0..=255 => Ok(IpProto::from_number(v as u8)),
+                    _ => Err(E::custom(ProtoError(v.to_string()))),
+                }
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<IpProto, E> {
+                u8::try_from(v)
+                    .map(IpProto::from_number)
+                    .map_err(|_| E::custom(ProtoError(v.to_string())))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An inclusive range of ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PortRange {
+    pub from: u16,
+    pub to: u16,
+}
+
+impl PortRange {
+    /// Every port, 0-65535.
+    pub const ALL: PortRange = PortRange {
+        from: 0,
+        to: u16::MAX,
+    };
+    /// The ephemeral range that load balancers and the ACL guidance use: 1024-65535.
+    pub const EPHEMERAL: PortRange = PortRange {
+        from: 1024,
+        to: u16::MAX,
+    };
+
+    pub fn single(port: u16) -> Self {
+        PortRange {
+            from: port,
+            to: port,
+        }
+    }
+
+    pub fn contains(self, port: u16) -> bool {
+        self.from <= port && port <= self.to
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.from == self.to {
+            write!(f, "{}", self.from)
+        } else {
+            write!(f, "{}-{}", self.from, self.to)
+        }
+    }
+}
+
+/// A set of destination ports: `80`, `80,443`, `8000-9000`, or a list of those. An empty set means
+/// every port (as an absent port range does in both providers' formats).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct PortSet(pub Vec<PortRange>);
+
+impl PortSet {
+    /// Every port.
+    pub fn any() -> Self {
+        PortSet(Vec::new())
+    }
+
+    pub fn single(port: u16) -> Self {
+        PortSet(vec![PortRange::single(port)])
+    }
+
+    pub fn range(from: u16, to: u16) -> Self {
+        PortSet(vec![PortRange { from, to }])
+    }
+
+    pub fn is_any(&self) -> bool {
+        self.0.is_empty() || self.0.contains(&PortRange::ALL)
+    }
+
+    pub fn contains(&self, port: u16) -> bool {
+        self.is_any() || self.0.iter().any(|r| r.contains(port))
+    }
+
+    /// The ranges, or `[0-65535]` for "any".
+    pub fn ranges(&self) -> Vec<PortRange> {
+        if self.0.is_empty() {
+            vec![PortRange::ALL]
+        } else {
+            self.0.clone()
+        }
+    }
+}
+
+impl fmt::Display for PortSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_any() {
+            return f.write_str("any");
+        }
+        for (i, r) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{r}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A port list that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid ports {value:?}: {reason} (use 80, 80,443 or 8000-9000)")]
+pub struct PortError {
+    pub value: String,
+    pub reason: String,
+}
+
+impl FromStr for PortSet {
+    type Err = PortError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = |reason: String| PortError {
+            value: s.to_string(),
+            reason,
+        };
+        let t = s.trim();
+        if t.is_empty() || t.eq_ignore_ascii_case("any") || t == "all" || t == "-1" {
+            return Ok(PortSet::any());
+        }
+        let port = |p: &str| -> Result<u16, PortError> {
+            let p = p.trim();
+            p.parse::<u32>()
+                .ok()
+                .and_then(|n| u16::try_from(n).ok())
+                .ok_or_else(|| err(format!("{p:?} is not a port from 0 to 65535")))
+        };
+        let mut ranges = Vec::new();
+        for part in t.split(',') {
+            let part = part.trim();
+            if part.is_empty() {
+                return Err(err("empty item in the list".to_string()));
+            }
+            let range = match part.split_once('-') {
+                Some((a, b)) => {
+                    let (from, to) = (port(a)?, port(b)?);
+                    if from > to {
+                        return Err(err(format!("range {part} runs backwards")));
+                    }
+                    PortRange { from, to }
+                }
+                None => PortRange::single(port(part)?),
+            };
+            ranges.push(range);
+        }
+        Ok(PortSet(ranges))
+    }
+}
+
+impl Serialize for PortSet {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_slice() {
+            [r] if r.from == r.to => s.serialize_u16(r.from),
+            _ => s.collect_str(self),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PortSet {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = PortSet;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("ports: 80, \"80,443\", \"8000-9000\" or a list of those")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PortSet, E> {
+                v.parse().map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<PortSet, E> {
+                u16::try_from(v).map(PortSet::single).map_err(|_| {
+                    E::custom(PortError {
+                        value: v.to_string(),
+                        reason: "not a port from 0 to 65535".to_string(),
+                    })
+                })
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<PortSet, E> {
+                if v == -1 {
+                    return Ok(PortSet::any());
+                }
+                u64::try_from(v)
+                    .map_err(|_| {
+                        E::custom(PortError {
+                            value: v.to_string(),
+                            reason: "not a port from 0 to 65535".to_string(),
+                        })
+                    })
+                    .and_then(|v| self.visit_u64(v))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<PortSet, A::Error> {
+                let mut out = Vec::new();
+                while let Some(item) = seq.next_element::<PortSet>()? {
+                    if item.is_any() {
+                        return Ok(PortSet::any());
+                    }
+                    out.extend(item.0);
+                }
+                Ok(PortSet(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Whether a rule lets a packet through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    #[default]
+    Allow,
+    Deny,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::Allow => "allow",
+            Action::Deny => "deny",
+        })
+    }
+}
+
+/// Traffic direction relative to the interface (security groups) or subnet (ACLs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Inbound.
+    #[serde(alias = "inbound")]
+    Ingress,
+    /// Outbound.
+    #[serde(alias = "outbound")]
+    Egress,
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocols_parse_in_every_provider_spelling() {
+        for (s, p) in [
+            ("-1", IpProto::Any),
+            ("tcp", IpProto::Tcp),
+            ("TCP", IpProto::Tcp),
+            ("6", IpProto::Tcp),
+            ("17", IpProto::Udp),
+            ("1", IpProto::Icmp),
+            ("icmpv6", IpProto::Icmpv6),
+            ("58", IpProto::Icmpv6),
+            ("47", IpProto::Other(47)),
+        ] {
+            assert_eq!(s.parse::<IpProto>(), Ok(p), "{s}");
+        }
+        assert!("gre".parse::<IpProto>().is_err());
+        assert!("256".parse::<IpProto>().is_err());
+    }
+
+    #[test]
+    fn port_sets_parse_lists_and_ranges() {
+        let p: PortSet = "80, 443,8000-9000".parse().expect("valid");
+        assert!(p.contains(80) && p.contains(443) && p.contains(8500));
+        assert!(!p.contains(81) && !p.contains(9001));
+        assert_eq!(p.to_string(), "80,443,8000-9000");
+        assert!("".parse::<PortSet>().expect("any").contains(1));
+        for bad in ["70000", "90-80", "80,,81", "http"] {
+            assert!(bad.parse::<PortSet>().is_err(), "{bad}");
+        }
+    }
+}
