@@ -20,6 +20,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod diagnose;
 pub mod engine;
 pub mod model;
 pub mod output;
