@@ -21,6 +21,8 @@ use hyper::header::{HeaderName, HeaderValue};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+mod check;
+
 use crate::engine::{self, EngineSettings};
 use crate::output::{self, Format, Progress};
 use crate::probe::http::{HttpSettings, StatusSpec};
@@ -30,8 +32,17 @@ use crate::probe::{Observation, ProbeContext, ProbeSettings, Protocol, Target, s
 /// Live health-check probe: tells a silent drop, an ICMP reject, a closed port, a bad status and a
 /// slow application apart, over TCP, UDP, ICMP, HTTP and HTTPS.
 #[derive(Debug, Parser)]
-#[command(name = "probe", version, about, max_term_width = 100)]
+#[command(
+    name = "probe",
+    version,
+    about,
+    max_term_width = 100,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<check::Command>,
+
     #[command(flatten)]
     pub sweep: SweepArgs,
 
@@ -210,7 +221,11 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(sweep(cli.sweep)) {
+    let outcome = match cli.command {
+        Some(command) => runtime.block_on(check::run(command)),
+        None => runtime.block_on(sweep(cli.sweep)),
+    };
+    match outcome {
         Ok(code) => code,
         Err(e) => {
             if is_broken_pipe(&e) {

@@ -1,11 +1,13 @@
 //! Rendering observations for people (a table, a summary line, a progress bar) and for programs
 //! (JSON and JSON lines, the contract of `verdicts.md` §1).
 
+mod findings;
 mod progress;
 mod table;
 
 use std::io::{self, Write};
 
+pub use findings::render_findings;
 pub use progress::Progress;
 pub use table::{render_table, summary_line};
 

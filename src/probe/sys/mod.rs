@@ -232,6 +232,32 @@ pub fn read_icmp_error(socket: &Socket) -> Option<IcmpError> {
     None
 }
 
+/// The local address the kernel would use to reach `dst`: how the agent finds its own address
+/// when the configuration does not give it. A connected UDP socket sends nothing.
+pub fn local_address_for(dst: IpAddr) -> io::Result<IpAddr> {
+    let any: IpAddr = if dst.is_ipv6() {
+        std::net::Ipv6Addr::UNSPECIFIED.into()
+    } else {
+        std::net::Ipv4Addr::UNSPECIFIED.into()
+    };
+    let socket = std::net::UdpSocket::bind((any, 0))?;
+    socket.connect((dst, 9))?;
+    Ok(socket.local_addr()?.ip())
+}
+
+/// The kernel's ephemeral port range (`net.ipv4.ip_local_port_range`), from which the agent's
+/// probes take their source ports; Linux's default when it cannot be read.
+pub fn local_port_range() -> (u16, u16) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            let mut it = s.split_whitespace().map(|t| t.parse::<u16>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .filter(|(a, b)| a <= b)
+        .unwrap_or((32768, 60999))
+}
+
 /// Raises the soft open-file limit to the hard limit and returns the new soft limit.
 ///
 /// A sweep keeps one socket per probe in flight; the engine sizes its concurrency from this.
