@@ -1073,7 +1073,8 @@ fn sg_match(
         };
         let ports = match (from, to) {
             (None, None) => PortSet::any(),
-            (Some(p), None) | (None, Some(p)) => PortSet::single(port(p, "FromPort")?),
+            (Some(p), None) => PortSet::single(port(p, "FromPort")?),
+            (None, Some(p)) => PortSet::single(port(p, "ToPort")?),
             (Some(f), Some(t)) => {
                 let (f, t) = (port(f, "FromPort")?, port(t, "ToPort")?);
                 if f > t {
