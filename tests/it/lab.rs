@@ -101,6 +101,18 @@ impl Lab {
         self.sh(b, &["ip", "link", "set", "v1", "up"]);
     }
 
+    /// Joins `a` and `b` with a veth pair whose ends are named `a_dev` and `b_dev`, for
+    /// namespaces with several links (a router).
+    pub fn link_named(&mut self, a: &str, a_dev: &str, a_addr: &str, b: &str, b_dev: &str, b_addr: &str) {
+        run(Command::new("ip").args([
+            "-n", a, "link", "add", a_dev, "type", "veth", "peer", "name", b_dev, "netns", b,
+        ]));
+        self.add_address(a, a_addr, a_dev);
+        self.add_address(b, b_addr, b_dev);
+        self.sh(a, &["ip", "link", "set", a_dev, "up"]);
+        self.sh(b, &["ip", "link", "set", b_dev, "up"]);
+    }
+
     /// Adds `addr` (CIDR) to `dev` in `ns`; IPv6 addresses skip duplicate address detection so
     /// they are usable at once.
     pub fn add_address(&self, ns: &str, addr: &str, dev: &str) {
@@ -309,7 +321,7 @@ impl Lab {
     /// Starts nginx in `ns` with `server_blocks` inside its `http {}` block. The echo module is
     /// loaded, so `echo_sleep` can make a slow response.
     pub fn nginx(&mut self, ns: &str, server_blocks: &str, wait_for: &[&str]) {
-        let dir = self.dir.join("nginx");
+        let dir = self.dir.join(format!("nginx-{ns}"));
         std::fs::create_dir_all(dir.join("tmp")).expect("nginx directory");
         let d = path_str(&dir);
         let echo = "/usr/lib/nginx/modules/ngx_http_echo_module.so";

@@ -3,5 +3,6 @@
 
 mod cli;
 mod lab;
+mod scenarios;
 mod sweep;
 mod taxonomy;

@@ -1,0 +1,533 @@
+//! Diagnosis scenarios with real packets: the configuration is rendered into the lab as real
+//! nftables rules (security groups on each host, stateful; network ACLs on a router, stateless
+//! for AWS), real services run on the backends, and the real binary runs `probe check` from the
+//! load balancer's subnet. Each test then asserts the exact code and blocking rule.
+//!
+//! Topology, built from the model itself: one namespace per host (the agent and each member),
+//! each on its own veth to a router namespace that owns the `.1` address of every subnet and
+//! forwards between them.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use probe::config::{self, Source};
+use probe::model::{Action, Direction, IpProto, Model, PortSet};
+use serde_json::Value;
+
+use crate::lab::Lab;
+
+const AGENT: &str = "10.0.0.10";
+
+/// The lab built from a model, with the namespaces of its hosts.
+struct Topology {
+    lab: Lab,
+    agent: String,
+    /// (namespace, address) of each member, in model order.
+    members: Vec<(String, IpAddr)>,
+}
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
+}
+
+/// Copies `base` into the lab's directory under `name` and lays `overlay` files over it.
+fn compose(lab: &Lab, name: &str, base: &str, overlay: Option<&str>) -> PathBuf {
+    let dir = lab.dir.join(name);
+    std::fs::create_dir_all(&dir).expect("fixture copy directory");
+    let mut dirs = vec![fixture(base)];
+    if let Some(o) = overlay {
+        dirs.push(fixture(o));
+    }
+    for d in dirs {
+        for entry in std::fs::read_dir(&d).expect("read fixture directory") {
+            let p = entry.expect("fixture entry").path();
+            std::fs::copy(&p, dir.join(p.file_name().expect("file name"))).expect("copy fixture");
+        }
+    }
+    dir
+}
+
+fn load(source: &Source) -> Model {
+    config::load(source, Some(AGENT.parse().expect("agent address"))).expect("fixture loads")
+}
+
+fn prefix_len(model: &Model, addr: IpAddr) -> (String, u8, String) {
+    let s = model
+        .subnets
+        .iter()
+        .find(|s| s.cidr.contains(&addr))
+        .unwrap_or_else(|| panic!("no subnet holds {addr}"));
+    let gw = match s.cidr.network() {
+        IpAddr::V4(n) => IpAddr::from(std::net::Ipv4Addr::from(u32::from(n) + 1)),
+        IpAddr::V6(_) => panic!("the scenario lab is IPv4"),
+    };
+    (s.id.clone(), s.cidr.prefix_len(), gw.to_string())
+}
+
+/// Builds namespaces, links and routes for the agent and every member of `model`.
+fn build(test: &str, model: &Model) -> Topology {
+    let mut lab = Lab::new(test);
+    let router = lab.namespace("router");
+    lab.sysctl(&router, "net.ipv4.ip_forward", "1");
+    let mut hosts: Vec<(String, IpAddr)> = vec![("agent".into(), AGENT.parse().expect("addr"))];
+    for (i, m) in model.backend_groups.iter().flat_map(|g| &g.members).enumerate() {
+        hosts.push((format!("m{i}"), m.address));
+    }
+    let mut names = Vec::new();
+    for (i, (role, addr)) in hosts.iter().enumerate() {
+        let ns = lab.namespace(role);
+        let (_, len, gw) = prefix_len(model, *addr);
+        lab.link_named(
+            &router,
+            &format!("r{i}"),
+            &format!("{gw}/{len}"),
+            &ns,
+            "eth0",
+            &format!("{addr}/{len}"),
+        );
+        lab.sh(&ns, &["ip", "route", "add", "default", "via", &gw]);
+        names.push((ns, *addr));
+    }
+    let agent = names.remove(0).0;
+    // The router enforces every subnet's ACL on the interface towards that subnet.
+    let mut ruleset = String::from("table ip acl {\n");
+    let mut forward = String::new();
+    for (i, (_, addr)) in hosts.iter().enumerate() {
+        let (subnet, _, _) = prefix_len(model, *addr);
+        let Some(acl) = model.network_acls.iter().find(|a| a.subnets.contains(&subnet)) else {
+            continue;
+        };
+        for (dir, rules, hook) in [
+            ("in", &acl.inbound, format!("oifname \"r{i}\"")),
+            ("out", &acl.outbound, format!("iifname \"r{i}\"")),
+        ] {
+            ruleset.push_str(&format!("  chain acl_{i}_{dir} {{\n"));
+            if acl.stateful {
+                ruleset.push_str("    ct state established,related return\n");
+            }
+            let mut ordered: Vec<_> = rules.iter().collect();
+            ordered.sort_by_key(|r| r.number);
+            for r in ordered {
+                let (remote, local) = if dir == "in" {
+                    ("saddr", "daddr")
+                } else {
+                    ("daddr", "saddr")
+                };
+                let mut m = String::new();
+                if let Some(c) = r.cidr {
+                    m.push_str(&format!("ip {remote} {} ", c.trunc()));
+                }
+                if let Some(c) = r.local_cidr {
+                    m.push_str(&format!("ip {local} {} ", c.trunc()));
+                }
+                m.push_str(&proto_match(r.protocol, &r.ports, r.icmp_type, r.icmp_code));
+                let verdict = if r.action == Action::Allow { "return" } else { "drop" };
+                ruleset.push_str(&format!("    {m} {verdict}\n"));
+            }
+            ruleset.push_str("    drop\n  }\n");
+            forward.push_str(&format!("    {hook} jump acl_{i}_{dir}\n"));
+        }
+    }
+    ruleset.push_str(&format!(
+        "  chain forward {{\n    type filter hook forward priority 0; policy accept;\n{forward}  }}\n}}\n"
+    ));
+    lab.nft(&router, &ruleset);
+
+    // Each host enforces its security groups, stateful.
+    let agent_groups = model.agent.security_groups.clone();
+    let member_groups: Vec<Vec<String>> = model
+        .backend_groups
+        .iter()
+        .flat_map(|g| &g.members)
+        .map(|m| m.security_groups.clone())
+        .collect();
+    let carriers = |group: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        if agent_groups.iter().any(|g| g == group) {
+            out.push(format!("{AGENT}/32"));
+        }
+        for (m, gs) in model
+            .backend_groups
+            .iter()
+            .flat_map(|g| &g.members)
+            .zip(&member_groups)
+        {
+            if gs.iter().any(|g| g == group) {
+                out.push(format!("{}/32", m.address));
+            }
+        }
+        out
+    };
+    let mut host_groups = vec![(agent.clone(), agent_groups.clone())];
+    host_groups.extend(names.iter().map(|(ns, _)| ns.clone()).zip(member_groups.clone()));
+    for (ns, groups) in host_groups {
+        if groups.is_empty() {
+            continue;
+        }
+        let mut chains = [String::new(), String::new()];
+        let mut rules: Vec<_> = model
+            .security_groups
+            .iter()
+            .filter(|g| groups.contains(&g.id))
+            .flat_map(|g| &g.rules)
+            .collect();
+        rules.sort_by_key(|r| (r.priority.unwrap_or(1), r.action == Action::Allow));
+        for r in rules {
+            let (chain, field) = match r.direction {
+                Direction::Ingress => (0, "saddr"),
+                Direction::Egress => (1, "daddr"),
+            };
+            let nets: Vec<String> = if let Some(c) = r.cidr {
+                vec![c.trunc().to_string()]
+            } else if let Some(g) = &r.group {
+                carriers(g)
+            } else if let Some(a) = &r.address_group {
+                model
+                    .address_groups
+                    .iter()
+                    .filter(|x| &x.id == a)
+                    .flat_map(|x| x.cidrs.iter().map(|c| c.trunc().to_string()))
+                    .collect()
+            } else {
+                vec!["0.0.0.0/0".to_string()]
+            };
+            let m = proto_match(r.protocol, &r.ports, r.icmp_type, r.icmp_code);
+            let verdict = if r.action == Action::Allow { "accept" } else { "drop" };
+            for n in nets.iter().filter(|n| !n.contains(':')) {
+                chains[chain].push_str(&format!("    ip {field} {n} {m} {verdict}\n"));
+            }
+        }
+        lab.nft(
+            &ns,
+            &format!(
+                "table ip sg {{
+  chain input {{
+    type filter hook input priority 0; policy drop;
+    ct state established,related accept
+    iif \"lo\" accept
+{}  }}
+  chain output {{
+    type filter hook output priority 0; policy drop;
+    ct state established,related accept
+    oif \"lo\" accept
+{}  }}
+}}
+",
+                chains[0], chains[1]
+            ),
+        );
+    }
+    Topology {
+        lab,
+        agent,
+        members: names,
+    }
+}
+
+/// The nftables match for a protocol, its ports and ICMP type/code.
+fn proto_match(proto: IpProto, ports: &PortSet, icmp_type: Option<u8>, icmp_code: Option<u8>) -> String {
+    let ports_expr = |kw: &str| {
+        if ports.is_any() {
+            format!("meta l4proto {kw}")
+        } else {
+            let items: Vec<String> = ports.0.iter().map(|r| r.to_string()).collect();
+            format!("{kw} dport {{ {} }}", items.join(", "))
+        }
+    };
+    match proto {
+        IpProto::Any => String::new(),
+        IpProto::Tcp => ports_expr("tcp"),
+        IpProto::Udp => ports_expr("udp"),
+        IpProto::Icmp => match (icmp_type, icmp_code) {
+            (Some(t), Some(c)) => format!("icmp type {t} icmp code {c}"),
+            (Some(t), None) => format!("icmp type {t}"),
+            _ => "meta l4proto icmp".to_string(),
+        },
+        IpProto::Icmpv6 => "meta l4proto ipv6-icmp".to_string(),
+        IpProto::Other(n) => format!("meta l4proto {n}"),
+    }
+}
+
+/// nginx on every member: the traffic port answers 200, `/health` on 8081 answers `health`.
+fn web_servers(t: &mut Topology, health: &[&str]) {
+    let members = t.members.clone();
+    for ((ns, addr), health) in members.iter().zip(health) {
+        let mut blocks = format!(
+            "server {{ listen {addr}:80; location / {{ return 200 \"ok\\n\"; }} }}\n"
+        );
+        let mut wait = vec![format!("{addr}:80")];
+        if !health.is_empty() {
+            blocks.push_str(&format!(
+                "server {{ listen {addr}:8081; location /health {{ {health} }} }}\n"
+            ));
+            wait.push(format!("{addr}:8081"));
+        }
+        let wait: Vec<&str> = wait.iter().map(String::as_str).collect();
+        t.lab.nginx(ns, &blocks, &wait);
+    }
+}
+
+const HEALTHY: &str = "return 200 \"healthy\\n\";";
+
+/// Runs `probe check` in the agent's namespace and returns the parsed report.
+fn check(t: &Topology, source_flag: &str, source: &Path) -> (i32, Value) {
+    let run = t.lab.probe(
+        &t.agent,
+        &[
+            "check",
+            source_flag,
+            source.to_str().expect("utf-8 path"),
+            "--source-addr",
+            AGENT,
+            "--output",
+            "json",
+            "--no-progress",
+        ],
+    );
+    let report: Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("check printed no JSON ({e}): {}\n{}", run.stdout, run.stderr));
+    (run.code.unwrap_or(-1), report)
+}
+
+/// Imports the AWS directory to YAML with the real binary, for the same check from YAML.
+fn import_yaml(t: &Topology, dir: &Path) -> PathBuf {
+    let run = t.lab.probe(
+        &t.agent,
+        &["import", "aws", dir.to_str().expect("utf-8"), "--source-addr", AGENT],
+    );
+    assert_eq!(run.code, Some(0), "import failed: {}", run.stderr);
+    let path = dir.with_extension("yaml");
+    std::fs::write(&path, &run.stdout).expect("write imported YAML");
+    path
+}
+
+/// The finding for (address, role, port).
+fn finding<'a>(report: &'a Value, addr: &str, role: &str, port: Option<u16>) -> &'a Value {
+    report["findings"]
+        .as_array()
+        .expect("findings array")
+        .iter()
+        .find(|f| {
+            f["address"] == addr
+                && f["role"] == role
+                && port.is_none_or(|p| f["port"] == u64::from(p))
+        })
+        .unwrap_or_else(|| panic!("no {role} finding for {addr}:{port:?} in {report:#}"))
+}
+
+/// (code, also, blocking kind/id/rule/direction) of a finding, compact for assertions.
+fn verdict(f: &Value) -> (String, Vec<String>, String) {
+    let b = &f["blocking"];
+    let blocking = if b.is_null() {
+        "-".to_string()
+    } else {
+        format!(
+            "{} {} {} {}",
+            b["kind"].as_str().unwrap_or("?"),
+            b["id"].as_str().unwrap_or("?"),
+            b["direction"].as_str().unwrap_or("?"),
+            b["rule"].as_str().unwrap_or("?")
+        )
+    };
+    let also = f["also"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c.as_str().map(String::from)).collect())
+        .unwrap_or_default();
+    (f["code"].as_str().unwrap_or("?").to_string(), also, blocking)
+}
+
+/// Every finding as a comparable line, to show that two sources give the same diagnosis.
+fn lines(report: &Value) -> BTreeSet<String> {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            let (code, also, blocking) = verdict(f);
+            format!("{} {} {} {code} {also:?} {blocking}", f["address"], f["role"], f["port"])
+        })
+        .collect()
+}
+
+/// Builds the lab from `live` (what the network enforces), checks with `config` (what the
+/// configuration says) from the AWS JSON and from its imported YAML, and returns the report.
+fn aws_scenario(
+    test: &str,
+    live: Option<&str>,
+    config: Option<&str>,
+    health: [&str; 2],
+    extra: impl FnOnce(&mut Topology),
+) -> (i32, Value) {
+    let probe_lab = Lab::new(&format!("{test}-files"));
+    let live_dir = compose(&probe_lab, "live", "lab/aws-base", live);
+    let config_dir = compose(&probe_lab, "config", "lab/aws-base", config);
+    let model = load(&Source::Aws(live_dir));
+    let mut t = build(test, &model);
+    web_servers(&mut t, &health);
+    extra(&mut t);
+    let (code, report) = check(&t, "--aws", &config_dir);
+    let yaml = import_yaml(&t, &config_dir);
+    let (yaml_code, yaml_report) = check(&t, "--config", &yaml);
+    assert_eq!(lines(&report), lines(&yaml_report), "AWS JSON and its YAML disagree");
+    assert_eq!(code, yaml_code);
+    (code, report)
+}
+
+const WEB1: &str = "10.0.1.25";
+const WEB2: &str = "10.0.11.37";
+const SG_WEB: &str = "sg-0fedcba9876543210";
+const ACL_APP: &str = "acl-0a9b8c7d6e5f40312";
+
+#[test]
+fn all_healthy_backends_are_ok_and_exit_zero() {
+    let (code, report) = aws_scenario("healthy", None, None, [HEALTHY, HEALTHY], |_| {});
+    for f in report["findings"].as_array().expect("findings") {
+        assert_eq!(f["code"], "OK", "{f:#}");
+        assert_eq!(f["blocking"], Value::Null);
+    }
+    assert_eq!(report["summary"]["findings"], 4);
+    assert_eq!(report["summary"]["ok"], 4);
+    let hc = finding(&report, WEB1, "health_check", Some(8081));
+    assert_eq!(hc["observed"]["http"]["status"], 200);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn security_group_missing_the_health_check_port() {
+    let (code, report) = aws_scenario(
+        "sg-hc",
+        Some("lab/scenarios/sg-missing-hc-port"),
+        Some("lab/scenarios/sg-missing-hc-port"),
+        [HEALTHY, HEALTHY],
+        |_| {},
+    );
+    for addr in [WEB1, WEB2] {
+        let f = finding(&report, addr, "health_check", Some(8081));
+        assert_eq!(f["observed"]["state"], "filtered");
+        assert_eq!(
+            verdict(f),
+            (
+                "HEALTH_CHECK_PORT_BLOCKED".into(),
+                vec!["SG_INGRESS_MISSING".into()],
+                format!("security_group {SG_WEB} ingress *")
+            )
+        );
+        assert_eq!(
+            f["fix"],
+            format!(
+                "aws ec2 authorize-security-group-ingress --group-id {SG_WEB} --protocol tcp --port 8081 --source-group sg-0123456789abcdef0"
+            )
+        );
+        assert_eq!(finding(&report, addr, "traffic", Some(80))["code"], "OK");
+    }
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn network_acl_denies_by_rule_number() {
+    let (code, report) = aws_scenario(
+        "nacl-deny",
+        Some("lab/scenarios/nacl-deny-rule"),
+        Some("lab/scenarios/nacl-deny-rule"),
+        [HEALTHY, HEALTHY],
+        |_| {},
+    );
+    let f = finding(&report, WEB1, "traffic", Some(80));
+    assert_eq!(f["observed"]["state"], "filtered");
+    assert_eq!(
+        verdict(f),
+        ("NACL_DENY".into(), vec![], format!("network_acl {ACL_APP} ingress 90"))
+    );
+    assert!(
+        f["fix"]
+            .as_str()
+            .is_some_and(|s| s.contains("--rule-number 89") && s.contains("--ingress")),
+        "{f:#}"
+    );
+    assert_eq!(finding(&report, WEB1, "health_check", Some(8081))["code"], "OK");
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn nacl_without_ephemeral_outbound_blocks_the_return_path() {
+    let (_, report) = aws_scenario(
+        "nacl-eph",
+        Some("lab/scenarios/nacl-no-ephemeral"),
+        Some("lab/scenarios/nacl-no-ephemeral"),
+        [HEALTHY, HEALTHY],
+        |_| {},
+    );
+    let f = finding(&report, WEB2, "traffic", Some(80));
+    assert_eq!(f["observed"]["state"], "filtered", "the SYN-ACK is dropped");
+    assert_eq!(
+        verdict(f),
+        ("NACL_RETURN_BLOCKED".into(), vec![], format!("network_acl {ACL_APP} egress *"))
+    );
+    let fix = f["fix"].as_str().unwrap_or_default();
+    assert!(
+        fix.contains("--egress") && fix.contains("From=1024,To=65535") && fix.contains("10.0.0.0/24"),
+        "{fix}"
+    );
+}
+
+#[test]
+fn host_firewall_drop_absent_from_the_configuration() {
+    let (_, report) = aws_scenario("hostfw", None, None, [HEALTHY, HEALTHY], |t| {
+        let ns = t.members[0].0.clone();
+        t.lab.nft(
+            &ns,
+            "table ip hostfw {\n  chain input {\n    type filter hook input priority -10; policy accept;\n    tcp dport 8081 drop\n  }\n}\n",
+        );
+    });
+    let f = finding(&report, WEB1, "health_check", Some(8081));
+    assert_eq!(
+        verdict(f),
+        ("HOST_FIREWALL_SUSPECTED".into(), vec![], format!("host {WEB1} ingress *"))
+    );
+    assert_eq!(finding(&report, WEB2, "health_check", Some(8081))["code"], "OK");
+}
+
+#[test]
+fn service_not_listening_is_a_closed_port() {
+    let (_, report) = aws_scenario("closed", None, None, ["", HEALTHY], |_| {});
+    let f = finding(&report, WEB1, "health_check", Some(8081));
+    assert_eq!(f["observed"]["state"], "closed");
+    assert_eq!(
+        verdict(f),
+        ("PORT_CLOSED".into(), vec![], format!("service {WEB1}:8081/tcp ingress *"))
+    );
+}
+
+#[test]
+fn health_check_answering_302_against_a_matcher_of_200() {
+    let (_, report) = aws_scenario(
+        "redirect",
+        None,
+        None,
+        ["return 302 http://lab.test/login;", HEALTHY],
+        |_| {},
+    );
+    let f = finding(&report, WEB1, "health_check", Some(8081));
+    assert_eq!(f["observed"]["http"]["status"], 302);
+    assert_eq!(verdict(f).0, "RESPONSE_CODE_MISMATCH");
+    assert!(f["summary"].as_str().is_some_and(|s| s.contains("302") && s.contains("expects 200")));
+    assert!(f["fix"].as_str().is_some_and(|s| s.contains("--matcher HttpCode=200,302")));
+}
+
+#[test]
+fn configuration_denies_what_the_live_network_allows() {
+    let (_, report) = aws_scenario(
+        "drift",
+        None,
+        Some("lab/scenarios/config-drift"),
+        [HEALTHY, HEALTHY],
+        |_| {},
+    );
+    let f = finding(&report, WEB1, "traffic", Some(80));
+    assert_eq!(f["observed"]["state"], "open");
+    assert_eq!(f["severity"], "warning");
+    let (code, also, _) = verdict(f);
+    assert_eq!(code, "CONFIG_DRIFT_ALLOWED");
+    assert_eq!(also, ["SG_INGRESS_MISSING"], "the load balancer's own verdict follows");
+}
