@@ -732,11 +732,9 @@ fn finish(
     codes.retain(|c| seen_codes.insert(*c));
     let code = codes.first().copied().unwrap_or(Code::Ok);
     let also: Vec<Code> = codes.iter().skip(1).copied().collect();
-    let severity = codes
-        .iter()
-        .map(|c| c.severity())
-        .max()
-        .unwrap_or(Severity::Ok);
+    // The primary code decides: `also` codes are context (for drift, what the configuration
+    // would do to the load balancer if it were in force).
+    let severity = code.severity();
     let model = policy.model();
     let lb = check
         .load_balancer

@@ -103,7 +103,15 @@ impl Lab {
 
     /// Joins `a` and `b` with a veth pair whose ends are named `a_dev` and `b_dev`, for
     /// namespaces with several links (a router).
-    pub fn link_named(&mut self, a: &str, a_dev: &str, a_addr: &str, b: &str, b_dev: &str, b_addr: &str) {
+    pub fn link_named(
+        &mut self,
+        a: &str,
+        a_dev: &str,
+        a_addr: &str,
+        b: &str,
+        b_dev: &str,
+        b_addr: &str,
+    ) {
         run(Command::new("ip").args([
             "-n", a, "link", "add", a_dev, "type", "veth", "peer", "name", b_dev, "netns", b,
         ]));

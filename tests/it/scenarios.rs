@@ -23,12 +23,15 @@ const AGENT: &str = "10.0.0.10";
 struct Topology {
     lab: Lab,
     agent: String,
+    agent_addr: IpAddr,
     /// (namespace, address) of each member, in model order.
     members: Vec<(String, IpAddr)>,
 }
 
 fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
 }
 
 /// Copies `base` into the lab's directory under `name` and lays `overlay` files over it.
@@ -48,8 +51,8 @@ fn compose(lab: &Lab, name: &str, base: &str, overlay: Option<&str>) -> PathBuf 
     dir
 }
 
-fn load(source: &Source) -> Model {
-    config::load(source, Some(AGENT.parse().expect("agent address"))).expect("fixture loads")
+fn load(source: &Source, agent: IpAddr) -> Model {
+    config::load(source, Some(agent)).expect("fixture loads")
 }
 
 fn prefix_len(model: &Model, addr: IpAddr) -> (String, u8, String) {
@@ -65,44 +68,93 @@ fn prefix_len(model: &Model, addr: IpAddr) -> (String, u8, String) {
     (s.id.clone(), s.cidr.prefix_len(), gw.to_string())
 }
 
-/// Builds namespaces, links and routes for the agent and every member of `model`.
-fn build(test: &str, model: &Model) -> Topology {
+/// Builds namespaces, links and routes for the agent, every member and every load balancer
+/// address of `model`. Each subnet is a bridge in the router that owns the subnet's `.1`.
+fn build(test: &str, model: &Model, agent: IpAddr) -> Topology {
     let mut lab = Lab::new(test);
     let router = lab.namespace("router");
     lab.sysctl(&router, "net.ipv4.ip_forward", "1");
-    let mut hosts: Vec<(String, IpAddr)> = vec![("agent".into(), AGENT.parse().expect("addr"))];
-    for (i, m) in model.backend_groups.iter().flat_map(|g| &g.members).enumerate() {
+    // Bridged frames between hosts of one subnet must not meet the ACLs (no br_netfilter).
+    lab.sh(
+        &router,
+        &[
+            "sh",
+            "-c",
+            "echo 0 > /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null; true",
+        ],
+    );
+    let mut hosts: Vec<(String, IpAddr)> = vec![("agent".into(), agent)];
+    for (i, m) in model
+        .backend_groups
+        .iter()
+        .flat_map(|g| &g.members)
+        .enumerate()
+    {
         hosts.push((format!("m{i}"), m.address));
     }
+    for (i, lb) in model.load_balancers.iter().enumerate() {
+        if let Some(vip) = lb.address {
+            hosts.push((format!("vip{i}"), vip));
+        }
+    }
+    let mut bridges: Vec<String> = Vec::new();
     let mut names = Vec::new();
     for (i, (role, addr)) in hosts.iter().enumerate() {
         let ns = lab.namespace(role);
-        let (_, len, gw) = prefix_len(model, *addr);
-        lab.link_named(
+        let (subnet, len, gw) = prefix_len(model, *addr);
+        let k = match bridges.iter().position(|b| *b == subnet) {
+            Some(k) => k,
+            None => {
+                let k = bridges.len();
+                bridges.push(subnet.clone());
+                let br = format!("br{k}");
+                lab.sh(&router, &["ip", "link", "add", &br, "type", "bridge"]);
+                lab.add_address(&router, &format!("{gw}/{len}"), &br);
+                lab.sh(&router, &["ip", "link", "set", &br, "up"]);
+                k
+            }
+        };
+        let port = format!("h{i}");
+        lab.sh(
             &router,
-            &format!("r{i}"),
-            &format!("{gw}/{len}"),
-            &ns,
-            "eth0",
-            &format!("{addr}/{len}"),
+            &[
+                "ip", "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &ns,
+            ],
         );
+        lab.sh(
+            &router,
+            &["ip", "link", "set", &port, "master", &format!("br{k}")],
+        );
+        lab.sh(&router, &["ip", "link", "set", &port, "up"]);
+        lab.add_address(&ns, &format!("{addr}/{len}"), "eth0");
+        lab.sh(&ns, &["ip", "link", "set", "eth0", "up"]);
         lab.sh(&ns, &["ip", "route", "add", "default", "via", &gw]);
         names.push((ns, *addr));
     }
-    let agent = names.remove(0).0;
-    // The router enforces every subnet's ACL on the interface towards that subnet.
+    let agent_ns = names.remove(0).0;
+    let member_count = model
+        .backend_groups
+        .iter()
+        .map(|g| g.members.len())
+        .sum::<usize>();
+    let vips = names.split_off(member_count);
+
+    // The router enforces every subnet's ACL on the bridge of that subnet.
     let mut ruleset = String::from("table ip acl {\n");
     let mut forward = String::new();
-    for (i, (_, addr)) in hosts.iter().enumerate() {
-        let (subnet, _, _) = prefix_len(model, *addr);
-        let Some(acl) = model.network_acls.iter().find(|a| a.subnets.contains(&subnet)) else {
+    for (k, subnet) in bridges.iter().enumerate() {
+        let Some(acl) = model
+            .network_acls
+            .iter()
+            .find(|a| a.subnets.contains(subnet))
+        else {
             continue;
         };
         for (dir, rules, hook) in [
-            ("in", &acl.inbound, format!("oifname \"r{i}\"")),
-            ("out", &acl.outbound, format!("iifname \"r{i}\"")),
+            ("in", &acl.inbound, format!("oifname \"br{k}\"")),
+            ("out", &acl.outbound, format!("iifname \"br{k}\"")),
         ] {
-            ruleset.push_str(&format!("  chain acl_{i}_{dir} {{\n"));
+            ruleset.push_str(&format!("  chain acl_{k}_{dir} {{\n"));
             if acl.stateful {
                 ruleset.push_str("    ct state established,related return\n");
             }
@@ -122,17 +174,64 @@ fn build(test: &str, model: &Model) -> Topology {
                     m.push_str(&format!("ip {local} {} ", c.trunc()));
                 }
                 m.push_str(&proto_match(r.protocol, &r.ports, r.icmp_type, r.icmp_code));
-                let verdict = if r.action == Action::Allow { "return" } else { "drop" };
+                let verdict = if r.action == Action::Allow {
+                    "return"
+                } else {
+                    "drop"
+                };
                 ruleset.push_str(&format!("    {m} {verdict}\n"));
             }
             ruleset.push_str("    drop\n  }\n");
-            forward.push_str(&format!("    {hook} jump acl_{i}_{dir}\n"));
+            forward.push_str(&format!("    {hook} jump acl_{k}_{dir}\n"));
         }
     }
     ruleset.push_str(&format!(
         "  chain forward {{\n    type filter hook forward priority 0; policy accept;\n{forward}  }}\n}}\n"
     ));
     lab.nft(&router, &ruleset);
+
+    // A load balancer address answers on its listeners and enforces their access control.
+    for ((ns, vip), lb) in vips
+        .iter()
+        .zip(model.load_balancers.iter().filter(|l| l.address.is_some()))
+    {
+        let mut rules = String::new();
+        for l in &lb.listeners {
+            lab.tcp_listener(ns, &format!("{vip}:{}", l.port));
+            let Some(ac) = &l.access_control else {
+                continue;
+            };
+            let mut cidrs: Vec<String> = ac.cidrs.iter().map(|c| c.trunc().to_string()).collect();
+            for g in &ac.address_groups {
+                cidrs.extend(
+                    model
+                        .address_groups
+                        .iter()
+                        .filter(|x| &x.id == g)
+                        .flat_map(|x| x.cidrs.iter())
+                        .filter(|c| c.addr().is_ipv4())
+                        .map(|c| c.trunc().to_string()),
+                );
+            }
+            let set = format!("{{ {} }}", cidrs.join(", "));
+            rules.push_str(&match ac.mode {
+                probe::model::AccessMode::Whitelist => {
+                    format!("    tcp dport {} ip saddr != {set} drop\n", l.port)
+                }
+                probe::model::AccessMode::Blacklist => {
+                    format!("    tcp dport {} ip saddr {set} drop\n", l.port)
+                }
+            });
+        }
+        lab.nft(
+            ns,
+            &format!(
+                "table ip access {{\n  chain input {{\n    type filter hook input priority 0; policy accept;\n{rules}  }}\n}}\n"
+            ),
+        );
+    }
+    let agent = agent_ns;
+    let agent_addr = hosts[0].1;
 
     // Each host enforces its security groups, stateful.
     let agent_groups = model.agent.security_groups.clone();
@@ -145,7 +244,7 @@ fn build(test: &str, model: &Model) -> Topology {
     let carriers = |group: &str| -> Vec<String> {
         let mut out = Vec::new();
         if agent_groups.iter().any(|g| g == group) {
-            out.push(format!("{AGENT}/32"));
+            out.push(format!("{}/32", model.agent.address.unwrap_or(agent_addr)));
         }
         for (m, gs) in model
             .backend_groups
@@ -160,7 +259,12 @@ fn build(test: &str, model: &Model) -> Topology {
         out
     };
     let mut host_groups = vec![(agent.clone(), agent_groups.clone())];
-    host_groups.extend(names.iter().map(|(ns, _)| ns.clone()).zip(member_groups.clone()));
+    host_groups.extend(
+        names
+            .iter()
+            .map(|(ns, _)| ns.clone())
+            .zip(member_groups.clone()),
+    );
     for (ns, groups) in host_groups {
         if groups.is_empty() {
             continue;
@@ -193,7 +297,11 @@ fn build(test: &str, model: &Model) -> Topology {
                 vec!["0.0.0.0/0".to_string()]
             };
             let m = proto_match(r.protocol, &r.ports, r.icmp_type, r.icmp_code);
-            let verdict = if r.action == Action::Allow { "accept" } else { "drop" };
+            let verdict = if r.action == Action::Allow {
+                "accept"
+            } else {
+                "drop"
+            };
             for n in nets.iter().filter(|n| !n.contains(':')) {
                 chains[chain].push_str(&format!("    ip {field} {n} {m} {verdict}\n"));
             }
@@ -221,12 +329,18 @@ fn build(test: &str, model: &Model) -> Topology {
     Topology {
         lab,
         agent,
+        agent_addr,
         members: names,
     }
 }
 
 /// The nftables match for a protocol, its ports and ICMP type/code.
-fn proto_match(proto: IpProto, ports: &PortSet, icmp_type: Option<u8>, icmp_code: Option<u8>) -> String {
+fn proto_match(
+    proto: IpProto,
+    ports: &PortSet,
+    icmp_type: Option<u8>,
+    icmp_code: Option<u8>,
+) -> String {
     let ports_expr = |kw: &str| {
         if ports.is_any() {
             format!("meta l4proto {kw}")
@@ -253,9 +367,8 @@ fn proto_match(proto: IpProto, ports: &PortSet, icmp_type: Option<u8>, icmp_code
 fn web_servers(t: &mut Topology, health: &[&str]) {
     let members = t.members.clone();
     for ((ns, addr), health) in members.iter().zip(health) {
-        let mut blocks = format!(
-            "server {{ listen {addr}:80; location / {{ return 200 \"ok\\n\"; }} }}\n"
-        );
+        let mut blocks =
+            format!("server {{ listen {addr}:80; location / {{ return 200 \"ok\\n\"; }} }}\n");
         let mut wait = vec![format!("{addr}:80")];
         if !health.is_empty() {
             blocks.push_str(&format!(
@@ -279,22 +392,32 @@ fn check(t: &Topology, source_flag: &str, source: &Path) -> (i32, Value) {
             source_flag,
             source.to_str().expect("utf-8 path"),
             "--source-addr",
-            AGENT,
+            &t.agent_addr.to_string(),
             "--output",
             "json",
             "--no-progress",
         ],
     );
-    let report: Value = serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("check printed no JSON ({e}): {}\n{}", run.stdout, run.stderr));
+    let report: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
+        panic!(
+            "check printed no JSON ({e}): {}\n{}",
+            run.stdout, run.stderr
+        )
+    });
     (run.code.unwrap_or(-1), report)
 }
 
 /// Imports the AWS directory to YAML with the real binary, for the same check from YAML.
-fn import_yaml(t: &Topology, dir: &Path) -> PathBuf {
+fn import_yaml(t: &Topology, provider: &str, dir: &Path) -> PathBuf {
     let run = t.lab.probe(
         &t.agent,
-        &["import", "aws", dir.to_str().expect("utf-8"), "--source-addr", AGENT],
+        &[
+            "import",
+            provider,
+            dir.to_str().expect("utf-8"),
+            "--source-addr",
+            &t.agent_addr.to_string(),
+        ],
     );
     assert_eq!(run.code, Some(0), "import failed: {}", run.stderr);
     let path = dir.with_extension("yaml");
@@ -311,7 +434,10 @@ fn finding<'a>(report: &'a Value, addr: &str, role: &str, port: Option<u16>) -> 
         .find(|f| {
             f["address"] == addr
                 && f["role"] == role
-                && port.is_none_or(|p| f["port"] == u64::from(p))
+                && match port {
+                    Some(p) => f["port"] == u64::from(p),
+                    None => f["port"].is_null(),
+                }
         })
         .unwrap_or_else(|| panic!("no {role} finding for {addr}:{port:?} in {report:#}"))
 }
@@ -332,9 +458,17 @@ fn verdict(f: &Value) -> (String, Vec<String>, String) {
     };
     let also = f["also"]
         .as_array()
-        .map(|a| a.iter().filter_map(|c| c.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
-    (f["code"].as_str().unwrap_or("?").to_string(), also, blocking)
+    (
+        f["code"].as_str().unwrap_or("?").to_string(),
+        also,
+        blocking,
+    )
 }
 
 /// Every finding as a comparable line, to show that two sources give the same diagnosis.
@@ -345,13 +479,50 @@ fn lines(report: &Value) -> BTreeSet<String> {
         .iter()
         .map(|f| {
             let (code, also, blocking) = verdict(f);
-            format!("{} {} {} {code} {also:?} {blocking}", f["address"], f["role"], f["port"])
+            format!(
+                "{} {} {} {code} {also:?} {blocking}",
+                f["address"], f["role"], f["port"]
+            )
         })
         .collect()
 }
 
-/// Builds the lab from `live` (what the network enforces), checks with `config` (what the
-/// configuration says) from the AWS JSON and from its imported YAML, and returns the report.
+/// Builds the lab from `base` + `live` (what the network enforces), checks with `base` +
+/// `config` (what the configuration says) from the provider's JSON and from its imported YAML,
+/// which must agree, and returns the exit code and report.
+fn scenario(
+    test: &str,
+    provider: &str,
+    base: &str,
+    (live, config): (Option<&str>, Option<&str>),
+    agent: &str,
+    setup: impl FnOnce(&mut Topology),
+) -> (i32, Value) {
+    let agent: IpAddr = agent.parse().expect("agent address");
+    let files = Lab::new(&format!("{test}-files"));
+    let live_dir = compose(&files, "live", base, live);
+    let config_dir = compose(&files, "config", base, config);
+    let source = |d: PathBuf| match provider {
+        "aws" => Source::Aws(d),
+        _ => Source::Huawei(d),
+    };
+    let model = load(&source(live_dir), agent);
+    let mut t = build(test, &model, agent);
+    setup(&mut t);
+    let (code, report) = check(&t, &format!("--{provider}"), &config_dir);
+    let yaml = import_yaml(&t, provider, &config_dir);
+    let (yaml_code, yaml_report) = check(&t, "--config", &yaml);
+    assert_eq!(
+        lines(&report),
+        lines(&yaml_report),
+        "the JSON and its YAML disagree"
+    );
+    assert_eq!(code, yaml_code);
+    (code, report)
+}
+
+/// An AWS scenario on the seed-004 lab: two web servers behind an ALB, the agent in the
+/// load balancer's subnet.
 fn aws_scenario(
     test: &str,
     live: Option<&str>,
@@ -359,19 +530,10 @@ fn aws_scenario(
     health: [&str; 2],
     extra: impl FnOnce(&mut Topology),
 ) -> (i32, Value) {
-    let probe_lab = Lab::new(&format!("{test}-files"));
-    let live_dir = compose(&probe_lab, "live", "lab/aws-base", live);
-    let config_dir = compose(&probe_lab, "config", "lab/aws-base", config);
-    let model = load(&Source::Aws(live_dir));
-    let mut t = build(test, &model);
-    web_servers(&mut t, &health);
-    extra(&mut t);
-    let (code, report) = check(&t, "--aws", &config_dir);
-    let yaml = import_yaml(&t, &config_dir);
-    let (yaml_code, yaml_report) = check(&t, "--config", &yaml);
-    assert_eq!(lines(&report), lines(&yaml_report), "AWS JSON and its YAML disagree");
-    assert_eq!(code, yaml_code);
-    (code, report)
+    scenario(test, "aws", "lab/aws-base", (live, config), AGENT, |t| {
+        web_servers(t, &health);
+        extra(t);
+    })
 }
 
 const WEB1: &str = "10.0.1.25";
@@ -437,7 +599,11 @@ fn network_acl_denies_by_rule_number() {
     assert_eq!(f["observed"]["state"], "filtered");
     assert_eq!(
         verdict(f),
-        ("NACL_DENY".into(), vec![], format!("network_acl {ACL_APP} ingress 90"))
+        (
+            "NACL_DENY".into(),
+            vec![],
+            format!("network_acl {ACL_APP} ingress 90")
+        )
     );
     assert!(
         f["fix"]
@@ -445,7 +611,10 @@ fn network_acl_denies_by_rule_number() {
             .is_some_and(|s| s.contains("--rule-number 89") && s.contains("--ingress")),
         "{f:#}"
     );
-    assert_eq!(finding(&report, WEB1, "health_check", Some(8081))["code"], "OK");
+    assert_eq!(
+        finding(&report, WEB1, "health_check", Some(8081))["code"],
+        "OK"
+    );
     assert_eq!(code, 1);
 }
 
@@ -462,11 +631,17 @@ fn nacl_without_ephemeral_outbound_blocks_the_return_path() {
     assert_eq!(f["observed"]["state"], "filtered", "the SYN-ACK is dropped");
     assert_eq!(
         verdict(f),
-        ("NACL_RETURN_BLOCKED".into(), vec![], format!("network_acl {ACL_APP} egress *"))
+        (
+            "NACL_RETURN_BLOCKED".into(),
+            vec![],
+            format!("network_acl {ACL_APP} egress *")
+        )
     );
     let fix = f["fix"].as_str().unwrap_or_default();
     assert!(
-        fix.contains("--egress") && fix.contains("From=1024,To=65535") && fix.contains("10.0.0.0/24"),
+        fix.contains("--egress")
+            && fix.contains("From=1024,To=65535")
+            && fix.contains("10.0.0.0/24"),
         "{fix}"
     );
 }
@@ -483,9 +658,16 @@ fn host_firewall_drop_absent_from_the_configuration() {
     let f = finding(&report, WEB1, "health_check", Some(8081));
     assert_eq!(
         verdict(f),
-        ("HOST_FIREWALL_SUSPECTED".into(), vec![], format!("host {WEB1} ingress *"))
+        (
+            "HOST_FIREWALL_SUSPECTED".into(),
+            vec![],
+            format!("host {WEB1} ingress *")
+        )
     );
-    assert_eq!(finding(&report, WEB2, "health_check", Some(8081))["code"], "OK");
+    assert_eq!(
+        finding(&report, WEB2, "health_check", Some(8081))["code"],
+        "OK"
+    );
 }
 
 #[test]
@@ -495,7 +677,11 @@ fn service_not_listening_is_a_closed_port() {
     assert_eq!(f["observed"]["state"], "closed");
     assert_eq!(
         verdict(f),
-        ("PORT_CLOSED".into(), vec![], format!("service {WEB1}:8081/tcp ingress *"))
+        (
+            "PORT_CLOSED".into(),
+            vec![],
+            format!("service {WEB1}:8081/tcp ingress *")
+        )
     );
 }
 
@@ -511,8 +697,16 @@ fn health_check_answering_302_against_a_matcher_of_200() {
     let f = finding(&report, WEB1, "health_check", Some(8081));
     assert_eq!(f["observed"]["http"]["status"], 302);
     assert_eq!(verdict(f).0, "RESPONSE_CODE_MISMATCH");
-    assert!(f["summary"].as_str().is_some_and(|s| s.contains("302") && s.contains("expects 200")));
-    assert!(f["fix"].as_str().is_some_and(|s| s.contains("--matcher HttpCode=200,302")));
+    assert!(
+        f["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("302") && s.contains("expects 200"))
+    );
+    assert!(
+        f["fix"]
+            .as_str()
+            .is_some_and(|s| s.contains("--matcher HttpCode=200,302"))
+    );
 }
 
 #[test]
@@ -529,5 +723,106 @@ fn configuration_denies_what_the_live_network_allows() {
     assert_eq!(f["severity"], "warning");
     let (code, also, _) = verdict(f);
     assert_eq!(code, "CONFIG_DRIFT_ALLOWED");
-    assert_eq!(also, ["SG_INGRESS_MISSING"], "the load balancer's own verdict follows");
+    assert_eq!(
+        also,
+        ["SG_INGRESS_MISSING"],
+        "the load balancer's own verdict follows"
+    );
+}
+
+const HW_SG_BACKEND: &str = "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e";
+
+#[test]
+fn huawei_udp_health_check_with_icmp_blocked() {
+    let (code, report) = scenario(
+        "hw-udp",
+        "huawei",
+        "huawei/dedicated-http-udp",
+        (None, None),
+        "192.168.0.50",
+        |t| {
+            let members = t.members.clone();
+            for (ns, addr) in &members[..2] {
+                t.lab.nginx(
+                    ns,
+                    &format!(
+                        "server {{ listen {addr}:80; location / {{ return 200; }} }}\n\
+                         server {{ listen {addr}:8081; location /health {{ {HEALTHY} }} }}\n"
+                    ),
+                    &[&format!("{addr}:80"), &format!("{addr}:8081")],
+                );
+            }
+            let (ns, addr) = &members[2];
+            t.lab.udp_responder(ns, &format!("{addr}:53"), b"dns:");
+        },
+    );
+    // The ICMP echo that UDP_CONNECT sends first is dropped by the backend's security group.
+    let f = finding(&report, "192.168.1.21", "health_check", None);
+    assert_eq!(f["protocol"], "icmp");
+    assert_eq!(f["observed"]["state"], "filtered");
+    assert_eq!(
+        verdict(f),
+        (
+            "ICMP_BLOCKED_FOR_UDP_CHECK".into(),
+            vec!["SG_INGRESS_MISSING".into()],
+            format!("security_group {HW_SG_BACKEND} ingress *")
+        )
+    );
+    assert!(
+        f["fix"]
+            .as_str()
+            .is_some_and(|s| s.contains("CreateSecurityGroupRule")
+                && s.contains("protocol=icmp")
+                && s.contains("remote_ip_prefix=192.168.0.0/24")),
+        "{f:#}"
+    );
+    // The UDP datagram itself passes, and the web members are healthy.
+    assert_eq!(
+        finding(&report, "192.168.1.21", "health_check", Some(53))["code"],
+        "OK"
+    );
+    assert_eq!(
+        finding(&report, "192.168.1.11", "health_check", Some(8081))["code"],
+        "OK"
+    );
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn listener_whitelist_excluding_the_source() {
+    let (_, report) = scenario(
+        "hw-acl",
+        "huawei",
+        "huawei/shared-l4-no-ip-backend",
+        (None, None),
+        "10.0.1.50",
+        |t| {
+            for (ns, addr) in t.members.clone() {
+                t.lab.tcp_listener(&ns, &format!("{addr}:8080"));
+            }
+        },
+    );
+    let f = finding(&report, "10.0.1.100", "listener", Some(8080));
+    assert_eq!(f["observed"]["state"], "filtered");
+    assert_eq!(
+        verdict(f),
+        (
+            "ACCESS_CONTROL_DENY".into(),
+            vec![],
+            "access_control b2c3d4e5-bbbb-4ccc-9ddd-eeeeffff0002 ingress *".into()
+        )
+    );
+    assert!(
+        f["fix"]
+            .as_str()
+            .is_some_and(|s| s.contains("add 10.0.1.50 to IP address group"))
+    );
+    // "IP as a backend" is off on this L4 listener: the rules-not-enforced note comes with it.
+    let info = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["code"] == "RULES_NOT_ENFORCED")
+        .expect("RULES_NOT_ENFORCED finding");
+    assert_eq!(info["severity"], "info");
 }
