@@ -5,7 +5,8 @@
 #
 # Installs the system packages the network lab needs, then: rustfmt, clippy, the unit and
 # integration tests (the lab tests build network namespaces, so they need root), the doctests,
-# and the 4,096-target sweep benchmark (it fails only if a target is misclassified).
+# the 4,096-target sweep benchmark (it fails only if a target is misclassified), and the
+# evaluator benchmark (criterion, a short run: flow evaluations per second at 1,000 rules).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,3 +49,4 @@ else
 fi
 cargo test --locked --doc
 PROBE_BENCH_RUNS="${PROBE_BENCH_RUNS:-3}" cargo bench --locked --bench sweep
+cargo bench --locked --bench evaluator -- --warm-up-time 1 --measurement-time 3 evaluate

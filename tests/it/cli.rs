@@ -191,3 +191,215 @@ fn a_closed_stdout_exits_quietly() {
     assert_eq!(out.status.code(), Some(0), "broken pipe exits 0: {stderr}");
     assert!(stderr.is_empty(), "nothing on stderr: {stderr}");
 }
+
+#[test]
+fn every_configuration_in_probes_validates_with_the_binary() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("probes");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("probes/ exists") {
+        let path = entry.expect("directory entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        let run = probe(&[
+            "validate",
+            "--config",
+            path.to_str().expect("utf-8"),
+            "--output",
+            "json",
+        ]);
+        assert_ne!(run.code, Some(2), "{}: {}", path.display(), run.stderr);
+        let report: serde_json::Value =
+            serde_json::from_str(&run.stdout).expect("validate prints JSON");
+        assert!(
+            report["summary"]["findings"]
+                .as_u64()
+                .is_some_and(|n| n > 0),
+            "{} judged nothing",
+            path.display()
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 4,
+        "expected the four example configurations in probes/, found {checked}"
+    );
+}
+
+/// Writes `text` to a fresh file for one test.
+fn config_file(name: &str, text: &[u8]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("probe-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+#[test]
+fn bad_configurations_name_file_line_column_and_field() {
+    let cases: &[(&str, &[u8], &str)] = &[
+        (
+            "unknown.yaml",
+            b"backend_groups:\n  - name: web\n    protocol: http\n    prot: 80\n",
+            "unknown.yaml:4:5: backend_groups[0].prot: unknown field `prot`",
+        ),
+        (
+            "port.yaml",
+            b"security_groups:\n  - id: sg\n    rules:\n      - {direction: ingress, protocol: tcp, ports: 70000}\n",
+            "security_groups[0].rules[0].ports",
+        ),
+        (
+            "cidr.yaml",
+            b"subnets:\n  - id: a\n    cidr: 10.0.0.0/33\n",
+            "cidr.yaml:3:11: subnets[0].cidr",
+        ),
+        ("empty.yaml", b"", "empty.yaml: the file is empty"),
+        ("binary.yaml", b"\x00\xff\xfe garbage", "not UTF-8"),
+        (
+            "dangling.yaml",
+            b"backend_groups:\n  - name: web\n    protocol: tcp\n    port: 80\n    members: [{address: 10.0.1.5, security_groups: [sg-nope]}]\n",
+            "dangling.yaml: backend_groups[0].members[0].security_groups[0]: security group \"sg-nope\" is not defined",
+        ),
+        (
+            "rule.yaml",
+            b"network_acls:\n  - id: acl\n    inbound: [{number: 40000, action: allow}]\n",
+            "network_acls[0].inbound[0].number: rule number 40000 is outside 1-32767",
+        ),
+        (
+            "dup.yaml",
+            b"security_groups:\n  - id: sg\n  - id: sg\n",
+            "security_groups[1].id: duplicate security group id \"sg\"",
+        ),
+    ];
+    for (name, text, needle) in cases {
+        let path = config_file(name, text);
+        let p = path.to_str().expect("utf-8");
+        for cmd in ["validate", "check"] {
+            assert_usage_error(&[cmd, "--config", p], needle);
+        }
+        assert_usage_error(
+            &[
+                "explain",
+                "--config",
+                p,
+                "--from",
+                "lb",
+                "--to",
+                "10.0.1.5:80/tcp",
+            ],
+            needle,
+        );
+    }
+}
+
+#[test]
+fn bad_provider_dumps_name_file_line_and_json_path() {
+    let dir = std::env::temp_dir().join(format!("probe-cli-aws-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(
+        dir.join("acl.json"),
+        br#"{"NetworkAcls": [{"NetworkAclId": "acl-1", "Entries": [{"RuleNumber": "ten", "Egress": false, "Protocol": "6", "RuleAction": "allow", "CidrBlock": "10.0.0.0/16"}]}]}"#,
+    )
+    .expect("write dump");
+    assert_usage_error(
+        &["validate", "--aws", dir.to_str().expect("utf-8")],
+        "acl.json:1:",
+    );
+    let run = probe(&["import", "aws", dir.to_str().expect("utf-8")]);
+    assert!(
+        run.stderr.contains("NetworkAcls[0].Entries[0].RuleNumber"),
+        "{}",
+        run.stderr
+    );
+    std::fs::write(dir.join("acl.json"), br#"{"Whatever": []}"#).expect("write dump");
+    assert_usage_error(&["import", "aws", dir.to_str().expect("utf-8")], "Whatever");
+    assert_usage_error(
+        &["check", "--huawei", "/nonexistent/dir"],
+        "/nonexistent/dir",
+    );
+}
+
+#[test]
+fn explain_shows_the_path_and_exits_by_decision() {
+    let aws =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/aws/alb-private");
+    let aws = aws.to_str().expect("utf-8");
+    let run = probe(&[
+        "explain",
+        "--aws",
+        aws,
+        "--from",
+        "lb",
+        "--to",
+        "10.0.1.25:8081/tcp",
+    ]);
+    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("ALLOW"), "{}", run.stdout);
+    // SSH from the internet: the ALB's group has no outbound rule for it.
+    let run = probe(&[
+        "explain",
+        "--aws",
+        aws,
+        "--from",
+        "lb",
+        "--to",
+        "10.0.1.25:22/tcp",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(run.code, Some(1));
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let f = &report["findings"][0];
+    assert_eq!(f["code"], "SG_EGRESS_MISSING");
+    assert_eq!(f["blocking"]["id"], "sg-0123456789abcdef0");
+    assert_eq!(f["blocking"]["rule"], "*");
+    assert_eq!(f["expected"]["decision"], "deny");
+    assert_usage_error(
+        &[
+            "explain",
+            "--aws",
+            aws,
+            "--from",
+            "lb",
+            "--to",
+            "10.0.1.25:22",
+        ],
+        "no /PROTO",
+    );
+}
+
+#[test]
+fn import_prints_yaml_that_validates_to_the_same_findings() {
+    let aws =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/aws/alb-private");
+    let run = probe(&[
+        "import",
+        "aws",
+        aws.to_str().expect("utf-8"),
+        "--source-addr",
+        "10.0.0.10",
+    ]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains("sg-0fedcba9876543210"));
+    let path = config_file("imported.yaml", run.stdout.as_bytes());
+    let from_yaml = probe(&[
+        "validate",
+        "--config",
+        path.to_str().expect("utf-8"),
+        "--output",
+        "json",
+    ]);
+    let from_json = probe(&[
+        "validate",
+        "--aws",
+        aws.to_str().expect("utf-8"),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(from_yaml.code, from_json.code);
+    let strip = |s: &str| -> serde_json::Value {
+        let v: serde_json::Value = serde_json::from_str(s).expect("JSON");
+        v["findings"].clone()
+    };
+    assert_eq!(strip(&from_yaml.stdout), strip(&from_json.stdout));
+}

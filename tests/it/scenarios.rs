@@ -197,7 +197,10 @@ fn build(test: &str, model: &Model, agent: IpAddr) -> Topology {
     {
         let mut rules = String::new();
         for l in &lb.listeners {
-            lab.tcp_listener(ns, &format!("{vip}:{}", l.port));
+            match l.protocol.transport() {
+                IpProto::Udp => lab.udp_responder(ns, &format!("{vip}:{}", l.port), b"lb:"),
+                _ => lab.tcp_listener(ns, &format!("{vip}:{}", l.port)),
+            }
             let Some(ac) = &l.access_control else {
                 continue;
             };
@@ -510,6 +513,30 @@ fn scenario(
     let mut t = build(test, &model, agent);
     setup(&mut t);
     let (code, report) = check(&t, &format!("--{provider}"), &config_dir);
+    // The table tells the same story: every code, failures with their fix.
+    let table = t.lab.probe(
+        &t.agent,
+        &[
+            "check",
+            &format!("--{provider}"),
+            config_dir.to_str().expect("utf-8"),
+            "--source-addr",
+            &t.agent_addr.to_string(),
+        ],
+    );
+    eprintln!("{}", table.stdout);
+    assert_eq!(table.code, Some(code));
+    for f in report["findings"].as_array().expect("findings") {
+        let code = f["code"].as_str().unwrap_or("?");
+        assert!(
+            table.stdout.contains(code),
+            "table lacks {code}:\n{}",
+            table.stdout
+        );
+        if let Some(fix) = f["fix"].as_str() {
+            assert!(table.stdout.contains(fix), "table lacks the fix {fix}");
+        }
+    }
     let yaml = import_yaml(&t, provider, &config_dir);
     let (yaml_code, yaml_report) = check(&t, "--config", &yaml);
     assert_eq!(
