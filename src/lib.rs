@@ -8,15 +8,26 @@
 //!
 //! # Layout
 //!
-//! Data flows one way: targets → plan of probes → probers → observations → outputs.
+//! Data flows one way: configuration → model → plan of probes → probers → observations →
+//! evaluator + comparison → findings → outputs. An ad hoc run (`probe --target …`) starts at the
+//! plan.
 //!
+//! * [`config`] — the native YAML format and the AWS / Huawei importers; the only module that
+//!   reads configuration files. Errors name file, line, column and field path.
+//! * [`model`] — the expected configuration: load balancers, listeners, backend groups, health
+//!   checks, security groups, network ACLs; [`model::validate`] checks references and ranges.
+//! * [`policy`] — the evaluator, pure: [`policy::Policy::evaluate`] judges a flow and returns the
+//!   path of components crossed, each with the rule that decided.
+//! * [`diagnose`] — plans the checks of every backend, judges each from the agent's and the load
+//!   balancer's perspective, and compares with what the probe saw: findings with a code, the
+//!   blocking rule and the fix. Pure, like the two above.
 //! * [`probe`] — the probers (`tcp`, `udp`, `icmp`, `http`), the [`probe::Observation`] they
 //!   produce, and target parsing. [`probe::sys`] is the only home of socket options below tokio
 //!   (`IP_RECVERR`, the error queue, resource limits).
 //! * [`engine`] — resolves targets and runs many probes at once: bounded in flight, rate-capped,
 //!   cancellable, streaming results.
-//! * [`output`] — the table, JSON and JSON-lines renderings and the progress bar.
-//! * [`cli`] — command-line definitions and the ad hoc run.
+//! * [`output`] — tables, JSON, JSON lines, findings and the progress bar.
+//! * [`cli`] — command-line definitions, the ad hoc run and the configuration commands.
 
 pub mod cli;
 pub mod config;
