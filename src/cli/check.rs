@@ -403,13 +403,18 @@ fn static_report(policy: &Policy) -> Report {
     let ports = agent_ports();
     let mut findings: Vec<Finding> = diagnose::plan(policy, None)
         .iter()
-        .map(|c| {
+        .filter_map(|c| {
             let mut p = diagnose::perspectives(policy, c, ports);
             // Without probes the agent's perspective says nothing about the load balancer.
-            if p.lb.is_some() || c.expectation.is_some() {
+            if p.lb.is_some() {
                 p.agent = None;
             }
-            diagnose::diagnose(policy, c, &p, None)
+            // Nothing to judge (no load balancer, agent address unknown): no finding rather
+            // than an OK that checked nothing.
+            if p.lb.is_none() && p.agent.is_none() {
+                return None;
+            }
+            Some(diagnose::diagnose(policy, c, &p, None))
         })
         .collect();
     findings.extend(diagnose::static_findings(policy));

@@ -20,7 +20,7 @@ pub fn parse(bytes: &[u8], file: &Path) -> Result<Model, ConfigError> {
             None,
             None,
             ".".to_string(),
-            "the file is empty; a configuration needs at least `backend_groups:`".to_string(),
+            "the file is empty: nothing to check (see docs/config.md)".to_string(),
         ));
     }
     if let Err(e) = std::str::from_utf8(bytes) {

@@ -276,33 +276,39 @@ pub fn plan(policy: &Policy, only: Option<&str>) -> Vec<Check> {
                 SourceSpec::Addr(a) => Some(*a) == model.agent.address,
                 _ => false,
             };
-            checks.push(Check {
-                backend: e
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| format!("expectation #{}", i + 1)),
-                backend_group: None,
-                load_balancer: match &from {
-                    SourceSpec::Lb(Some(n)) => {
-                        model.load_balancers.iter().position(|l| &l.name == n)
-                    }
-                    SourceSpec::Lb(None) if !model.load_balancers.is_empty() => Some(0),
-                    _ => None,
-                },
-                listener: None,
-                role: Role::Expectation,
-                address: to.addr,
-                packet: to.packet,
-                probe: match to.packet {
-                    Packet::Tcp(_) => ProbeKind::Tcp,
-                    Packet::Udp(_) => ProbeKind::Udp,
-                    _ => ProbeKind::Icmp,
-                },
-                timeout_s: 2,
-                traffic_packet: None,
-                expectation: Some((e.decision, from)),
-                probe_from_agent: from_agent,
-            });
+            // `from: lb` stands for every load balancer: one check each.
+            let lbs: Vec<Option<usize>> = match &from {
+                SourceSpec::Lb(Some(n)) => {
+                    vec![model.load_balancers.iter().position(|l| &l.name == n)]
+                }
+                SourceSpec::Lb(None) => (0..model.load_balancers.len()).map(Some).collect(),
+                _ => vec![None],
+            };
+            for lb in lbs {
+                checks.push(Check {
+                    backend: e
+                        .name
+                        .clone()
+                        .unwrap_or_else(|| format!("expectation #{}", i + 1)),
+                    backend_group: None,
+                    load_balancer: lb,
+                    listener: None,
+                    role: Role::Expectation,
+                    address: to.addr,
+                    packet: to.packet,
+                    probe: match to.packet {
+                        Packet::Tcp(_) => ProbeKind::Tcp,
+                        Packet::Udp(_) => ProbeKind::Udp,
+                        _ => ProbeKind::Icmp,
+                    },
+                    timeout_s: 2,
+                    traffic_packet: None,
+                    expectation: Some((e.decision, from.clone())),
+                    // One probe per expectation is enough: the agent sends the same packet
+                    // whichever load balancer the check stands for.
+                    probe_from_agent: from_agent && lb.is_none_or(|i| i == 0),
+                });
+            }
         }
     }
     checks
@@ -400,10 +406,24 @@ pub fn perspectives(
 ) -> Perspectives {
     let model = policy.model();
     let dst = policy.endpoint(check.address);
+    // A flow to a load balancer's address passes that listener's access control first.
     let listener = check
         .listener
         .zip(check.load_balancer)
-        .map(|(l, lb)| (lb as u32, l as u32));
+        .map(|(l, lb)| (lb as u32, l as u32))
+        .or_else(|| {
+            let port = check.packet.port()?;
+            model
+                .load_balancers
+                .iter()
+                .enumerate()
+                .find_map(|(li, lb)| {
+                    (lb.address == Some(check.address))
+                        .then(|| lb.listeners.iter().position(|l| l.port == port))
+                        .flatten()
+                        .map(|ti| (li as u32, ti as u32))
+                })
+        });
     let lb = check
         .load_balancer
         .and_then(|i| model.load_balancers.get(i));
@@ -413,8 +433,10 @@ pub fn perspectives(
         .and_then(|n| model.backend_groups.iter().find(|b| &b.name == n))
         .map(|bg| bg.protocol.is_layer4())
         .unwrap_or(true);
+    // Only the load balancer's own forwarding (traffic and health checks) bypasses the rules of
+    // a Huawei L4 listener without "IP as a backend"; expectations are about the subnet.
     let rules_enforced = lb.is_none_or(|lb| crate::policy::rules_enforced(lb, layer4))
-        || check.role == Role::Listener;
+        || !matches!(check.role, Role::Traffic | Role::HealthCheck);
     let flow = |src: Endpoint, packet: Packet, ports, enforced| Flow {
         src,
         dst: dst.clone(),
@@ -470,6 +492,9 @@ pub fn perspectives(
     };
     let (lb_v, lb_source) = match worst(check.packet) {
         Some((v, s)) => (Some(v), Some(s)),
+        None if matches!(check.expectation, Some((_, SourceSpec::Agent))) => {
+            (agent.clone(), policy.agent_endpoint())
+        }
         None => (None, None),
     };
     let lb_traffic = check.traffic_packet.and_then(&worst).map(|(v, _)| v);

@@ -86,11 +86,7 @@ fn hop_words(policy: &Policy, hop: &Hop, check: &Check, src: &str) -> String {
             } else {
                 "inbound rules drop"
             },
-            if hop.direction == Direction::Egress {
-                src.to_string()
-            } else {
-                check.address.to_string()
-            },
+            src,
             match r {
                 RuleRef::Implicit => " (no rule allows it: default deny *)".to_string(),
                 RuleRef::Rule(_) => format!(" (rule {rule})"),
@@ -158,7 +154,10 @@ pub fn summary_for(policy: &Policy, check: &Check, p: &Perspectives, f: &Finding
     let lb_src = source_words(policy, check, p.lb_source.as_ref(), false);
     let agent_src = source_words(policy, check, policy.agent_endpoint().as_ref(), true);
     let pkt = packet_words(check);
-    let target = format!("{} ({})", check.backend, check.address);
+    let target = match check.role {
+        Role::Expectation => check.address.to_string(),
+        _ => format!("{} ({})", check.backend, check.address),
+    };
     let lb_hop =
         p.lb.as_ref()
             .or(p.agent.as_ref())
@@ -559,7 +558,11 @@ fn rule_fix(
                 (false, false) => src_net.clone(),
                 // Return outbound from the destination subnet: back to the source.
                 (true, true) => src_net.clone(),
-                (true, false) => dst_host.clone(),
+                (true, false) => dst
+                    .subnet
+                    .and_then(|i| m.subnets.get(i as usize))
+                    .map(|s| s.cidr.trunc().to_string())
+                    .unwrap_or_else(|| dst_host.clone()),
             };
             let (ports_flag, ports_words) = match (check.packet, ret) {
                 (Packet::Icmp { .. }, false) => (

@@ -29,7 +29,7 @@ pub use values::{Action, Direction, IpProto, PortRange, PortSet, ProtoError};
 #[serde(deny_unknown_fields)]
 pub struct Model {
     /// Where `probe` itself runs.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Agent::is_unset")]
     pub agent: Agent,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subnets: Vec<Subnet>,
@@ -62,6 +62,12 @@ pub struct Agent {
     /// Its subnet id; found from `address` when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subnet: Option<String>,
+}
+
+impl Agent {
+    fn is_unset(&self) -> bool {
+        *self == Agent::default()
+    }
 }
 
 /// A subnet: where load balancer nodes and members live, and what network ACLs attach to.
@@ -291,13 +297,13 @@ pub struct HealthCheck {
     #[serde(default)]
     pub port: HealthCheckPort,
     /// HTTP(S) request path.
-    #[serde(default = "default_path")]
+    #[serde(default = "default_path", skip_serializing_if = "is_default_path")]
     pub path: String,
     /// HTTP(S) Host header.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     /// HTTP(S) status matcher in ELB syntax: `200`, `200,202`, `200-299`.
-    #[serde(default = "default_codes")]
+    #[serde(default = "default_codes", skip_serializing_if = "is_default_codes")]
     pub expected_codes: String,
     #[serde(default = "default_interval")]
     pub interval_s: u32,
@@ -311,6 +317,12 @@ pub struct HealthCheck {
 
 fn default_path() -> String {
     "/".to_string()
+}
+fn is_default_path(p: &str) -> bool {
+    p == "/"
+}
+fn is_default_codes(c: &str) -> bool {
+    c == "200"
 }
 fn default_codes() -> String {
     "200".to_string()
@@ -494,7 +506,7 @@ pub struct NetworkAcl {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AclRule {
-    /// Evaluation order (AWS `RuleNumber`, 1-32766; Huawei: the rule's position).
+    /// Evaluation order (AWS `RuleNumber`, 1-32766; Huawei: the rule's position). 32767 is the implicit default deny, shown as `*`.
     pub number: u32,
     /// The provider's rule id, when rules have one (Huawei).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -244,10 +244,13 @@ impl Validator {
                 let mut numbers = HashSet::new();
                 for (j, r) in rules.iter().enumerate() {
                     let rp = format!("{p}.{dir}[{j}]");
-                    if !(1..=32767).contains(&r.number) {
+                    if !(1..=32766).contains(&r.number) {
                         self.err(
                             format!("{rp}.number"),
-                            format!("rule number {} is outside 1-32767", r.number),
+                            format!(
+                                "rule number {} is outside 1-32766 (32767 is the implicit default deny)",
+                                r.number
+                            ),
                         );
                     } else if !numbers.insert(r.number) {
                         self.err(

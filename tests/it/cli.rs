@@ -263,7 +263,7 @@ fn bad_configurations_name_file_line_column_and_field() {
         (
             "rule.yaml",
             b"network_acls:\n  - id: acl\n    inbound: [{number: 40000, action: allow}]\n",
-            "network_acls[0].inbound[0].number: rule number 40000 is outside 1-32767",
+            "network_acls[0].inbound[0].number: rule number 40000 is outside 1-32766",
         ),
         (
             "dup.yaml",
