@@ -508,7 +508,7 @@ fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
                 role: Role::Expectation,
                 address: to.addr,
                 packet: to.packet,
-                probe: ProbeKind::Tcp,
+                probe: ProbeKind::for_packet(to.packet),
                 timeout_s: 5,
                 traffic_packet: None,
                 expectation: Some((Action::Allow, from_spec.clone())),

@@ -176,6 +176,15 @@ pub enum ProbeKind {
 }
 
 impl ProbeKind {
+    /// The plain probe of a packet: a TCP connect, a UDP datagram, an ICMP echo.
+    pub fn for_packet(packet: Packet) -> Self {
+        match packet {
+            Packet::Tcp(_) | Packet::Other(_) => ProbeKind::Tcp,
+            Packet::Udp(_) => ProbeKind::Udp,
+            Packet::Icmp { .. } => ProbeKind::Icmp,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             ProbeKind::Tcp => "tcp",
@@ -252,11 +261,7 @@ pub fn plan(policy: &Policy, only: Option<&str>) -> Vec<Check> {
                     role: Role::Listener,
                     address: vip,
                     packet,
-                    probe: if matches!(packet, Packet::Udp(_)) {
-                        ProbeKind::Udp
-                    } else {
-                        ProbeKind::Tcp
-                    },
+                    probe: ProbeKind::for_packet(packet),
                     timeout_s: 5,
                     traffic_packet: None,
                     expectation: None,
@@ -296,11 +301,7 @@ pub fn plan(policy: &Policy, only: Option<&str>) -> Vec<Check> {
                     role: Role::Expectation,
                     address: to.addr,
                     packet: to.packet,
-                    probe: match to.packet {
-                        Packet::Tcp(_) => ProbeKind::Tcp,
-                        Packet::Udp(_) => ProbeKind::Udp,
-                        _ => ProbeKind::Icmp,
-                    },
+                    probe: ProbeKind::for_packet(to.packet),
                     timeout_s: 2,
                     traffic_packet: None,
                     expectation: Some((e.decision, from.clone())),
@@ -322,11 +323,7 @@ fn plan_member(bg: &BackendGroup, m: &Member, lb: Option<usize>, out: &mut Vec<C
         crate::model::IpProto::Udp => Packet::Udp(port),
         _ => Packet::Tcp(port),
     };
-    let traffic_probe = if matches!(traffic, Packet::Udp(_)) {
-        ProbeKind::Udp
-    } else {
-        ProbeKind::Tcp
-    };
+    let traffic_probe = ProbeKind::for_packet(traffic);
     let base = Check {
         backend: m.display_name(),
         backend_group: Some(bg.name.clone()),
