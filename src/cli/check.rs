@@ -2,7 +2,7 @@
 //! expected configuration.
 
 use std::collections::HashMap;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -187,14 +187,6 @@ fn load_with_agent(source: &ConfigSource, given: Option<IpAddr>) -> Result<Model
             Ok(model)
         }
         _ => load(source, Some(local)),
-    }
-}
-
-fn color_enabled(choice: ColorChoice) -> bool {
-    match choice {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     }
 }
 
@@ -389,7 +381,7 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         findings.extend(diagnose::static_findings(&policy));
     }
     let report = Report::new(findings);
-    print_report(&report, args.output, color_enabled(args.color))?;
+    print_report(&report, args.output, args.color.enabled())?;
     if interrupted {
         eprintln!("probe: interrupted: the findings above are from the probes that finished");
         return Ok(ExitCode::from(130));
@@ -425,7 +417,7 @@ fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     let model = load(&args.source, None)?;
     let policy = Policy::compile(&model);
     let report = static_report(&policy);
-    print_report(&report, args.output, color_enabled(args.color))?;
+    print_report(&report, args.output, args.color.enabled())?;
     Ok(ExitCode::from(report.exit_code()))
 }
 
@@ -500,20 +492,13 @@ fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
                 }
                 (f, _) => f.clone(),
             };
-            let check = Check {
-                backend: format!("{} → {}", args.from, args.to),
-                backend_group: None,
-                load_balancer: lb,
-                listener: None,
-                role: Role::Expectation,
-                address: to.addr,
-                packet: to.packet,
-                probe: ProbeKind::for_packet(to.packet),
-                timeout_s: 5,
-                traffic_packet: None,
-                expectation: Some((Action::Allow, from_spec.clone())),
-                probe_from_agent: false,
-            };
+            let check = Check::expectation(
+                format!("{} → {}", args.from, args.to),
+                lb,
+                to,
+                Action::Allow,
+                from_spec.clone(),
+            );
             let mut p = diagnose::perspectives(&policy, &check, ports);
             if from_spec == SourceSpec::Agent {
                 p.lb = p.agent.take();

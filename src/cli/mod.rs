@@ -155,6 +155,19 @@ pub enum ColorChoice {
     Never,
 }
 
+impl ColorChoice {
+    /// Whether to colour stdout: always, never, or on a terminal unless `NO_COLOR` is set.
+    pub fn enabled(self) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
+        }
+    }
+}
+
 /// Bytes given in hex on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HexBytes(pub Vec<u8>);
@@ -405,13 +418,7 @@ async fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         Format::Json => output::write_json(&mut stdout, &finished)?,
         Format::Jsonl => {}
         Format::Table => {
-            let color = match args.color {
-                ColorChoice::Always => true,
-                ColorChoice::Never => false,
-                ColorChoice::Auto => {
-                    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-                }
-            };
+            let color = args.color.enabled();
             writeln!(stdout, "{}", output::render_table(&finished, color))?;
             writeln!(stdout, "{}", output::summary_line(&finished, elapsed))?;
         }

@@ -32,11 +32,10 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::model::{
-    Action, AppProto, BackendGroup, Direction, HealthCheckProto, LbKind, Member, Provider,
-};
+use crate::model::{Action, BackendGroup, Direction, HealthCheckProto, LbKind, Member, Provider};
 use crate::policy::{
-    Endpoint, Flow, HopKind, Leg, Net, Packet, Policy, RuleRef, SourceSpec, Verdict, VerdictView,
+    Endpoint, Flow, FlowTarget, HopKind, Leg, Net, Packet, Policy, RuleRef, SourceSpec, Verdict,
+    VerdictView,
 };
 use crate::probe::{Observation, Reason, State};
 
@@ -221,6 +220,34 @@ pub struct Check {
     pub probe_from_agent: bool,
 }
 
+impl Check {
+    /// A flow to judge from `from` (for `lb`, load balancer `lb`) that must be decided `want`:
+    /// an `expectations:` entry, or the flow `probe explain` is asked about. Not probed unless
+    /// the caller says so.
+    pub fn expectation(
+        name: String,
+        lb: Option<usize>,
+        to: FlowTarget,
+        want: Action,
+        from: SourceSpec,
+    ) -> Check {
+        Check {
+            backend: name,
+            backend_group: None,
+            load_balancer: lb,
+            listener: None,
+            role: Role::Expectation,
+            address: to.addr,
+            packet: to.packet,
+            probe: ProbeKind::for_packet(to.packet),
+            timeout_s: 2,
+            traffic_packet: None,
+            expectation: Some((want, from)),
+            probe_from_agent: false,
+        }
+    }
+}
+
 /// Every check `probe check` runs, in model order. `only` keeps one backend group or member.
 pub fn plan(policy: &Policy, only: Option<&str>) -> Vec<Check> {
     let model = policy.model();
@@ -246,10 +273,7 @@ pub fn plan(policy: &Policy, only: Option<&str>) -> Vec<Check> {
         for (li, lb) in model.load_balancers.iter().enumerate() {
             let Some(vip) = lb.address else { continue };
             for (ti, l) in lb.listeners.iter().enumerate() {
-                let packet = match l.protocol.transport() {
-                    crate::model::IpProto::Udp => Packet::Udp(l.port),
-                    _ => Packet::Tcp(l.port),
-                };
+                let packet = Packet::transport(l.protocol.transport(), l.port);
                 checks.push(Check {
                     backend: l
                         .name
@@ -289,26 +313,16 @@ pub fn plan(policy: &Policy, only: Option<&str>) -> Vec<Check> {
                 SourceSpec::Lb(None) => (0..model.load_balancers.len()).map(Some).collect(),
                 _ => vec![None],
             };
+            let name = e
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("expectation #{}", i + 1));
             for lb in lbs {
-                checks.push(Check {
-                    backend: e
-                        .name
-                        .clone()
-                        .unwrap_or_else(|| format!("expectation #{}", i + 1)),
-                    backend_group: None,
-                    load_balancer: lb,
-                    listener: None,
-                    role: Role::Expectation,
-                    address: to.addr,
-                    packet: to.packet,
-                    probe: ProbeKind::for_packet(to.packet),
-                    timeout_s: 2,
-                    traffic_packet: None,
-                    expectation: Some((e.decision, from.clone())),
-                    // One probe per expectation is enough: the agent sends the same packet
-                    // whichever load balancer the check stands for.
-                    probe_from_agent: from_agent && lb.is_none_or(|i| i == 0),
-                });
+                let mut check = Check::expectation(name.clone(), lb, to, e.decision, from.clone());
+                // One probe per expectation is enough: the agent sends the same packet
+                // whichever load balancer the check stands for.
+                check.probe_from_agent = from_agent && lb.is_none_or(|i| i == 0);
+                checks.push(check);
             }
         }
     }
@@ -319,10 +333,7 @@ fn plan_member(bg: &BackendGroup, m: &Member, lb: Option<usize>, out: &mut Vec<C
     let Some(port) = m.port.or(bg.port) else {
         return;
     };
-    let traffic = match bg.protocol.transport() {
-        crate::model::IpProto::Udp => Packet::Udp(port),
-        _ => Packet::Tcp(port),
-    };
+    let traffic = Packet::transport(bg.protocol.transport(), port);
     let traffic_probe = ProbeKind::for_packet(traffic);
     let base = Check {
         backend: m.display_name(),
@@ -343,10 +354,7 @@ fn plan_member(bg: &BackendGroup, m: &Member, lb: Option<usize>, out: &mut Vec<C
         return;
     };
     let hc_port = hc.port_for(port);
-    let hc_packet = match hc.protocol.transport() {
-        crate::model::IpProto::Udp => Packet::Udp(hc_port),
-        _ => Packet::Tcp(hc_port),
-    };
+    let hc_packet = Packet::transport(hc.protocol.transport(), hc_port);
     // The traffic port gets its own check only when the health check does not already cover it.
     if hc_packet != traffic {
         out.push(base.clone());
@@ -890,7 +898,7 @@ pub fn static_findings(policy: &Policy) -> Vec<Finding> {
                         Code::RulesNotEnforced,
                         format!(
                             "{} listener {} on {}: \"IP as a backend\" is off, so security-group and firewall rules do not apply to its traffic; its access control does{}",
-                            l.protocol_name(),
+                            l.protocol.as_str(),
                             l.port,
                             lb.name,
                             if l.access_control.is_none() {
@@ -909,7 +917,7 @@ pub fn static_findings(policy: &Policy) -> Vec<Finding> {
                         ),
                     );
                     f.port = Some(l.port);
-                    f.protocol = Some(l.protocol_name());
+                    f.protocol = Some(l.protocol.as_str());
                     f.backend_group = l.backend_group.clone();
                     out.push(f);
                 }
@@ -917,19 +925,6 @@ pub fn static_findings(policy: &Policy) -> Vec<Finding> {
         }
     }
     out
-}
-
-impl crate::model::Listener {
-    fn protocol_name(&self) -> &'static str {
-        match self.protocol {
-            AppProto::Tcp => "tcp",
-            AppProto::Udp => "udp",
-            AppProto::Http => "http",
-            AppProto::Https => "https",
-            AppProto::Tls => "tls",
-            AppProto::TcpUdp => "tcp_udp",
-        }
-    }
 }
 
 /// Counts by severity, as verdicts.md §4's `summary`.

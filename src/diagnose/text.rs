@@ -58,27 +58,15 @@ fn hop_words(policy: &Policy, hop: &Hop, check: &Check, src: &str) -> String {
     let id = policy.component_id(hop);
     let rule = policy.rule_label(hop);
     let pkt = packet_words(check);
+    let (list, peer) = match hop.direction {
+        Direction::Ingress => ("inbound", format!("from {src}")),
+        Direction::Egress => ("outbound", format!("to {}", check.address)),
+    };
     match (hop.kind, hop.leg, hop.rule) {
-        (HopKind::SecurityGroup, _, RuleRef::Implicit) => match hop.direction {
-            Direction::Ingress => format!("{id} has no inbound rule allowing {pkt} from {src}"),
-            Direction::Egress => format!(
-                "{id} has no outbound rule allowing {pkt} to {}",
-                check.address
-            ),
-        },
-        (HopKind::SecurityGroup, ..) => format!(
-            "{id} rule {rule} denies {pkt} {} {}",
-            if hop.direction == Direction::Ingress {
-                "from"
-            } else {
-                "to"
-            },
-            if hop.direction == Direction::Ingress {
-                src.to_string()
-            } else {
-                check.address.to_string()
-            }
-        ),
+        (HopKind::SecurityGroup, _, RuleRef::Implicit) => {
+            format!("{id} has no {list} rule allowing {pkt} {peer}")
+        }
+        (HopKind::SecurityGroup, ..) => format!("{id} rule {rule} denies {pkt} {peer}"),
         (HopKind::NetworkAcl, Leg::Return, r) => format!(
             "{id} {} the return traffic of {pkt} (ports 1024-65535 back to {}){}",
             if hop.direction == Direction::Egress {
@@ -92,32 +80,12 @@ fn hop_words(policy: &Policy, hop: &Hop, check: &Check, src: &str) -> String {
                 RuleRef::Rule(_) => format!(" (rule {rule})"),
             }
         ),
-        (HopKind::NetworkAcl, _, RuleRef::Implicit) => format!(
-            "no {} rule of {id} allows {pkt} {} (default deny *)",
-            if hop.direction == Direction::Ingress {
-                "inbound"
-            } else {
-                "outbound"
-            },
-            if hop.direction == Direction::Ingress {
-                format!("from {src}")
-            } else {
-                format!("to {}", check.address)
+        (HopKind::NetworkAcl, _, r) => match r {
+            RuleRef::Implicit => {
+                format!("no {list} rule of {id} allows {pkt} {peer} (default deny *)")
             }
-        ),
-        (HopKind::NetworkAcl, ..) => format!(
-            "{id} {} rule {rule} denies {pkt} {}",
-            if hop.direction == Direction::Ingress {
-                "inbound"
-            } else {
-                "outbound"
-            },
-            if hop.direction == Direction::Ingress {
-                format!("from {src}")
-            } else {
-                format!("to {}", check.address)
-            }
-        ),
+            RuleRef::Rule(_) => format!("{id} {list} rule {rule} denies {pkt} {peer}"),
+        },
         (HopKind::AccessControl, ..) => {
             let mode = policy
                 .model()

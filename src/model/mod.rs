@@ -179,6 +179,18 @@ pub enum AppProto {
 }
 
 impl AppProto {
+    /// The name as the native YAML spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppProto::Tcp => "tcp",
+            AppProto::Udp => "udp",
+            AppProto::Http => "http",
+            AppProto::Https => "https",
+            AppProto::Tls => "tls",
+            AppProto::TcpUdp => "tcp_udp",
+        }
+    }
+
     /// The transport protocol carrying it (TCP_UDP counts as TCP).
     pub fn transport(self) -> IpProto {
         match self {

@@ -58,6 +58,14 @@ pub enum Packet {
 }
 
 impl Packet {
+    /// A packet to `port` over a transport: UDP for udp, TCP for anything else.
+    pub fn transport(proto: IpProto, port: u16) -> Self {
+        match proto {
+            IpProto::Udp => Packet::Udp(port),
+            _ => Packet::Tcp(port),
+        }
+    }
+
     /// An echo request of the right ICMP family.
     pub fn echo_request(v6: bool) -> Self {
         Packet::Icmp {
@@ -746,31 +754,22 @@ impl Policy {
                 ),
                 Packet::Other(_) => (proto, PortRange::ALL, PortRange::ALL, None),
             };
-            if let Some(a) = ret_dst {
+            // Out of the destination's subnet, then into the source's.
+            let legs = [
+                (ret_dst, Direction::Egress, &flow.src, flow.dst.net),
+                (ret_src, Direction::Ingress, &flow.dst, flow.src.net),
+            ];
+            for (acl, direction, peer, local) in legs {
+                let Some(a) = acl else { continue };
                 let p = Probe {
                     proto: rproto,
                     ports: rports,
                     source_ports: rsports,
                     icmp: ricmp,
-                    peer: &flow.src,
-                    local: flow.dst.net,
+                    peer,
+                    local,
                 };
-                let hop = self.acl_hop(a, Direction::Egress, Leg::Return, &p);
-                path.push(hop);
-                if hop.decision == Action::Deny {
-                    return deny(path);
-                }
-            }
-            if let Some(a) = ret_src {
-                let p = Probe {
-                    proto: rproto,
-                    ports: rports,
-                    source_ports: rsports,
-                    icmp: ricmp,
-                    peer: &flow.dst,
-                    local: flow.src.net,
-                };
-                let hop = self.acl_hop(a, Direction::Ingress, Leg::Return, &p);
+                let hop = self.acl_hop(a, direction, Leg::Return, &p);
                 path.push(hop);
                 if hop.decision == Action::Deny {
                     return deny(path);

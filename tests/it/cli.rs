@@ -155,14 +155,9 @@ fn help_lists_the_ad_hoc_options() {
 #[test]
 fn every_targets_file_in_probes_parses() {
     use probe::probe::target::{Protocol, TargetDefaults, parse_lines};
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("probes");
-    let mut checked = 0;
-    for entry in std::fs::read_dir(&dir).expect("probes/ exists") {
-        let path = entry.expect("directory entry").path();
-        if path.extension().and_then(|e| e.to_str()) != Some("txt") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).expect("readable");
+    let files = probes_files("txt");
+    for path in &files {
+        let text = std::fs::read_to_string(path).expect("readable");
         let defaults = TargetDefaults {
             protocol: Protocol::Tcp,
             port: Some(80),
@@ -171,9 +166,18 @@ fn every_targets_file_in_probes_parses() {
         let targets = parse_lines(&text, &defaults)
             .unwrap_or_else(|(line, e)| panic!("{}:{line}: {e}", path.display()));
         assert!(!targets.is_empty(), "{} has no targets", path.display());
-        checked += 1;
     }
-    assert!(checked > 0, "no targets files found in probes/");
+    assert!(!files.is_empty(), "no targets files found in probes/");
+}
+
+/// The files in `probes/` with extension `ext`.
+fn probes_files(ext: &str) -> Vec<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("probes");
+    std::fs::read_dir(&dir)
+        .expect("probes/ exists")
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some(ext))
+        .collect()
 }
 
 #[test]
@@ -194,13 +198,8 @@ fn a_closed_stdout_exits_quietly() {
 
 #[test]
 fn every_configuration_in_probes_validates_with_the_binary() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("probes");
-    let mut checked = 0;
-    for entry in std::fs::read_dir(&dir).expect("probes/ exists") {
-        let path = entry.expect("directory entry").path();
-        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
-            continue;
-        }
+    let files = probes_files("yaml");
+    for path in &files {
         let run = probe(&[
             "validate",
             "--config",
@@ -218,11 +217,11 @@ fn every_configuration_in_probes_validates_with_the_binary() {
             "{} judged nothing",
             path.display()
         );
-        checked += 1;
     }
     assert!(
-        checked >= 4,
-        "expected the four example configurations in probes/, found {checked}"
+        files.len() >= 4,
+        "expected the four example configurations in probes/, found {}",
+        files.len()
     );
 }
 

@@ -131,7 +131,7 @@ fn build(test: &str, model: &Model, agent: IpAddr) -> Topology {
         lab.sh(&ns, &["ip", "route", "add", "default", "via", &gw]);
         names.push((ns, *addr));
     }
-    let agent_ns = names.remove(0).0;
+    let agent = names.remove(0).0;
     let member_count = model
         .backend_groups
         .iter()
@@ -233,7 +233,6 @@ fn build(test: &str, model: &Model, agent: IpAddr) -> Topology {
             ),
         );
     }
-    let agent = agent_ns;
     let agent_addr = hosts[0].1;
 
     // Each host enforces its security groups, stateful.
