@@ -29,10 +29,12 @@
 //! * [`output`] — tables, JSON, JSON lines, findings and the progress bar.
 //! * [`cli`] — command-line definitions, the ad hoc run and the configuration commands.
 
+pub mod agent;
 pub mod cli;
 pub mod config;
 pub mod diagnose;
 pub mod engine;
+pub mod health;
 pub mod model;
 pub mod output;
 pub mod policy;

@@ -1,7 +1,6 @@
 //! `probe check`, `probe explain`, `probe validate`, `probe import`: the commands that read the
 //! expected configuration.
 
-use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -16,14 +15,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::{ColorChoice, UsageError, cancel_on_signal};
 use crate::config::{self, Source};
-use crate::diagnose::{self, Check, Finding, ProbeKind, Report, Role};
+use crate::diagnose::{self, Check, Finding, Report, Role, probing};
 use crate::engine::{self, EngineSettings, Planned};
 use crate::model::{Action, Model, PortRange};
 use crate::output::{self, Progress};
 use crate::policy::{Policy, SourceSpec};
-use crate::probe::http::{HttpSettings, StatusSpec};
-use crate::probe::target::Host;
-use crate::probe::{Observation, ProbeContext, ProbeSettings, ProbeSpec, Protocol, Target, sys};
+use crate::probe::{Observation, ProbeContext, ProbeSpec, sys};
 
 /// Subcommands that work from the expected configuration.
 #[derive(Debug, Subcommand)]
@@ -36,6 +33,9 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the native YAML of a provider's JSON dumps, for editing.
     Import(ImportArgs),
+    /// Keep probing on each health check's interval and serve /metrics, /probe and /findings to
+    /// Prometheus.
+    Agent(super::agent::AgentArgs),
 }
 
 /// Where the configuration comes from: exactly one of the three.
@@ -54,7 +54,7 @@ pub struct ConfigSource {
 }
 
 impl ConfigSource {
-    fn source(&self) -> Source {
+    pub fn source(&self) -> Source {
         match (&self.config, &self.aws, &self.huawei) {
             (Some(p), _, _) => Source::Yaml(p.clone()),
             (_, Some(d), _) => Source::Aws(d.clone()),
@@ -150,6 +150,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Explain(a) => explain(a),
         Command::Validate(a) => validate(a),
         Command::Import(a) => import(a),
+        Command::Agent(a) => super::agent::run(a).await,
     }
 }
 
@@ -157,37 +158,9 @@ fn load(source: &ConfigSource, addr: Option<IpAddr>) -> Result<Model, UsageError
     config::load(&source.source(), addr).map_err(|e| UsageError(e.into()))
 }
 
-/// Loads the model and makes sure the agent's address is known: given, in the configuration, or
-/// the local address that routes to the first backend. Importers run again with the detected
-/// address so they can find the agent's own security groups.
+/// Loads the model with the agent's address known ([`config::load_with_agent`]).
 fn load_with_agent(source: &ConfigSource, given: Option<IpAddr>) -> Result<Model, UsageError> {
-    let model = load(source, given)?;
-    if model.agent.address.is_some() {
-        return Ok(model);
-    }
-    let first = model
-        .backend_groups
-        .iter()
-        .flat_map(|g| &g.members)
-        .map(|m| m.address)
-        .next();
-    let Some(dst) = first else {
-        return Ok(model);
-    };
-    let local = sys::local_address_for(dst)
-        .with_context(|| {
-            format!("cannot find the local address that routes to {dst}; give --source-addr")
-        })
-        .map_err(UsageError)?;
-    tracing::info!("agent address detected: {local}");
-    match source.source() {
-        Source::Yaml(_) => {
-            let mut model = model;
-            model.agent.address = Some(local);
-            Ok(model)
-        }
-        _ => load(source, Some(local)),
-    }
+    config::load_with_agent(&source.source(), given).map_err(|e| UsageError(e.into()))
 }
 
 fn print_report(report: &Report, format: ReportFormat, color: bool) -> anyhow::Result<()> {
@@ -208,90 +181,13 @@ fn agent_ports() -> PortRange {
     PortRange { from, to }
 }
 
-/// The probe target for a check.
-fn target_for(check: &Check) -> Target {
-    let protocol = match &check.probe {
-        ProbeKind::Tcp => Protocol::Tcp,
-        ProbeKind::Udp => Protocol::Udp,
-        ProbeKind::Icmp => Protocol::Icmp,
-        ProbeKind::Http { tls: false, .. } => Protocol::Http,
-        ProbeKind::Http { tls: true, .. } => Protocol::Https,
-    };
-    let path = match &check.probe {
-        ProbeKind::Http { path, .. } => path.clone(),
-        _ => "/".to_string(),
-    };
-    let port = check.packet.port();
-    let label = match (protocol, port) {
-        (Protocol::Icmp, _) | (_, None) => check.address.to_string(),
-        (_, Some(p)) => std::net::SocketAddr::new(check.address, p).to_string(),
-    };
-    Target {
-        label,
-        host: Host::Ip(check.address),
-        port,
-        protocol,
-        path,
-    }
-}
-
-/// Settings shared by the checks that can run in one engine pass.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct SettingsKey {
-    timeout_s: u32,
-    host: Option<String>,
-    codes: Option<String>,
-}
-
-fn settings_for(key: &SettingsKey) -> Result<ProbeSettings, UsageError> {
-    let expect = match &key.codes {
-        Some(c) => c
-            .parse::<StatusSpec>()
-            .map_err(|e| UsageError(anyhow::anyhow!("health check expected_codes: {e}")))?,
-        None => StatusSpec::default(),
-    };
-    Ok(ProbeSettings {
-        timeout: Duration::from_secs(u64::from(key.timeout_s.clamp(1, 120))),
-        count: 1,
-        http: HttpSettings {
-            host: key.host.clone(),
-            expect,
-            // Load balancers do not verify backend certificates; neither does the check.
-            insecure: true,
-            ..HttpSettings::default()
-        },
-        ..ProbeSettings::default()
-    })
-}
-
 /// Probes every check the agent can send, grouped by settings, all groups at once.
 async fn probe_checks(
     checks: &[Check],
     concurrency: u64,
     progress: bool,
 ) -> anyhow::Result<(Vec<Option<Observation>>, bool)> {
-    let mut groups: HashMap<SettingsKey, Vec<usize>> = HashMap::new();
-    for (i, c) in checks.iter().enumerate() {
-        if !c.probe_from_agent {
-            continue;
-        }
-        let (host, codes) = match &c.probe {
-            ProbeKind::Http {
-                host,
-                expected_codes,
-                ..
-            } => (host.clone(), Some(expected_codes.clone())),
-            _ => (None, None),
-        };
-        groups
-            .entry(SettingsKey {
-                timeout_s: c.timeout_s,
-                host,
-                codes,
-            })
-            .or_default()
-            .push(i);
-    }
+    let groups = probing::group_by_key(checks.iter().enumerate());
     let total: usize = groups.values().map(Vec::len).sum();
     let nofile = sys::raise_nofile_limit();
     let cancel = CancellationToken::new();
@@ -299,11 +195,13 @@ async fn probe_checks(
     let (tx, mut rx) = mpsc::channel::<(usize, Observation)>(1024);
 
     for (key, indices) in groups {
-        let settings = settings_for(&key)?;
+        let settings = key
+            .settings()
+            .map_err(|e| UsageError(anyhow::anyhow!("health check expected_codes: {e}")))?;
         let plan: Vec<Planned> = indices
             .iter()
             .map(|&i| {
-                let target = target_for(&checks[i]);
+                let target = probing::target_for(&checks[i]);
                 let port = target.port.unwrap_or(0);
                 Planned::Probe(ProbeSpec {
                     addr: std::net::SocketAddr::new(checks[i].address, port),

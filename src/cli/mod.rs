@@ -21,6 +21,7 @@ use hyper::header::{HeaderName, HeaderValue};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+mod agent;
 mod check;
 
 use crate::engine::{self, EngineSettings};
@@ -49,6 +50,16 @@ pub struct Cli {
     /// More logging on stderr (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+
+    /// Log lines as text or as JSON objects (one per line), on stderr.
+    #[arg(long, value_enum, default_value = "text", global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// An ad hoc run against explicit targets.
@@ -176,7 +187,7 @@ fn parse_protocol(s: &str) -> Result<Protocol, String> {
     s.parse().map_err(|e: target::TargetError| e.to_string())
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| format!("{e} (use e.g. 1s, 500ms)"))?;
     if d.is_zero() || d > Duration::from_secs(3600) {
         return Err(format!("{s:?} must be more than 0 and at most 1h"));
@@ -218,12 +229,14 @@ fn parse_hex(s: &str) -> Result<HexBytes, String> {
 /// An error that ends the run before probing, with exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0:#}")]
-struct UsageError(anyhow::Error);
+pub(crate) struct UsageError(pub(crate) anyhow::Error);
 
 /// Entry point from `main`: parses the command line, runs, and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    // The agent logs what it does (reloads, state changes); one-shot commands only warnings.
+    let is_agent = matches!(cli.command, Some(check::Command::Agent(_)));
+    init_logging(cli.verbose, cli.log_format, is_agent);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -250,18 +263,23 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, format: LogFormat, is_agent: bool) {
     use tracing_subscriber::EnvFilter;
-    let default = match verbose {
-        0 => "warn",
-        1 => "debug",
+    let default = match (verbose, is_agent) {
+        (0, false) => "warn",
+        (0, true) => "info",
+        (1, _) => "debug",
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(io::stderr)
-        .try_init();
+        .with_ansi(io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .with_writer(io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

@@ -13,6 +13,7 @@
 
 pub mod aws;
 pub mod huawei;
+pub mod web;
 pub mod yaml;
 
 use std::fmt;
@@ -92,6 +93,15 @@ pub enum Source {
     Huawei(PathBuf),
 }
 
+impl Source {
+    /// The file or directory.
+    pub fn path(&self) -> &Path {
+        match self {
+            Source::Yaml(p) | Source::Aws(p) | Source::Huawei(p) => p,
+        }
+    }
+}
+
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -105,11 +115,12 @@ impl fmt::Display for Source {
 /// Loads and validates a model from any source. `agent_address` (from `--source`) lets the
 /// importers find the agent's own interface and security groups.
 pub fn load(source: &Source, agent_address: Option<IpAddr>) -> Result<Model, ConfigError> {
-    let (model, file) = match source {
-        Source::Yaml(p) => (load_yaml(p)?, p),
-        Source::Aws(d) => (aws::load_dir(d, agent_address)?, d),
-        Source::Huawei(d) => (huawei::load_dir(d, agent_address)?, d),
+    let model = match source {
+        Source::Yaml(p) => load_yaml(p)?,
+        Source::Aws(d) => aws::load_dir(d, agent_address)?,
+        Source::Huawei(d) => huawei::load_dir(d, agent_address)?,
     };
+    let file = source.path();
     let mut model = model;
     if let Some(a) = agent_address {
         model.agent.address = Some(a);
@@ -119,9 +130,44 @@ pub fn load(source: &Source, agent_address: Option<IpAddr>) -> Result<Model, Con
         Ok(model)
     } else {
         Err(ConfigError::Invalid {
-            file: file.clone(),
+            file: file.to_path_buf(),
             errors,
         })
+    }
+}
+
+/// [`load`], making sure the agent's address is known: given, in the configuration, or the
+/// local address that routes to the first backend (found with a connected UDP socket; no packet
+/// is sent). Importers run again with the detected address so they can find the agent's own
+/// security groups.
+pub fn load_with_agent(source: &Source, given: Option<IpAddr>) -> Result<Model, ConfigError> {
+    let model = load(source, given)?;
+    if model.agent.address.is_some() {
+        return Ok(model);
+    }
+    let first = model
+        .backend_groups
+        .iter()
+        .flat_map(|g| &g.members)
+        .map(|m| m.address)
+        .next();
+    let Some(dst) = first else {
+        return Ok(model);
+    };
+    let local = crate::probe::sys::local_address_for(dst).map_err(|e| ConfigError::Import {
+        file: source.path().to_path_buf(),
+        message: format!(
+            "cannot find the local address that routes to {dst}: {e}; give --source-addr"
+        ),
+    })?;
+    tracing::info!("agent address detected: {local}");
+    match source {
+        Source::Yaml(_) => {
+            let mut model = model;
+            model.agent.address = Some(local);
+            Ok(model)
+        }
+        _ => load(source, Some(local)),
     }
 }
 

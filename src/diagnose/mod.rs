@@ -25,6 +25,7 @@
 //! Static checks ([`static_findings`]) need no probe: subnet sizes and free addresses, zones
 //! without a load balancer subnet, Huawei listeners where rules are not enforced.
 
+pub mod probing;
 mod text;
 
 use std::fmt;
@@ -160,6 +161,18 @@ pub enum Role {
     Configuration,
 }
 
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Traffic => "traffic",
+            Role::HealthCheck => "health_check",
+            Role::Listener => "listener",
+            Role::Expectation => "expectation",
+            Role::Configuration => "configuration",
+        }
+    }
+}
+
 /// What the probe sends for a check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProbeKind {
@@ -211,6 +224,11 @@ pub struct Check {
     pub probe: ProbeKind,
     /// The health check's timeout (the probe's deadline), in seconds.
     pub timeout_s: u32,
+    /// The health check's interval, in seconds: how often `probe agent` repeats the check.
+    pub interval_s: u32,
+    /// The health check's healthy and unhealthy thresholds (1 where there is no health check).
+    pub rise: u32,
+    pub fall: u32,
     /// For a health check on its own port: the traffic port's packet, to tell
     /// `HEALTH_CHECK_PORT_BLOCKED` from a backend that is blocked altogether.
     pub traffic_packet: Option<Packet>,
@@ -241,12 +259,19 @@ impl Check {
             packet: to.packet,
             probe: ProbeKind::for_packet(to.packet),
             timeout_s: 2,
+            interval_s: DEFAULT_INTERVAL_S,
+            rise: 1,
+            fall: 1,
             traffic_packet: None,
             expectation: Some((want, from)),
             probe_from_agent: false,
         }
     }
 }
+
+/// How often `probe agent` repeats a check that has no health check of its own (a listener, an
+/// expectation, a member of a group without one): the AWS default interval.
+pub const DEFAULT_INTERVAL_S: u32 = 30;
 
 /// Every check `probe check` runs, in model order. `only` keeps one backend group or member.
 pub fn plan(policy: &Policy, only: Option<&str>) -> Vec<Check> {
@@ -287,6 +312,9 @@ pub fn plan(policy: &Policy, only: Option<&str>) -> Vec<Check> {
                     packet,
                     probe: ProbeKind::for_packet(packet),
                     timeout_s: 5,
+                    interval_s: DEFAULT_INTERVAL_S,
+                    rise: 1,
+                    fall: 1,
                     traffic_packet: None,
                     expectation: None,
                     probe_from_agent: true,
@@ -345,6 +373,15 @@ fn plan_member(bg: &BackendGroup, m: &Member, lb: Option<usize>, out: &mut Vec<C
         packet: traffic,
         probe: traffic_probe,
         timeout_s: bg.health_check.as_ref().map_or(5, |h| h.timeout_s),
+        interval_s: bg
+            .health_check
+            .as_ref()
+            .map_or(DEFAULT_INTERVAL_S, |h| h.interval_s),
+        rise: bg.health_check.as_ref().map_or(1, |h| h.healthy_threshold),
+        fall: bg
+            .health_check
+            .as_ref()
+            .map_or(1, |h| h.unhealthy_threshold),
         traffic_packet: None,
         expectation: None,
         probe_from_agent: true,

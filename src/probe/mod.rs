@@ -342,8 +342,8 @@ impl Default for ProbeSettings {
 /// Built once per run (or per agent configuration) and shared by all probes.
 pub struct ProbeContext {
     pub settings: ProbeSettings,
-    icmp: icmp::IcmpClients,
-    tls: http::TlsRoots,
+    icmp: Arc<icmp::IcmpClients>,
+    tls: Arc<http::TlsRoots>,
 }
 
 impl ProbeContext {
@@ -354,9 +354,20 @@ impl ProbeContext {
         let tls = http::TlsRoots::load(settings.http.ca_file.as_deref())?;
         Ok(ProbeContext {
             settings,
-            icmp,
-            tls,
+            icmp: Arc::new(icmp),
+            tls: Arc::new(tls),
         })
+    }
+
+    /// A context with other settings that shares this one's ICMP sockets and TLS roots: the
+    /// agent opens its sockets once and runs each health check with its own timeout and matcher.
+    /// The CA file of `settings` is not read; the roots stay this context's.
+    pub fn with_settings(&self, settings: ProbeSettings) -> Self {
+        ProbeContext {
+            settings,
+            icmp: self.icmp.clone(),
+            tls: self.tls.clone(),
+        }
     }
 }
 

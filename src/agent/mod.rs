@@ -1,0 +1,351 @@
+//! `probe agent`: the long-running agent, a Prometheus scrape target.
+//!
+//! ```text
+//!  configuration ──load──▶ World (checks, threshold states, findings) ◀──apply── probe tasks
+//!        ▲                      ▲                                              ▲
+//!   SIGHUP, /-/reload           │ read                                         │ spawn (bounded)
+//!                         HTTP server (/metrics, /findings, /probe)       scheduler (one timer)
+//! ```
+//!
+//! * [`scheduler`] — one task and one timer for every check: each check runs on its health
+//!   check's interval, first runs spread over the interval with jitter, missed ticks skipped. A
+//!   semaphore bounds the probes in flight; a tick that finds the cap reached or its previous
+//!   probe still running is skipped and counted, never queued.
+//! * [`state`] — the [`state::World`]: every check's latest observation, its rise/fall state
+//!   ([`crate::health`]) and its finding, recomputed as each observation arrives.
+//! * [`metrics`] — the registry behind `/metrics`.
+//! * [`server`] — the HTTP server: TLS and basic auth from a web config file, header and request
+//!   timeouts, a connection cap.
+//! * [`blackbox`] — `/probe?target=…&module=…`, blackbox_exporter-compatible, behind an allowlist.
+//!
+//! Life cycle: SIGHUP or `POST /-/reload` reloads the configuration; an invalid one is refused,
+//! logged and counted, and the old one keeps running. SIGTERM or SIGINT stops the scheduler, lets
+//! the probes in flight finish (they end within their timeout), and exits 0.
+
+pub mod auth;
+pub mod blackbox;
+pub mod metrics;
+pub mod schedule;
+pub mod scheduler;
+pub mod server;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ipnet::IpNet;
+use tokio::sync::{Semaphore, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{self, Source};
+use crate::diagnose::{self, ProbeKind};
+use crate::model::PortRange;
+use crate::policy::Policy;
+use crate::probe::{IcmpNeed, ProbeContext, ProbeSettings, sys};
+use metrics::Metrics;
+use state::{Build, Timing, World};
+
+/// Everything `probe agent` is told on the command line.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub source: Source,
+    pub source_addr: Option<std::net::IpAddr>,
+    pub listen: SocketAddr,
+    pub web_config: Option<PathBuf>,
+    pub timing: Timing,
+    /// Probes in flight at most.
+    pub concurrency: usize,
+    /// Networks `/probe` may reach besides the configured ones.
+    pub probe_allow: Vec<IpNet>,
+    /// `/probe` requests served at once; more wait, up to their own timeout.
+    pub probe_concurrency: usize,
+    pub server: server::Limits,
+}
+
+/// The running agent, shared by the scheduler, the probe tasks and the HTTP server.
+pub struct Agent {
+    pub settings: Settings,
+    world: Mutex<World>,
+    pub metrics: Metrics,
+    /// Bounds the scheduled probes in flight.
+    pub probes: Arc<Semaphore>,
+    /// Bounds concurrent `/probe` requests.
+    pub blackbox: Arc<Semaphore>,
+    /// The probe tasks, so that shutdown can wait for them.
+    pub tracker: TaskTracker,
+    /// The generation of the world, for the scheduler to notice a reload.
+    generation: watch::Sender<u64>,
+    next_generation: AtomicU64,
+    reloading: tokio::sync::Mutex<()>,
+}
+
+/// Why the agent could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    WebConfig(String),
+    #[error("cannot set up metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+impl Agent {
+    /// Loads the configuration and builds the first world. Nothing runs yet.
+    pub fn new(settings: Settings) -> Result<Arc<Agent>, StartError> {
+        let metrics = Metrics::new()?;
+        let world = prepare(&settings)
+            .and_then(|p| build_world(&settings, p, 1, &metrics, None))
+            .map_err(StartError::Config)?;
+        metrics.reload(true, unix_now());
+        let (generation, _) = watch::channel(1);
+        Ok(Arc::new(Agent {
+            probes: Arc::new(Semaphore::new(settings.concurrency.max(1))),
+            blackbox: Arc::new(Semaphore::new(settings.probe_concurrency.max(1))),
+            settings,
+            world: Mutex::new(world),
+            metrics,
+            tracker: TaskTracker::new(),
+            generation,
+            next_generation: AtomicU64::new(2),
+            reloading: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    /// The current world. Held only for short, non-async work.
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        // A panic while holding the lock would leave a half-updated world; the data is still
+        // the best there is, so poisoning is ignored rather than turned into a second panic.
+        self.world
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Reloads the configuration. On error the running configuration stays, and the error says
+    /// why (file, line, field). Returns the number of checks now scheduled.
+    pub async fn reload(self: &Arc<Self>) -> Result<usize, String> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
+        let agent = self.clone();
+        // Reading files and opening ICMP sockets block: off the runtime's workers.
+        let outcome = tokio::task::spawn_blocking(move || {
+            // The files are read before the lock is taken: probes keep reporting meanwhile.
+            let prepared = prepare(&agent.settings)?;
+            let mut world = agent.world();
+            let new = build_world(
+                &agent.settings,
+                prepared,
+                generation,
+                &agent.metrics,
+                Some(&mut world),
+            )?;
+            let checks = new.slots.len();
+            *world = new;
+            Ok::<usize, String>(checks)
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("reload task failed: {e}")));
+        self.metrics.reload(outcome.is_ok(), unix_now());
+        match &outcome {
+            Ok(n) => {
+                self.generation.send_replace(generation);
+                tracing::info!(checks = n, source = %self.settings.source, "configuration reloaded");
+            }
+            Err(e) => tracing::error!(
+                source = %self.settings.source,
+                error = %e,
+                "configuration reload failed; keeping the running configuration"
+            ),
+        }
+        outcome
+    }
+
+    /// The longest probe deadline of the running configuration: how long draining may take.
+    pub fn longest_timeout(&self) -> Duration {
+        self.world()
+            .slots
+            .iter()
+            .map(|s| s.timeout)
+            .max()
+            .unwrap_or(Duration::from_secs(1))
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.generation.subscribe()
+    }
+}
+
+/// A loaded configuration and the probe context for it, ready to become a [`World`].
+struct Prepared {
+    model: crate::model::Model,
+    base: Arc<ProbeContext>,
+    icmp_error: Option<String>,
+}
+
+/// Reads and validates the configuration and opens the sockets for it.
+fn prepare(settings: &Settings) -> Result<Prepared, String> {
+    let model = config::load_with_agent(&settings.source, settings.source_addr)
+        .map_err(|e| e.to_string())?;
+    let (base, icmp_error) = base_context(&model)?;
+    Ok(Prepared {
+        model,
+        base,
+        icmp_error,
+    })
+}
+
+fn build_world(
+    settings: &Settings,
+    p: Prepared,
+    generation: u64,
+    metrics: &Metrics,
+    previous: Option<&mut World>,
+) -> Result<World, String> {
+    World::build(
+        &p.model,
+        Build {
+            generation,
+            timing: settings.timing,
+            base: p.base,
+            icmp_error: p.icmp_error,
+            extra_allow: &settings.probe_allow,
+            agent_ports: agent_ports(),
+        },
+        metrics,
+        previous,
+    )
+}
+
+/// The probe context every check derives its own from. ICMP sockets are opened for both
+/// families (`/probe?module=icmp` may ask for either); without permission the agent still runs,
+/// and its ICMP checks report why they cannot.
+fn base_context(
+    model: &crate::model::Model,
+) -> Result<(Arc<ProbeContext>, Option<String>), String> {
+    let both = IcmpNeed { v4: true, v6: true };
+    let v4 = IcmpNeed {
+        v4: true,
+        v6: false,
+    };
+    let mut last_error = String::new();
+    for need in [both, v4] {
+        match ProbeContext::new(ProbeSettings::default(), need) {
+            Ok(ctx) => return Ok((Arc::new(ctx), None)),
+            Err(e) => last_error = e.to_string(),
+        }
+    }
+    let needs_icmp = diagnose::plan(&Policy::compile(model), None)
+        .iter()
+        .any(|c| c.probe_from_agent && c.probe == ProbeKind::Icmp);
+    if needs_icmp {
+        tracing::warn!("ICMP checks cannot run: {last_error}");
+    } else {
+        tracing::info!("no ICMP: /probe?module=icmp will fail: {last_error}");
+    }
+    let ctx = ProbeContext::new(ProbeSettings::default(), IcmpNeed::default())
+        .map_err(|e| e.to_string())?;
+    Ok((Arc::new(ctx), Some(last_error)))
+}
+
+fn agent_ports() -> PortRange {
+    let (from, to) = sys::local_port_range();
+    PortRange { from, to }
+}
+
+/// Seconds since the Unix epoch, for timestamps in metrics.
+pub fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Runs the agent until SIGTERM or SIGINT: the scheduler, the HTTP server, reloads on SIGHUP.
+pub async fn run(settings: Settings) -> Result<(), StartError> {
+    sys::raise_nofile_limit();
+    let web = match &settings.web_config {
+        Some(path) => {
+            Some(config::web::load(path).map_err(|e| StartError::WebConfig(e.to_string()))?)
+        }
+        None => None,
+    };
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: settings.listen,
+            source,
+        })?;
+    let agent = tokio::task::spawn_blocking(move || Agent::new(settings))
+        .await
+        .map_err(|e| StartError::Config(format!("start-up task failed: {e}")))??;
+    let cancel = CancellationToken::new();
+    {
+        let w = agent.world();
+        tracing::info!(
+            checks = w.slots.len(),
+            listen = %agent.settings.listen,
+            source = %agent.settings.source,
+            "agent started"
+        );
+    }
+    let scheduler = tokio::spawn(scheduler::run(agent.clone(), cancel.clone()));
+    let server = tokio::spawn(server::serve(listener, agent.clone(), web, cancel.clone()));
+
+    wait_for_signals(&agent).await;
+    tracing::info!("stopping: no new probes; waiting for those in flight");
+    cancel.cancel();
+    let _ = scheduler.await;
+    agent.tracker.close();
+    let drain = agent.longest_timeout() + Duration::from_secs(1);
+    let in_flight = agent.tracker.len();
+    let drained = tokio::time::timeout(drain, async {
+        agent.tracker.wait().await;
+        let _ = server.await;
+    })
+    .await
+    .is_ok();
+    if drained {
+        tracing::info!(probes = in_flight, "stopped");
+    } else {
+        tracing::warn!(
+            probes = agent.tracker.len(),
+            "stopped with probes still in flight after {drain:?}"
+        );
+    }
+    Ok(())
+}
+
+/// Reloads on SIGHUP; returns on SIGTERM or SIGINT.
+async fn wait_for_signals(agent: &Arc<Agent>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut hup, mut term) = match (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(h), Ok(t)) => (h, t),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!("cannot listen for SIGHUP/SIGTERM ({e}); only Ctrl-C stops the agent");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading the configuration");
+                let _ = agent.reload().await;
+            }
+            _ = term.recv() => return,
+            _ = tokio::signal::ctrl_c() => return,
+        }
+    }
+}

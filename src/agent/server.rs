@@ -1,0 +1,351 @@
+//! The agent's HTTP server (hyper, HTTP/1.1), with optional TLS and basic auth.
+//!
+//! | path | method | answer |
+//! |---|---|---|
+//! | `/metrics` | GET | Prometheus text format: every check's series and the agent's own |
+//! | `/probe?target=…&module=…` | GET | one probe, blackbox_exporter-compatible ([`super::blackbox`]) |
+//! | `/findings` | GET | the JSON of `probe check --output json` (verdicts.md §4), live |
+//! | `/-/healthy` | GET | 200 while the process serves |
+//! | `/-/ready` | GET | 200 once every check has been probed once, else 503 with the count |
+//! | `/-/reload` | POST, PUT | reloads the configuration; 500 with the error if it is invalid |
+//!
+//! A slow or hostile client cannot hold the server: connections beyond
+//! [`Limits::max_connections`] wait in the kernel's backlog; request headers must arrive within
+//! [`Limits::header_timeout`] (this also closes idle keep-alive connections), and may not exceed
+//! [`Limits::max_header_bytes`]; a handler gets [`Limits::request_timeout`]; a connection lives
+//! at most [`Limits::max_connection_age`] before it is closed after its current request.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderName, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::Agent;
+use super::auth::BasicAuth;
+use crate::config::web::WebConfig;
+
+/// What a client may take of the server.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_connection_age: Duration,
+    pub max_header_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 128,
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_connection_age: Duration::from_secs(300),
+            max_header_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// What every connection shares.
+struct Shared {
+    agent: Arc<Agent>,
+    auth: Option<BasicAuth>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    limits: Limits,
+}
+
+/// Serves until `cancel`, then lets open connections finish their request (bounded by the
+/// request timeout).
+pub async fn serve(
+    listener: TcpListener,
+    agent: Arc<Agent>,
+    web: Option<WebConfig>,
+    cancel: CancellationToken,
+) {
+    let limits = agent.settings.server;
+    let (tls, auth, headers) = match web {
+        Some(w) => {
+            let auth = (!w.basic_auth_users.is_empty()).then(|| BasicAuth::new(w.basic_auth_users));
+            let headers = w
+                .headers
+                .iter()
+                .filter_map(|(k, v)| {
+                    Some((
+                        HeaderName::from_bytes(k.as_bytes()).ok()?,
+                        HeaderValue::from_str(v).ok()?,
+                    ))
+                })
+                .collect();
+            (w.tls.map(tokio_rustls::TlsAcceptor::from), auth, headers)
+        }
+        None => (None, None, Vec::new()),
+    };
+    let shared = Arc::new(Shared {
+        agent,
+        auth,
+        headers,
+        limits,
+    });
+    let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let open = tokio_util::task::TaskTracker::new();
+    loop {
+        let permit = tokio::select! {
+            p = connections.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = cancel.cancelled() => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(e) => {
+                    // EMFILE and friends: wait a little instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = cancel.cancelled() => break,
+        };
+        let shared = shared.clone();
+        let tls = tls.clone();
+        let stop = cancel.clone();
+        open.spawn(async move {
+            let _permit = permit;
+            match tls {
+                Some(acceptor) => {
+                    match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await
+                    {
+                        Ok(Ok(stream)) => connection(stream, shared, stop).await,
+                        Ok(Err(e)) => tracing::debug!("TLS handshake failed: {e}"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
+                    }
+                }
+                None => connection(stream, shared, stop).await,
+            }
+        });
+    }
+    drop(listener);
+    open.close();
+    let grace = limits.request_timeout + Duration::from_secs(1);
+    if tokio::time::timeout(grace, open.wait()).await.is_err() {
+        tracing::debug!("HTTP connections still open after {grace:?}; closing them");
+    }
+}
+
+async fn connection<I>(io: I, shared: Arc<Shared>, stop: CancellationToken)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = shared.limits;
+    let service = service_fn(move |req| {
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(respond(&shared, req).await) }
+    });
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8192))
+        .serve_connection(TokioIo::new(io), service);
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                tracing::debug!("HTTP connection ended: {e}");
+            }
+            return;
+        }
+        _ = tokio::time::sleep(limits.max_connection_age) => {}
+        _ = stop.cancelled() => {}
+    }
+    // Old enough, or the agent is stopping: finish the request in progress, then close.
+    conn.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(limits.request_timeout, conn).await;
+}
+
+type Answer = Response<Full<Bytes>>;
+
+fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Answer {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+const PLAIN: &str = "text/plain; charset=utf-8";
+
+/// The handler label of a path: a fixed set, so `probe_agent_http_requests_total` stays small.
+fn handler(path: &str) -> &'static str {
+    match path {
+        "/" => "/",
+        "/metrics" => "/metrics",
+        "/probe" => "/probe",
+        "/findings" => "/findings",
+        "/-/healthy" => "/-/healthy",
+        "/-/ready" => "/-/ready",
+        "/-/reload" => "/-/reload",
+        _ => "other",
+    }
+}
+
+async fn respond(shared: &Shared, req: Request<Incoming>) -> Answer {
+    let path = req.uri().path().to_string();
+    let mut answer = match &shared.auth {
+        Some(auth)
+            if !auth
+                .verify(
+                    req.headers()
+                        .get(header::AUTHORIZATION)
+                        .map(|v| v.as_bytes()),
+                )
+                .await =>
+        {
+            let mut r = text(StatusCode::UNAUTHORIZED, PLAIN, "Unauthorized\n");
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"probe\""),
+            );
+            r
+        }
+        _ => {
+            let timeout = if path == "/probe" {
+                // /probe bounds itself by the scrape timeout; this is only a backstop.
+                super::blackbox::MODULE_TIMEOUT + Duration::from_secs(5)
+            } else {
+                shared.limits.request_timeout
+            };
+            match tokio::time::timeout(timeout, route(shared, &req)).await {
+                Ok(a) => a,
+                Err(_) => text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    PLAIN,
+                    "request timed out\n",
+                ),
+            }
+        }
+    };
+    for (k, v) in &shared.headers {
+        answer.headers_mut().insert(k.clone(), v.clone());
+    }
+    shared
+        .agent
+        .metrics
+        .http_request(handler(&path), answer.status().as_u16());
+    answer
+}
+
+async fn route(shared: &Shared, req: &Request<Incoming>) -> Answer {
+    let agent = &shared.agent;
+    let method = req.method();
+    let path = req.uri().path();
+    let get = method == Method::GET || method == Method::HEAD;
+    match path {
+        "/metrics" | "/findings" | "/probe" | "/-/healthy" | "/-/ready" | "/" if !get => {
+            not_allowed("GET, HEAD")
+        }
+        "/metrics" => {
+            {
+                let w = agent.world();
+                agent.metrics.set_findings(w.findings());
+            }
+            let a = agent.clone();
+            // 10,000 checks are some 150,000 lines: encoded off the runtime's workers.
+            match tokio::task::spawn_blocking(move || a.metrics.encode()).await {
+                Ok(page) => text(
+                    StatusCode::OK,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                    page,
+                ),
+                Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, PLAIN, format!("{e}\n")),
+            }
+        }
+        "/probe" => {
+            let scrape_timeout = req
+                .headers()
+                .get("x-prometheus-scrape-timeout-seconds")
+                .and_then(|v| v.to_str().ok());
+            let a = super::blackbox::handle(agent, req.uri().query(), scrape_timeout).await;
+            text(a.status, a.content_type, a.body)
+        }
+        "/findings" => {
+            let report = agent.world().report();
+            match serde_json::to_vec_pretty(&report) {
+                Ok(mut body) => {
+                    body.push(b'\n');
+                    text(StatusCode::OK, "application/json", body)
+                }
+                Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, PLAIN, format!("{e}\n")),
+            }
+        }
+        "/-/healthy" => text(StatusCode::OK, PLAIN, "Healthy\n"),
+        "/-/ready" => {
+            let (done, total) = agent.world().observed();
+            if done == total {
+                text(
+                    StatusCode::OK,
+                    PLAIN,
+                    format!("Ready: {total} checks probed\n"),
+                )
+            } else {
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    PLAIN,
+                    format!("Not ready: {done} of {total} checks probed once\n"),
+                )
+            }
+        }
+        "/-/reload" => {
+            if method != Method::POST && method != Method::PUT {
+                return not_allowed("POST, PUT");
+            }
+            match agent.reload().await {
+                Ok(n) => text(StatusCode::OK, PLAIN, format!("Reloaded: {n} checks\n")),
+                Err(e) => text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    PLAIN,
+                    format!("Reload failed; the running configuration stays:\n{e}\n"),
+                ),
+            }
+        }
+        "/" => text(StatusCode::OK, "text/html; charset=utf-8", INDEX),
+        _ => text(StatusCode::NOT_FOUND, PLAIN, "Not found\n"),
+    }
+}
+
+fn not_allowed(allow: &'static str) -> Answer {
+    let mut r = text(
+        StatusCode::METHOD_NOT_ALLOWED,
+        PLAIN,
+        "Method not allowed\n",
+    );
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    r
+}
+
+const INDEX: &str = r#"<!DOCTYPE html>
+<html><head><title>probe agent</title></head>
+<body>
+<h1>probe agent</h1>
+<ul>
+<li><a href="metrics">metrics</a></li>
+<li><a href="findings">findings</a> (JSON)</li>
+<li><a href="probe?target=127.0.0.1:9465&amp;module=tcp_connect">probe</a>?target=&hellip;&amp;module=http_2xx|tcp_connect|icmp|udp</li>
+<li><a href="-/healthy">healthy</a>, <a href="-/ready">ready</a></li>
+</ul>
+</body></html>
+"#;

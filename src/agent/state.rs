@@ -1,0 +1,305 @@
+//! What the agent knows: the checks of the loaded configuration, each with its latest
+//! observation, its threshold state and its finding.
+//!
+//! One [`World`] per loaded configuration. A reload builds a new world and carries over, check by
+//! check (matched by their labels), the threshold state, the latest observation and finding and
+//! the metric series, so a reload neither resets a backend to `initial` nor drops its series.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
+
+use super::metrics::{CheckSeries, Metrics, check_labels};
+use crate::diagnose::probing::{self, ProbeKey};
+use crate::diagnose::{self, Check, Finding, Perspectives, Report, Seen};
+use crate::health::{Health, InitialRule, Thresholds};
+use crate::model::{Model, PortRange, Provider};
+use crate::policy::Policy;
+use crate::probe::{Observation, ProbeContext, ProbeSpec, Protocol};
+
+/// Overrides of the health checks' own timing, from the command line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timing {
+    pub interval: Option<Duration>,
+    pub timeout: Option<Duration>,
+}
+
+/// One scheduled check.
+pub struct Slot {
+    pub check: Check,
+    pub spec: ProbeSpec,
+    pub ctx: Arc<ProbeContext>,
+    pub interval: Duration,
+    pub timeout: Duration,
+    perspectives: Perspectives,
+    pub health: Health,
+    pub latest: Option<Observation>,
+    pub finding: Option<Finding>,
+    pub in_flight: bool,
+    pub series: CheckSeries,
+    /// Why this check's probe cannot run at all (no ICMP permission), if so.
+    pub cannot_run: Option<String>,
+}
+
+/// The agent's state under one configuration.
+pub struct World {
+    pub generation: u64,
+    pub policy: Policy,
+    pub slots: Vec<Slot>,
+    /// Findings from the configuration alone (subnet sizes, zones).
+    pub statics: Vec<Finding>,
+    /// Networks `/probe` may reach.
+    pub allow: Vec<IpNet>,
+    /// The probe context `/probe` derives its own from.
+    pub base: Arc<ProbeContext>,
+    agent_ports: PortRange,
+}
+
+/// What building a world needs besides the model.
+pub struct Build<'a> {
+    pub generation: u64,
+    pub timing: Timing,
+    /// Shares its ICMP sockets and TLS roots with every check and with `/probe`.
+    pub base: Arc<ProbeContext>,
+    /// Set when ICMP sockets could not be opened: ICMP checks report it instead of probing.
+    pub icmp_error: Option<String>,
+    pub extra_allow: &'a [IpNet],
+    pub agent_ports: PortRange,
+}
+
+impl World {
+    /// Plans every check the agent can send, builds their contexts and series, and takes over
+    /// what `previous` knew about the same checks. On error `previous` is left untouched.
+    pub fn build(
+        model: &Model,
+        b: Build<'_>,
+        metrics: &Metrics,
+        previous: Option<&mut World>,
+    ) -> Result<World, String> {
+        let policy = Policy::compile(model);
+        // First everything that can fail, so that a bad configuration leaves the old world whole.
+        let mut contexts: HashMap<ProbeKey, Arc<ProbeContext>> = HashMap::new();
+        let mut planned = Vec::new();
+        let mut seen_labels = std::collections::HashSet::new();
+        for mut check in diagnose::plan(&policy, None) {
+            if !check.probe_from_agent {
+                continue;
+            }
+            if let Some(i) = b.timing.interval {
+                check.interval_s = i.as_secs().clamp(1, u64::from(u32::MAX)) as u32;
+            }
+            let interval = b
+                .timing
+                .interval
+                .unwrap_or(Duration::from_secs(u64::from(check.interval_s.max(1))));
+            let mut key = ProbeKey::of(&check);
+            if let Some(t) = b.timing.timeout {
+                key.timeout = t;
+            }
+            // A probe never outlives its interval: a load balancer's timeout is always shorter.
+            key.timeout = key.timeout.min(interval);
+            let ctx = match contexts.get(&key) {
+                Some(c) => c.clone(),
+                None => {
+                    let settings = key.settings().map_err(|e| {
+                        format!(
+                            "backend group {}: health check expected_codes: {e}",
+                            check.backend_group.as_deref().unwrap_or("?")
+                        )
+                    })?;
+                    let c = Arc::new(b.base.with_settings(settings));
+                    contexts.insert(key.clone(), c.clone());
+                    c
+                }
+            };
+            let target = probing::target_for(&check);
+            let labels = check_labels(&check, target.protocol);
+            if !seen_labels.insert(labels.clone()) {
+                // The same probe under the same name (one expectation for several load
+                // balancers): probed once.
+                continue;
+            }
+            planned.push((check, key.timeout, ctx, interval, labels, target));
+        }
+
+        let mut carried: HashMap<[String; 6], Slot> = HashMap::new();
+        if let Some(prev) = previous {
+            for s in std::mem::take(&mut prev.slots) {
+                carried.insert(s.series.labels.clone(), s);
+            }
+        }
+        let mut slots: Vec<Slot> = Vec::with_capacity(planned.len());
+        for (check, timeout, ctx, interval, labels, target) in planned {
+            let protocol = target.protocol;
+            let spec = ProbeSpec {
+                addr: SocketAddr::new(check.address, target.port.unwrap_or(0)),
+                target: Arc::new(target),
+                resolve: Duration::ZERO,
+            };
+            let initial = match check
+                .load_balancer
+                .and_then(|i| model.load_balancers.get(i))
+                .map(|lb| lb.provider)
+            {
+                Some(Provider::Huawei) => InitialRule::Rise,
+                _ => InitialRule::OnePass,
+            };
+            let thresholds = Thresholds::new(check.rise, check.fall, initial);
+            let perspectives = diagnose::perspectives(&policy, &check, b.agent_ports);
+            let cannot_run = (protocol == Protocol::Icmp)
+                .then(|| b.icmp_error.clone())
+                .flatten();
+            let (health, latest, finding, series) = match carried.remove(&labels) {
+                Some(mut old) => {
+                    old.health.set_thresholds(thresholds);
+                    (old.health, old.latest, old.finding, old.series)
+                }
+                None => (
+                    Health::new(thresholds),
+                    None,
+                    None,
+                    metrics.series(labels, protocol),
+                ),
+            };
+            slots.push(Slot {
+                check,
+                spec,
+                ctx,
+                interval,
+                timeout,
+                perspectives,
+                health,
+                latest,
+                finding,
+                in_flight: false,
+                series,
+                cannot_run,
+            });
+        }
+        for gone in carried.values() {
+            metrics.forget(&gone.series);
+        }
+        metrics.checks.set(slots.len() as i64);
+        let statics = diagnose::static_findings(&policy);
+        let allow = allowlist(model, b.extra_allow);
+        let mut world = World {
+            generation: b.generation,
+            policy,
+            slots,
+            statics,
+            allow,
+            base: b.base.clone(),
+            agent_ports: b.agent_ports,
+        };
+        // Findings of carried observations are judged again under the new configuration.
+        for i in 0..world.slots.len() {
+            world.rejudge(i, metrics);
+        }
+        Ok(world)
+    }
+
+    fn rejudge(&mut self, index: usize, metrics: &Metrics) {
+        let Some(slot) = self.slots.get_mut(index) else {
+            return;
+        };
+        let Some(obs) = &slot.latest else { return };
+        let f = diagnose::diagnose(&self.policy, &slot.check, &slot.perspectives, Some(obs));
+        metrics.record_finding(&mut slot.series, &f);
+        slot.finding = Some(f);
+    }
+
+    /// Takes one observation of slot `index`, made at `at` and taking `took`: metrics, threshold
+    /// state, finding. Returns what changed, for the log.
+    pub fn apply(
+        &mut self,
+        index: usize,
+        obs: Observation,
+        took: Duration,
+        at: Instant,
+        now_unix: f64,
+        metrics: &Metrics,
+    ) -> Option<Change> {
+        let slot = self.slots.get_mut(index)?;
+        slot.in_flight = false;
+        metrics.record(&mut slot.series, &obs, took, now_unix);
+        let seen = diagnose::seen(&obs);
+        let transition = if seen == Seen::NotRun {
+            // A probe that could not run says nothing about the backend.
+            None
+        } else {
+            let t = slot.health.record(seen == Seen::Pass, at);
+            metrics.record_health(&slot.series, slot.health.state(), t.is_some());
+            t
+        };
+        let finding = diagnose::diagnose(&self.policy, &slot.check, &slot.perspectives, Some(&obs));
+        metrics.record_finding(&mut slot.series, &finding);
+        let before = slot.finding.as_ref().map(|f| f.code);
+        let code_changed = before != Some(finding.code);
+        let change = Change {
+            transition,
+            code: code_changed.then_some(finding.code),
+            first: before.is_none(),
+        };
+        slot.finding = Some(finding);
+        slot.latest = Some(obs);
+        Some(change)
+    }
+
+    /// Every finding now: one per observed check, and the static ones.
+    pub fn report(&self) -> Report {
+        Report::new(
+            self.slots
+                .iter()
+                .filter_map(|s| s.finding.clone())
+                .chain(self.statics.iter().cloned())
+                .collect(),
+        )
+    }
+
+    /// Findings for `probe_findings`.
+    pub fn findings(&self) -> impl Iterator<Item = &Finding> {
+        self.slots
+            .iter()
+            .filter_map(|s| s.finding.as_ref())
+            .chain(self.statics.iter())
+    }
+
+    /// How many checks have been probed at least once, of how many.
+    pub fn observed(&self) -> (usize, usize) {
+        let done = self.slots.iter().filter(|s| s.latest.is_some()).count();
+        (done, self.slots.len())
+    }
+
+    pub fn agent_ports(&self) -> PortRange {
+        self.agent_ports
+    }
+}
+
+/// What one observation changed.
+#[derive(Debug, Clone, Copy)]
+pub struct Change {
+    pub transition: Option<crate::health::Transition>,
+    /// The finding's new code, if it changed.
+    pub code: Option<diagnose::Code>,
+    /// The first observation of the check.
+    pub first: bool,
+}
+
+/// The networks `/probe` may reach by default: every configured member, load balancer address
+/// and subnet, plus the operator's own entries.
+pub fn allowlist(model: &Model, extra: &[IpNet]) -> Vec<IpNet> {
+    let mut nets: Vec<IpNet> = model.subnets.iter().map(|s| s.cidr).collect();
+    let hosts = model
+        .backend_groups
+        .iter()
+        .flat_map(|g| g.members.iter().map(|m| m.address))
+        .chain(model.load_balancers.iter().filter_map(|lb| lb.address));
+    nets.extend(hosts.map(IpNet::from));
+    nets.extend(extra.iter().copied());
+    nets.sort();
+    nets.dedup();
+    nets
+}
