@@ -395,6 +395,20 @@ http {{
         self.probe(ns, &all)
     }
 
+    /// Starts `args` inside `ns`, its output in `log`; the lab stops it when it is dropped.
+    pub fn spawn(&mut self, ns: &str, args: &[&str], log: &Path) {
+        let out = std::fs::File::create(log).expect("create the log file");
+        let err = out.try_clone().expect("clone the log file");
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns])
+            .args(args)
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {args:?}: {e}"));
+        self.children.push(child);
+    }
+
     /// Starts the real `probe` binary inside `ns` without waiting for it.
     pub fn spawn_probe(&self, ns: &str, args: &[&str]) -> Child {
         Command::new("ip")

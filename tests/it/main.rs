@@ -1,6 +1,7 @@
 //! Integration tests: the real `probe` binary, run in network namespaces against real servers and
 //! real nftables rules (see `lab`), plus command-line behaviour that needs no network.
 
+mod agent;
 mod cli;
 mod lab;
 mod scenarios;

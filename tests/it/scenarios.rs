@@ -17,15 +17,15 @@ use serde_json::Value;
 
 use crate::lab::Lab;
 
-const AGENT: &str = "10.0.0.10";
+pub(crate) const AGENT: &str = "10.0.0.10";
 
 /// The lab built from a model, with the namespaces of its hosts.
-struct Topology {
-    lab: Lab,
-    agent: String,
-    agent_addr: IpAddr,
+pub(crate) struct Topology {
+    pub(crate) lab: Lab,
+    pub(crate) agent: String,
+    pub(crate) agent_addr: IpAddr,
     /// (namespace, address) of each member, in model order.
-    members: Vec<(String, IpAddr)>,
+    pub(crate) members: Vec<(String, IpAddr)>,
 }
 
 fn fixture(rel: &str) -> PathBuf {
@@ -35,7 +35,7 @@ fn fixture(rel: &str) -> PathBuf {
 }
 
 /// Copies `base` into the lab's directory under `name` and lays `overlay` files over it.
-fn compose(lab: &Lab, name: &str, base: &str, overlay: Option<&str>) -> PathBuf {
+pub(crate) fn compose(lab: &Lab, name: &str, base: &str, overlay: Option<&str>) -> PathBuf {
     let dir = lab.dir.join(name);
     std::fs::create_dir_all(&dir).expect("fixture copy directory");
     let mut dirs = vec![fixture(base)];
@@ -51,7 +51,7 @@ fn compose(lab: &Lab, name: &str, base: &str, overlay: Option<&str>) -> PathBuf 
     dir
 }
 
-fn load(source: &Source, agent: IpAddr) -> Model {
+pub(crate) fn load(source: &Source, agent: IpAddr) -> Model {
     config::load(source, Some(agent)).expect("fixture loads")
 }
 
@@ -70,7 +70,7 @@ fn prefix_len(model: &Model, addr: IpAddr) -> (String, u8, String) {
 
 /// Builds namespaces, links and routes for the agent, every member and every load balancer
 /// address of `model`. Each subnet is a bridge in the router that owns the subnet's `.1`.
-fn build(test: &str, model: &Model, agent: IpAddr) -> Topology {
+pub(crate) fn build(test: &str, model: &Model, agent: IpAddr) -> Topology {
     let mut lab = Lab::new(test);
     let router = lab.namespace("router");
     lab.sysctl(&router, "net.ipv4.ip_forward", "1");
@@ -366,7 +366,7 @@ fn proto_match(
 }
 
 /// nginx on every member: the traffic port answers 200, `/health` on 8081 answers `health`.
-fn web_servers(t: &mut Topology, health: &[&str]) {
+pub(crate) fn web_servers(t: &mut Topology, health: &[&str]) {
     let members = t.members.clone();
     for ((ns, addr), health) in members.iter().zip(health) {
         let mut blocks =
@@ -383,7 +383,7 @@ fn web_servers(t: &mut Topology, health: &[&str]) {
     }
 }
 
-const HEALTHY: &str = "return 200 \"healthy\\n\";";
+pub(crate) const HEALTHY: &str = "return 200 \"healthy\\n\";";
 
 /// Runs `probe check` in the agent's namespace and returns the parsed report.
 fn check(t: &Topology, source_flag: &str, source: &Path) -> (i32, Value) {
@@ -562,10 +562,10 @@ fn aws_scenario(
     })
 }
 
-const WEB1: &str = "10.0.1.25";
-const WEB2: &str = "10.0.11.37";
+pub(crate) const WEB1: &str = "10.0.1.25";
+pub(crate) const WEB2: &str = "10.0.11.37";
 const SG_WEB: &str = "sg-0fedcba9876543210";
-const ACL_APP: &str = "acl-0a9b8c7d6e5f40312";
+pub(crate) const ACL_APP: &str = "acl-0a9b8c7d6e5f40312";
 
 #[test]
 fn all_healthy_backends_are_ok_and_exit_zero() {
