@@ -20,7 +20,7 @@
 //! | `http_server_config.headers`                    | the exporter-toolkit allow-list and values; blank means unset  | —                                                               |
 //! | `http_server_config.http2`                      | accepted; `true` gives a warning: the agent serves HTTP/1.1    | HTTP/2 is never offered                                         |
 //! | `basic_auth_users`                              | user → bcrypt hash, checked at load time                       | —                                                               |
-//! | `rate_limit`                                    | refused, naming the field                                      | not implemented                                                 |
+//! | `rate_limit`, `basic_auth_excluded_paths`       | refused, naming the field                                      | not implemented                                                 |
 //!
 //! A `tls_server_config` with any field set means TLS is wanted, so it must name a certificate and
 //! a key; exporter-toolkit silently serves plain HTTP when only, say, `min_version` is set. The file
@@ -43,10 +43,12 @@ use serde::{Deserialize, Deserializer};
 
 use super::ConfigError;
 
-/// Everything the agent's HTTP server needs from the web configuration, ready to use.
-pub struct WebConfig {
-    /// `None`: serve plain HTTP. ALPN offers `http/1.1` only.
-    pub tls: Option<Arc<ServerConfig>>,
+/// Everything the agent's HTTP server needs from the web configuration. [`load`] gives it ready
+/// to use; [`parse`] gives the same with the TLS settings not yet read from their files
+/// ([`RawWebConfig`]).
+pub struct WebConfig<Tls = Arc<ServerConfig>> {
+    /// `None`: serve plain HTTP. Once built, ALPN offers `http/1.1` only.
+    pub tls: Option<Tls>,
     /// User name → bcrypt hash, each hash checked at load time. Empty: no authentication, as in
     /// exporter-toolkit.
     pub basic_auth_users: BTreeMap<String, String>,
@@ -56,11 +58,15 @@ pub struct WebConfig {
     pub warnings: Vec<String>,
 }
 
-impl fmt::Debug for WebConfig {
+/// A web configuration checked as far as possible without reading other files: what [`parse`]
+/// returns and [`build`] turns into a [`WebConfig`].
+pub type RawWebConfig = WebConfig<TlsSettings>;
+
+impl<Tls: fmt::Debug> fmt::Debug for WebConfig<Tls> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The hashes stay out of logs.
         f.debug_struct("WebConfig")
-            .field("tls", &self.tls.is_some())
+            .field("tls", &self.tls)
             .field("basic_auth_users", &self.basic_auth_users.keys())
             .field("headers", &self.headers)
             .field("warnings", &self.warnings)
@@ -68,27 +74,20 @@ impl fmt::Debug for WebConfig {
     }
 }
 
-/// A web configuration checked as far as possible without reading other files: what [`parse`]
-/// returns and [`build`] turns into a [`WebConfig`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawWebConfig {
-    /// `None` when `tls_server_config` is absent or empty.
-    pub tls: Option<TlsSettings>,
-    pub basic_auth_users: BTreeMap<String, String>,
-    pub headers: Vec<(String, String)>,
-    pub warnings: Vec<String>,
-}
-
 /// `tls_server_config`, validated; file names already joined to the configuration's directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsSettings {
+    /// The server's certificate chain, leaf first.
     pub cert: Pem,
+    /// The leaf certificate's private key.
     pub key: Pem,
     pub client_auth: ClientAuth,
     /// Set exactly when `client_auth` verifies certificates.
     pub client_ca: Option<Pem>,
+    /// `min_version <= max_version`, checked.
     pub min_version: TlsVersion,
     pub max_version: TlsVersion,
+    /// Becomes rustls' `ignore_client_order`: the server's cipher suite order wins.
     pub prefer_server_cipher_suites: bool,
 }
 
@@ -101,8 +100,10 @@ pub struct Pem {
     pub source: PemSource,
 }
 
+/// The two ways exporter-toolkit lets a file give PEM text.
 #[derive(Clone, PartialEq, Eq)]
 pub enum PemSource {
+    /// Already joined to the web configuration file's directory.
     File(PathBuf),
     /// May be a private key: never printed.
     Inline(String),
@@ -134,7 +135,9 @@ impl Pem {
 
     fn read(&self, file: &Path) -> Result<Vec<u8>, ConfigError> {
         match &self.source {
-            PemSource::File(p) => super::read_file(p).map_err(|e| field_error(file, self.field, e)),
+            PemSource::File(p) => {
+                super::read_file(p).map_err(|e| message_error(file, self.field, e.to_string()))
+            }
             PemSource::Inline(text) => Ok(text.as_bytes().to_vec()),
         }
     }
@@ -143,6 +146,7 @@ impl Pem {
 /// `client_auth_type`: whether the server asks for a client certificate and what it does with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAuth {
+    /// No certificate is asked for (the default).
     NoClientCert,
     /// A certificate, if sent, must chain to the client CA; clients without one are let in.
     VerifyClientCertIfGiven,
@@ -181,7 +185,9 @@ impl FromStr for ClientAuth {
 /// `min_version` / `max_version`. rustls speaks TLS 1.2 and 1.3 only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum TlsVersion {
+    /// `TLS12`, the default `min_version`.
     Tls12,
+    /// `TLS13`, the default `max_version`.
     Tls13,
 }
 
@@ -411,11 +417,6 @@ fn message_error(file: &Path, field: &str, message: String) -> ConfigError {
     }
 }
 
-/// Wraps an error about a file the web configuration names (`cert_file: …`).
-fn field_error(file: &Path, field: &str, error: ConfigError) -> ConfigError {
-    message_error(file, field, error.to_string())
-}
-
 fn tls_settings(mut doc: TlsDocument, file: &Path) -> Result<Option<TlsSettings>, ConfigError> {
     for text in [
         &mut doc.cert,
@@ -546,6 +547,12 @@ struct Document {
     basic_auth_users: Option<BTreeMap<String, BcryptHash>>,
     #[serde(rename = "rate_limit", default, deserialize_with = "refuse_rate_limit")]
     _rate_limit: Option<()>,
+    #[serde(
+        rename = "basic_auth_excluded_paths",
+        default,
+        deserialize_with = "refuse_basic_auth_excluded_paths"
+    )]
+    _basic_auth_excluded_paths: Option<()>,
 }
 
 #[derive(Debug, Default, PartialEq, Eq, Deserialize)]
@@ -818,6 +825,12 @@ fn refuse_rate_limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<()>, D::E
     refuse(d, "there is no rate limiter")
 }
 
+fn refuse_basic_auth_excluded_paths<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<()>, D::Error> {
+    refuse(d, "every path asks for basic auth when users are set")
+}
+
 fn refuse_cipher_suites<'de, D: Deserializer<'de>>(d: D) -> Result<Option<()>, D::Error> {
     refuse(d, "rustls' own cipher suites are used")
 }
@@ -946,6 +959,11 @@ mod tests {
                 "rate_limit",
                 "rate_limit:\n  interval: 1s\n  burst: 5\n",
                 &["rate_limit: not supported by probe agent"],
+            ),
+            (
+                "paths without auth",
+                "basic_auth_excluded_paths:\n  - /-/healthy\n",
+                &["web.yml:2:3: basic_auth_excluded_paths: not supported by probe agent"],
             ),
             (
                 "malformed bcrypt hash",
@@ -1169,65 +1187,63 @@ mod tests {
         assert_eq!(tls.alpn_protocols, vec![b"http/1.1".to_vec()]);
         assert!(tls.ignore_client_order);
 
-        let plain = dir.write("plain.yml", "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  max_version: TLS12\n");
+        let plain = dir.write(
+            "plain.yml",
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  \
+             max_version: TLS12\n",
+        );
         assert!(load(&plain).expect("loads").tls.is_some());
     }
 
     #[test]
-    fn load_refuses_a_key_that_does_not_match_the_certificate() {
-        let dir = TempDir::new("mismatch");
+    fn load_names_the_field_and_the_file_it_cannot_use() {
+        let dir = TempDir::new("refused");
         dir.certificate("server", false);
         dir.certificate("other", false);
-        let web = dir.write(
-            "web.yml",
-            "tls_server_config:\n  cert_file: server.crt\n  key_file: other.key\n",
-        );
-        let e = load_err(&web);
-        assert!(
-            e.contains("web.yml: tls_server_config.key_file: the key in "),
-            "{e}"
-        );
-        assert!(
-            e.contains("other.key does not match the certificate in "),
-            "{e}"
-        );
-        assert!(e.contains("server.crt"), "{e}");
-    }
-
-    #[test]
-    fn load_names_a_missing_or_empty_file() {
-        let dir = TempDir::new("missing");
-        dir.certificate("server", false);
-        let web = dir.write(
-            "web.yml",
-            "tls_server_config:\n  cert_file: nowhere.crt\n  key_file: server.key\n",
-        );
-        let e = load_err(&web);
-        assert!(e.contains("web.yml: tls_server_config.cert_file: "), "{e}");
-        assert!(e.contains("nowhere.crt: cannot read"), "{e}");
-
         dir.write("empty.crt", "");
-        let web = dir.write(
-            "web2.yml",
-            "tls_server_config:\n  cert_file: empty.crt\n  key_file: server.key\n",
-        );
-        let e = load_err(&web);
-        assert!(
-            e.contains("tls_server_config.cert_file: no certificate"),
-            "{e}"
-        );
-        assert!(e.contains("empty.crt"), "{e}");
-
-        let web = dir.write(
-            "web3.yml",
-            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.crt\n",
-        );
-        let e = load_err(&web);
-        assert!(
-            e.contains("tls_server_config.key_file: no private key"),
-            "{e}"
-        );
-
+        let cases: &[(&str, &str, &str, &[&str])] = &[
+            (
+                "a key that does not match the certificate",
+                "server.crt",
+                "other.key",
+                &[
+                    "web.yml: tls_server_config.key_file: the key in ",
+                    "other.key does not match the certificate in ",
+                    "server.crt",
+                ],
+            ),
+            (
+                "a missing certificate file",
+                "nowhere.crt",
+                "server.key",
+                &[
+                    "web.yml: tls_server_config.cert_file: ",
+                    "nowhere.crt: cannot read",
+                ],
+            ),
+            (
+                "an empty certificate file",
+                "empty.crt",
+                "server.key",
+                &["tls_server_config.cert_file: no certificate", "empty.crt"],
+            ),
+            (
+                "a certificate given as the key",
+                "server.crt",
+                "server.crt",
+                &["tls_server_config.key_file: no private key"],
+            ),
+        ];
+        for (name, cert, key, wanted) in cases {
+            let web = dir.write(
+                "web.yml",
+                &format!("tls_server_config:\n  cert_file: {cert}\n  key_file: {key}\n"),
+            );
+            let e = load_err(&web);
+            for w in *wanted {
+                assert!(e.contains(w), "{name}: {e:?} lacks {w:?}");
+            }
+        }
         let e = load_err(&dir.0.join("absent.yml"));
         assert!(e.contains("absent.yml: cannot read"), "{e}");
     }
