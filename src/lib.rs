@@ -28,6 +28,7 @@
 //!   cancellable, streaming results.
 //! * [`output`] — tables, JSON, JSON lines, findings and the progress bar.
 //! * [`cli`] — command-line definitions, the ad hoc run and the configuration commands.
+//! * [`agent`] — the `probe agent` daemon; [`agent::auth`] checks HTTP basic auth.
 
 pub mod agent;
 pub mod cli;

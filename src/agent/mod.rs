@@ -274,7 +274,11 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     sys::raise_nofile_limit();
     let web = match &settings.web_config {
         Some(path) => {
-            Some(config::web::load(path).map_err(|e| StartError::WebConfig(e.to_string()))?)
+            let web = config::web::load(path).map_err(|e| StartError::WebConfig(e.to_string()))?;
+            for w in &web.warnings {
+                tracing::warn!("{w}");
+            }
+            Some(web)
         }
         None => None,
     };

@@ -10,6 +10,7 @@
 //! | native YAML            | [`load_yaml`] / [`yaml::parse`]   | `--config FILE`                    |
 //! | AWS CLI JSON outputs   | [`aws::load_dir`]                 | each file's top-level key          |
 //! | Huawei Cloud API JSON  | [`huawei::load_dir`]              | each file's top-level key          |
+//! | agent web settings     | [`web::load`] / [`web::parse`]    | `--web.config.file FILE`           |
 
 pub mod aws;
 pub mod huawei;

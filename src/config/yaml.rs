@@ -3,11 +3,29 @@
 
 use std::path::Path;
 
+use serde::de::DeserializeOwned;
+
 use super::ConfigError;
 use crate::model::Model;
 
 /// Parses a YAML document into a model (not validated: see [`crate::model::validate`]).
 pub fn parse(bytes: &[u8], file: &Path) -> Result<Model, ConfigError> {
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(ConfigError::Syntax {
+            file: file.to_path_buf(),
+            line: None,
+            column: None,
+            path: ".".to_string(),
+            message: "the file is empty: nothing to check (see docs/config.md)".to_string(),
+        });
+    }
+    parse_document(bytes, file)
+}
+
+/// Deserializes one YAML document into `T`, for every YAML format this crate reads (the native
+/// configuration, the agent's web configuration). Refuses bytes that are not UTF-8; errors carry
+/// the line, column and field path.
+pub fn parse_document<T: DeserializeOwned>(bytes: &[u8], file: &Path) -> Result<T, ConfigError> {
     let syntax = |line, column, path: String, message: String| ConfigError::Syntax {
         file: file.to_path_buf(),
         line,
@@ -15,14 +33,6 @@ pub fn parse(bytes: &[u8], file: &Path) -> Result<Model, ConfigError> {
         path,
         message,
     };
-    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(syntax(
-            None,
-            None,
-            ".".to_string(),
-            "the file is empty: nothing to check (see docs/config.md)".to_string(),
-        ));
-    }
     if let Err(e) = std::str::from_utf8(bytes) {
         let offset = e.valid_up_to();
         let line = bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1;
@@ -34,7 +44,7 @@ pub fn parse(bytes: &[u8], file: &Path) -> Result<Model, ConfigError> {
         ));
     }
     let de = serde_norway::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize::<_, Model>(de).map_err(|e| {
+    serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let (line, column) = inner
