@@ -54,6 +54,13 @@ check() {
   shift
   if out=$("$@" 2>&1); then pass "$name"; else fail "$name" "$out"; fi
 }
+# check_python NAME ARG... <<'PY': the same for a Python program read from stdin; its output on
+# success (a count) goes in parentheses after the name.
+check_python() {
+  local name=$1 out
+  shift
+  if out=$(python3 - "$@" 2>&1); then pass "$name ($out)"; else fail "$name" "$out"; fi
+}
 
 # --- Prometheus ------------------------------------------------------------------------------------
 # check config also loads the rule files it names (alerts.yml).
@@ -61,12 +68,16 @@ check "promtool check config deploy/prometheus/prometheus.yml" \
   promtool check config deploy/prometheus/prometheus.yml
 
 # prometheus-auth.yml names secrets by relative path (secrets/…, beside the file). Check a copy
-# with placeholder files there, so the check holds whether or not promtool looks for them.
+# with stand-ins there, so the check holds whether or not this promtool looks for them (2.42 does
+# not); the CA is a real throwaway certificate when openssl is at hand, in case one parses it.
 mkdir -p "$tmp/auth/secrets"
 cp deploy/prometheus/prometheus-auth.yml "$tmp/auth/"
-printf 'placeholder CA for scripts/check-deploy.sh\n' >"$tmp/auth/secrets/probe-ca.crt"
+if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+  -subj /CN=check-deploy -keyout "$tmp/auth/ca.key" -out "$tmp/auth/secrets/probe-ca.crt" >/dev/null 2>&1; then
+  printf 'stand-in CA for scripts/check-deploy.sh\n' >"$tmp/auth/secrets/probe-ca.crt"
+fi
 printf 'change-me\n' >"$tmp/auth/secrets/probe-password"
-check "promtool check config deploy/prometheus/prometheus-auth.yml (placeholder secrets)" \
+check "promtool check config deploy/prometheus/prometheus-auth.yml (stand-in secrets)" \
   promtool check config "$tmp/auth/prometheus-auth.yml"
 
 check "promtool check rules deploy/prometheus/alerts.yml" \
@@ -81,7 +92,7 @@ check "promtool test rules deploy/prometheus/alerts.test.yml" \
 # structure: unique panel ids, every datasource the ${DS_PROMETHEUS} variable, every variable an
 # expression uses defined.
 dashboard_rules=$tmp/dashboard-rules.yml
-if out=$(python3 - deploy/grafana/probe-dashboard.json "$dashboard_rules" <<'PY' 2>&1
+check_python "grafana dashboard structure" deploy/grafana/probe-dashboard.json "$dashboard_rules" <<'PY'
 import json, re, sys
 
 path, rules_path = sys.argv[1], sys.argv[2]
@@ -181,11 +192,6 @@ if errors:
     sys.exit(1)
 print(f"{len(exprs)} expressions")
 PY
-); then
-  pass "grafana dashboard structure ($out)"
-else
-  fail "grafana dashboard structure" "$out"
-fi
 if [ -s "$dashboard_rules" ]; then
   check "promtool check rules: every PromQL expression of deploy/grafana/probe-dashboard.json" \
     promtool check rules "$dashboard_rules"
@@ -242,7 +248,7 @@ fi
 # for `probe validate` below.
 embedded=$tmp/embedded
 mkdir -p "$embedded"
-if out=$(python3 - "$embedded" <<'PY' 2>&1
+check_python "YAML and JSON under deploy/ and probes/ parse" "$embedded" <<'PY'
 import json, pathlib, sys
 import yaml
 
@@ -292,11 +298,6 @@ if errors:
     sys.exit(1)
 print(f"{count} files")
 PY
-); then
-  pass "YAML and JSON under deploy/ and probes/ parse ($out)"
-else
-  fail "YAML and JSON under deploy/ and probes/ parse" "$out"
-fi
 
 # The embedded agent configurations are examples people copy: `probe validate` must accept them
 # and find nothing wrong (exit 0).
@@ -317,17 +318,19 @@ fi
 # No engine here to build it, so: the Dockerfile exists, every FROM names an image pinned to a
 # tag or digest (never bare or :latest) or an earlier stage, every COPY --from names an earlier
 # stage, the final image does not run as root, and .dockerignore keeps target/ and .git out.
-if out=$(python3 - deploy/container/Dockerfile .dockerignore <<'PY' 2>&1
+check_python "deploy/container/Dockerfile: images pinned, non-root, .dockerignore" \
+  deploy/container/Dockerfile .dockerignore <<'PY'
 import re, sys
 
 dockerfile, ignore = sys.argv[1], sys.argv[2]
-errors, stages, froms, user = [], set(), 0, None
+errors, stages, froms, user = [], {}, 0, None  # stages: name -> the USER it ends with
 try:
     text = open(dockerfile, encoding="utf-8").read()
 except OSError as e:
     print(e); sys.exit(1)
 # Join continuation lines, drop comments.
 lines = re.sub(r"\\\n", " ", text).splitlines()
+current = None
 for n, line in enumerate(lines, 1):
     line = line.strip()
     if not line or line.startswith("#"):
@@ -336,16 +339,12 @@ for n, line in enumerate(lines, 1):
     word = word.upper()
     if word == "FROM":
         froms += 1
-        user = None
         args = [a for a in rest.split() if not a.startswith("--")]
         image = args[0]
-        if len(args) >= 3 and args[1].upper() == "AS":
-            stage = args[2].lower()
-        else:
-            stage = None
-        if image.lower() in stages:
-            pass
-        elif "@sha256:" in image:
+        stage = args[2].lower() if len(args) >= 3 and args[1].upper() == "AS" else None
+        # A stage built on an earlier one inherits its USER.
+        user = stages.get(image.lower())
+        if image.lower() in stages or "@sha256:" in image:
             pass
         else:
             name, _, tag = image.rpartition(":")
@@ -353,14 +352,17 @@ for n, line in enumerate(lines, 1):
                 errors.append(f"FROM {image}: not pinned to a tag")
             elif tag == "latest":
                 errors.append(f"FROM {image}: :latest is not a pin")
+        current = stage
         if stage:
-            stages.add(stage)
+            stages[stage] = user
     elif word == "COPY":
         m = re.search(r"--from=(\S+)", rest)
         if m and m.group(1).lower() not in stages and ":" not in m.group(1):
             errors.append(f"COPY --from={m.group(1)}: no earlier stage of that name")
     elif word == "USER":
         user = rest.strip()
+        if current:
+            stages[current] = user
 if froms == 0:
     errors.append("no FROM line")
 if user in (None, "root", "0", "0:0"):
@@ -376,11 +378,6 @@ if errors:
     print("\n".join(errors)); sys.exit(1)
 print(f"{froms} stages")
 PY
-); then
-  pass "deploy/container/Dockerfile: images pinned, non-root, .dockerignore ($out)"
-else
-  fail "deploy/container/Dockerfile: images pinned, non-root, .dockerignore" "$out"
-fi
 
 if ((failures)); then
   echo "$failures check(s) failed"
