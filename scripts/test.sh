@@ -3,14 +3,16 @@
 #
 #   bash scripts/test.sh
 #
-# Installs the system packages the network lab needs, then: rustfmt, clippy, the unit and
-# integration tests (the lab tests build network namespaces, so they need root), the doctests,
+# Installs the system packages the network lab needs (Prometheus and promtool among them: the
+# agent's tests run a real Prometheus server), then: rustfmt, clippy, the unit and integration
+# tests (the lab tests build network namespaces, so they need root), the doctests, the deploy/
+# checks (promtool check config/rules/test rules, systemd-analyze verify, every YAML/JSON file),
 # the 4,096-target sweep benchmark (it fails only if a target is misclassified), and the
 # evaluator benchmark (criterion, a short run: flow evaluations per second at 1,000 rules).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(nftables iproute2 nginx-light openssl ca-certificates nmap)
+packages=(nftables iproute2 nginx-light openssl ca-certificates nmap curl prometheus python3-yaml)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -48,5 +50,6 @@ else
   cargo test --locked --no-fail-fast
 fi
 cargo test --locked --doc
+PROBE_BIN="$PWD/target/debug/probe" bash scripts/check-deploy.sh
 PROBE_BENCH_RUNS="${PROBE_BENCH_RUNS:-3}" cargo bench --locked --bench sweep
 cargo bench --locked --bench evaluator -- --warm-up-time 1 --measurement-time 3 evaluate

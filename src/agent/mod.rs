@@ -292,11 +292,15 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         .await
         .map_err(|e| StartError::Config(format!("start-up task failed: {e}")))??;
     let cancel = CancellationToken::new();
+    // The address really bound (`--listen 127.0.0.1:0` picks a free port).
+    let bound = listener
+        .local_addr()
+        .map_or_else(|_| agent.settings.listen.to_string(), |a| a.to_string());
     {
         let w = agent.world();
         tracing::info!(
             checks = w.slots.len(),
-            listen = %agent.settings.listen,
+            listen = %bound,
             source = %agent.settings.source,
             "agent started"
         );
