@@ -28,7 +28,10 @@
 //!   cancellable, streaming results.
 //! * [`output`] — tables, JSON, JSON lines, findings and the progress bar.
 //! * [`cli`] — command-line definitions, the ad hoc run and the configuration commands.
-//! * [`agent`] — the `probe agent` daemon; [`agent::auth`] checks HTTP basic auth.
+//! * [`health`] — the load balancer's rise/fall threshold state machine, pure (time is passed in).
+//! * [`agent`] — the `probe agent` daemon: one scheduler for every check, the live findings, the
+//!   metrics registry and the HTTP server (`/metrics`, `/probe`, `/findings`, reload), with TLS
+//!   and basic auth ([`agent::auth`]) from an exporter-toolkit web config ([`config::web`]).
 
 pub mod agent;
 pub mod cli;

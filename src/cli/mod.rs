@@ -65,7 +65,7 @@ pub enum LogFormat {
 /// An ad hoc run against explicit targets.
 #[derive(Debug, Args)]
 pub struct SweepArgs {
-    /// HOST, HOST:PORT, [V6]:PORT, a CIDR prefix (with --port), or a URL such as
+    /// HOST, HOST:PORT, \[V6\]:PORT, a CIDR prefix (with --port), or a URL such as
     /// https://web-1:8443/health. Repeat for more targets.
     #[arg(short = 't', long = "target", value_name = "TARGET")]
     pub targets: Vec<String>,

@@ -2,7 +2,7 @@
 //!
 //! This is the only module that deals with file descriptors and socket options below what tokio
 //! offers. Everything here goes through `socket2` and `nix`'s safe wrappers; no `unsafe` is
-//! needed except to register a socket with tokio's reactor ([`register`]). The kernel behaviour it relies on (Linux):
+//! needed except to register a socket with tokio's reactor (`register`). The kernel behaviour it relies on (Linux):
 //!
 //! * With `IP_RECVERR` / `IPV6_RECVERR` set, an ICMP error for a socket is queued on its error
 //!   queue with the ICMP type, code and the offender's address (`sock_extended_err`), readable with
