@@ -313,13 +313,7 @@ impl Metrics {
             r => r.as_str(),
         };
         let outcome = with_values(&s.labels, &[obs.state.as_str(), &reason]);
-        if s.outcome.as_ref() != Some(&outcome) {
-            if let Some(prev) = s.outcome.take() {
-                let _ = self.outcome.remove_label_values(&prev);
-            }
-            self.outcome.with_label_values(&outcome).set(1.0);
-            s.outcome = Some(outcome);
-        }
+        swap_series(&self.outcome, &mut s.outcome, Some(outcome));
         if let Some(g) = &s.http_status {
             g.set(f64::from(
                 obs.http.as_ref().and_then(|h| h.status).unwrap_or(0),
@@ -353,15 +347,7 @@ impl Metrics {
     pub fn record_finding(&self, s: &mut CheckSeries, f: &Finding) {
         let info = (f.code != Code::Ok)
             .then(|| with_values(&s.labels, &[f.code.as_str(), f.severity.as_str()]));
-        if s.finding != info {
-            if let Some(prev) = s.finding.take() {
-                let _ = self.finding_info.remove_label_values(&prev);
-            }
-            if let Some(v) = &info {
-                self.finding_info.with_label_values(v).set(1.0);
-            }
-            s.finding = info;
-        }
+        swap_series(&self.finding_info, &mut s.finding, info);
         let blocking = f.blocking.as_ref().map(|b| {
             with_values(
                 &s.labels,
@@ -374,15 +360,7 @@ impl Metrics {
                 ],
             )
         });
-        if s.blocking != blocking {
-            if let Some(prev) = s.blocking.take() {
-                let _ = self.blocking.remove_label_values(&prev);
-            }
-            if let Some(v) = &blocking {
-                self.blocking.with_label_values(v).set(1.0);
-            }
-            s.blocking = blocking;
-        }
+        swap_series(&self.blocking, &mut s.blocking, blocking);
     }
 
     /// Sets `probe_findings` from every active finding.
@@ -427,6 +405,21 @@ impl Metrics {
             .encode_to_string(&self.registry.gather())
             .unwrap_or_else(|e| format!("# encoding failed: {e}\n"))
     }
+}
+
+/// Replaces the one series of `vec` that `current` names by `next` (value 1), if they differ:
+/// an info-style series whose label values change removes its old series.
+fn swap_series(vec: &GaugeVec, current: &mut Option<Vec<String>>, next: Option<Vec<String>>) {
+    if *current == next {
+        return;
+    }
+    if let Some(prev) = current.take() {
+        let _ = vec.remove_label_values(&prev);
+    }
+    if let Some(v) = &next {
+        vec.with_label_values(v).set(1.0);
+    }
+    *current = next;
 }
 
 fn with_values(labels: &[String; 6], extra: &[&str]) -> Vec<String> {
@@ -474,5 +467,66 @@ mod tests {
         let text = m.encode();
         assert!(text.contains("probe_agent_build_info{"), "{text}");
         assert!(text.contains("process_resident_memory_bytes"), "{text}");
+    }
+
+    fn labels() -> [String; 6] {
+        ["web", "web-1", "10.0.1.25", "80", "tcp", "traffic"].map(String::from)
+    }
+
+    fn lines<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
+        text.lines()
+            .filter(|l| l.starts_with(&format!("{name}{{")))
+            .collect()
+    }
+
+    #[test]
+    fn a_new_outcome_replaces_the_old_series() {
+        let m = Metrics::new().expect("metrics");
+        let mut s = m.series(labels(), Protocol::Tcp);
+        let target = crate::probe::Target {
+            label: "10.0.1.25:80".into(),
+            host: crate::probe::target::Host::Ip("10.0.1.25".parse().expect("ip")),
+            port: Some(80),
+            protocol: Protocol::Tcp,
+            path: "/".into(),
+        };
+        let mut obs = Observation::error(&target, None, "no socket");
+        m.record(&mut s, &obs, Duration::from_millis(3), 0.0);
+        obs.state = crate::probe::State::Filtered;
+        obs.reason = crate::probe::Reason::NoResponse;
+        m.record(&mut s, &obs, Duration::from_secs(1), 0.0);
+        let text = m.encode();
+        let outcome = lines(&text, "probe_outcome");
+        assert_eq!(outcome.len(), 1, "{outcome:?}");
+        assert!(
+            outcome[0].contains("outcome=\"filtered\"")
+                && outcome[0].contains("reason=\"no-response\""),
+            "{outcome:?}"
+        );
+        assert!(text.contains("probe_agent_probe_errors_total{protocol=\"tcp\"} 1"));
+        assert!(text.contains("probe_agent_probes_total{outcome=\"filtered\",protocol=\"tcp\"} 1"));
+        // Free-text error reasons never become label values.
+        assert!(!text.contains("\"no socket\""));
+        m.record_health(&s, HealthState::Unhealthy, true);
+        let text = m.encode();
+        assert!(
+            lines(&text, "probe_backend_state")
+                .iter()
+                .any(|l| l.contains("state=\"unhealthy\"") && l.ends_with(" 1"))
+        );
+        assert!(lines(&text, "probe_backend_healthy")[0].ends_with(" 0"));
+        m.forget(&s);
+        let text = m.encode();
+        for name in [
+            "probe_success",
+            "probe_outcome",
+            "probe_backend_state",
+            "probe_duration_seconds_count",
+        ] {
+            assert!(
+                lines(&text, name).is_empty(),
+                "{name} left after forget: {text}"
+            );
+        }
     }
 }
