@@ -43,7 +43,6 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{self, Source};
 use crate::diagnose::{self, ProbeKind};
-use crate::model::PortRange;
 use crate::policy::Policy;
 use crate::probe::{IcmpNeed, ProbeContext, ProbeSettings, sys};
 use metrics::Metrics;
@@ -219,7 +218,7 @@ fn build_world(
             base: p.base,
             icmp_error: p.icmp_error,
             extra_allow: &settings.probe_allow,
-            agent_ports: agent_ports(),
+            agent_ports: sys::local_port_range(),
         },
         metrics,
         previous,
@@ -255,11 +254,6 @@ fn base_context(
     let ctx = ProbeContext::new(ProbeSettings::default(), IcmpNeed::default())
         .map_err(|e| e.to_string())?;
     Ok((Arc::new(ctx), Some(last_error)))
-}
-
-fn agent_ports() -> PortRange {
-    let (from, to) = sys::local_port_range();
-    PortRange { from, to }
 }
 
 /// Seconds since the Unix epoch, for timestamps in metrics.

@@ -55,7 +55,6 @@ pub struct World {
     pub allow: Vec<IpNet>,
     /// The probe context `/probe` derives its own from.
     pub base: Arc<ProbeContext>,
-    agent_ports: PortRange,
 }
 
 /// What building a world needs besides the model.
@@ -192,7 +191,6 @@ impl World {
             statics,
             allow,
             base: b.base.clone(),
-            agent_ports: b.agent_ports,
         };
         // Findings of carried observations are judged again under the new configuration.
         for i in 0..world.slots.len() {
@@ -271,10 +269,6 @@ impl World {
     pub fn observed(&self) -> (usize, usize) {
         let done = self.slots.iter().filter(|s| s.latest.is_some()).count();
         (done, self.slots.len())
-    }
-
-    pub fn agent_ports(&self) -> PortRange {
-        self.agent_ports
     }
 }
 

@@ -17,7 +17,7 @@ use super::{ColorChoice, UsageError, cancel_on_signal};
 use crate::config::{self, Source};
 use crate::diagnose::{self, Check, Finding, Report, Role, probing};
 use crate::engine::{self, EngineSettings, Planned};
-use crate::model::{Action, Model, PortRange};
+use crate::model::{Action, Model};
 use crate::output::{self, Progress};
 use crate::policy::{Policy, SourceSpec};
 use crate::probe::{Observation, ProbeContext, ProbeSpec, sys};
@@ -176,11 +176,6 @@ fn print_report(report: &Report, format: ReportFormat, color: bool) -> anyhow::R
     Ok(())
 }
 
-fn agent_ports() -> PortRange {
-    let (from, to) = sys::local_port_range();
-    PortRange { from, to }
-}
-
 /// Probes every check the agent can send, grouped by settings, all groups at once.
 async fn probe_checks(
     checks: &[Check],
@@ -266,7 +261,7 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         !args.no_progress && args.output == ReportFormat::Table,
     )
     .await?;
-    let ports = agent_ports();
+    let ports = sys::local_port_range();
     let mut findings: Vec<Finding> = checks
         .iter()
         .zip(&observations)
@@ -290,7 +285,7 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
 /// Static findings of every planned check from the load balancer's side, plus the
 /// configuration-only checks: what `validate` prints.
 fn static_report(policy: &Policy) -> Report {
-    let ports = agent_ports();
+    let ports = sys::local_port_range();
     let mut findings: Vec<Finding> = diagnose::plan(policy, None)
         .iter()
         .filter_map(|c| {
@@ -380,7 +375,7 @@ fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
         }
         _ => vec![None],
     };
-    let ports = agent_ports();
+    let ports = sys::local_port_range();
     let findings: Vec<Finding> = lbs
         .into_iter()
         .map(|lb| {

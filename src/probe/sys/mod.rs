@@ -247,15 +247,16 @@ pub fn local_address_for(dst: IpAddr) -> io::Result<IpAddr> {
 
 /// The kernel's ephemeral port range (`net.ipv4.ip_local_port_range`), from which the agent's
 /// probes take their source ports; Linux's default when it cannot be read.
-pub fn local_port_range() -> (u16, u16) {
-    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+pub fn local_port_range() -> crate::model::PortRange {
+    let (from, to) = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|s| {
             let mut it = s.split_whitespace().map(|t| t.parse::<u16>().ok());
             Some((it.next()??, it.next()??))
         })
         .filter(|(a, b)| a <= b)
-        .unwrap_or((32768, 60999))
+        .unwrap_or((32768, 60999));
+    crate::model::PortRange { from, to }
 }
 
 /// Raises the soft open-file limit to the hard limit and returns the new soft limit.
