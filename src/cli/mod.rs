@@ -90,7 +90,7 @@ pub struct SweepArgs {
     #[arg(short = 'c', long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=100))]
     pub count: u16,
 
-    /// Probes in flight at once [default: 4096, kept below the open-file limit].
+    /// Probes in flight at once [default: 32768, kept below the open-file limit].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub concurrency: Option<u64>,
 
@@ -412,45 +412,55 @@ async fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     ));
 
     let mut progress = Progress::new(total as u64, !args.no_progress);
-    let mut results: Vec<Option<Observation>> = vec![None; total];
+    // JSON is formatted and written as results arrive, in input order; only the table needs
+    // every observation kept until the end.
+    let mut rows: Vec<Option<Observation>> = match args.output {
+        Format::Table => vec![None; total],
+        Format::Json | Format::Jsonl => Vec::new(),
+    };
+    let mut json = (args.output == Format::Json).then(|| {
+        output::JsonArrayWriter::new(io::BufWriter::with_capacity(1 << 16, io::stdout()), total)
+    });
+    let (mut finished, mut failed) = (0usize, 0usize);
     while let Some((index, obs)) = rx.recv().await {
-        if args.output == Format::Jsonl
-            && let Err(e) = output::write_json_line(&mut io::stdout().lock(), &obs)
-        {
+        finished += 1;
+        failed += usize::from(!obs.success);
+        let written = match (&mut json, args.output) {
+            (Some(json), _) => json.push(index, &obs),
+            (None, Format::Jsonl) => output::write_json_line(&mut io::stdout().lock(), &obs),
+            (None, _) => {
+                if let Some(slot) = rows.get_mut(index) {
+                    *slot = Some(obs);
+                }
+                Ok(())
+            }
+        };
+        if let Err(e) = written {
             progress.finish();
             cancel.cancel();
             return Err(e.into());
         }
         progress.inc();
-        if let Some(slot) = results.get_mut(index) {
-            *slot = Some(obs);
-        }
     }
     progress.finish();
     let elapsed = started.elapsed();
-    let finished: Vec<Observation> = results.into_iter().flatten().collect();
-    let interrupted = cancel.is_cancelled() && finished.len() < total;
+    let interrupted = cancel.is_cancelled() && finished < total;
 
-    let mut stdout = io::stdout().lock();
-    match args.output {
-        Format::Json => output::write_json(&mut stdout, &finished)?,
-        Format::Jsonl => {}
-        Format::Table => {
-            let color = args.color.enabled();
-            writeln!(stdout, "{}", output::render_table(&finished, color))?;
-            writeln!(stdout, "{}", output::summary_line(&finished, elapsed))?;
-        }
+    if let Some(json) = json {
+        json.finish()?;
+    } else if args.output == Format::Table {
+        let rows: Vec<Observation> = rows.into_iter().flatten().collect();
+        let mut stdout = io::stdout().lock();
+        let color = args.color.enabled();
+        writeln!(stdout, "{}", output::render_table(&rows, color))?;
+        writeln!(stdout, "{}", output::summary_line(&rows, elapsed))?;
+        stdout.flush()?;
     }
-    stdout.flush()?;
     if interrupted {
-        eprintln!(
-            "probe: interrupted: {} of {} probes finished",
-            finished.len(),
-            total
-        );
+        eprintln!("probe: interrupted: {finished} of {total} probes finished");
         return Ok(ExitCode::from(130));
     }
-    Ok(if finished.iter().all(|o| o.success) {
+    Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

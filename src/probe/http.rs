@@ -299,7 +299,18 @@ pub async fn probe(spec: &ProbeSpec, settings: &ProbeSettings, roots: &TlsRoots)
     };
 
     let stream = match sys::tcp_connect(spec.addr, deadline).await {
-        Ok(Connect::Established(stream)) => stream,
+        Ok(Connect::Established(socket)) => {
+            match tokio::net::TcpStream::from_std(std::net::TcpStream::from(socket)) {
+                Ok(stream) => stream,
+                Err(e) => {
+                    return Observation::error(
+                        &spec.target,
+                        Some(spec.addr.ip()),
+                        format!("cannot register the connection: {e}"),
+                    );
+                }
+            }
+        }
         Ok(Connect::Failed { errno, icmp }) => {
             obs.rtt_ms = Some(millis(start.elapsed()));
             super::tcp::apply_failure(&mut obs, spec, errno, icmp);

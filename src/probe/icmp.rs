@@ -1,8 +1,11 @@
-//! ICMP echo probe over one shared client per address family (surge-ping).
+//! ICMP echo probe over one shared socket per address family.
 //!
-//! All probes of a run share one socket per family; replies are matched by identifier and
-//! sequence, which is unique per probe. The socket is `SOCK_RAW` when the process holds
-//! CAP_NET_RAW, otherwise a datagram ICMP socket (allowed by `net.ipv4.ping_group_range`).
+//! All probes of a run share one socket per family and one receive task per socket; a reply is
+//! handed to its probe by (address, sequence number), and the sequence number is unique per echo
+//! request of the run. The socket is `SOCK_RAW` when the process holds CAP_NET_RAW, otherwise a
+//! datagram ICMP socket (allowed by `net.ipv4.ping_group_range`). A raw socket sees every ICMP
+//! packet the host receives, so its replies must also carry this process's identifier; on a
+//! datagram socket the kernel picks the identifier and filters by it.
 //!
 //! | what came back                         | state         | reason             |
 //! |----------------------------------------|---------------|--------------------|
@@ -11,19 +14,25 @@
 //! | destination unreachable, no route      | `unreachable` | `host-unreach`…    |
 //! | nothing before the deadline            | `filtered`    | `no-response`      |
 //!
-//! surge-ping hands a destination-unreachable back as an `Ok` packet of type 3: it is classified
-//! here, never counted as a reply. On a datagram ICMP socket the kernel keeps ICMP errors from the
-//! socket, so without CAP_NET_RAW a reject is seen as `filtered`.
+//! ICMP errors reach a raw socket as packets quoting the request (read by `icmp_packet`), and a
+//! datagram socket through its error queue (`IP_RECVERR`), so both kinds tell a reject from a drop.
 
-use std::net::IpAddr;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use socket2::Type;
-use surge_ping::{Client, Config, ICMP, IcmpPacket, PingIdentifier, PingSequence, SurgeError};
-use tokio::task::JoinSet;
-use tokio::time::{Instant, sleep_until};
+use socket2::{SockAddr, Socket};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, sleep_until, timeout_at};
 
+use super::icmp_packet::{self, Incoming};
+use super::sys::{self, IcmpSocketKind};
 use super::{
     IcmpError, IcmpNeed, Observation, Phase, PingStats, ProbeSettings, ProbeSetupError, ProbeSpec,
     Reason, State, millis,
@@ -35,42 +44,196 @@ const PAYLOAD: &[u8] = b"probe health-check echo";
 /// Longest gap between the echo requests of one probe.
 const MAX_SPACING: Duration = Duration::from_millis(100);
 
-/// The shared ICMP clients of a run.
+/// The shared ICMP sockets of a run, and their receive tasks.
 pub struct IcmpClients {
-    v4: Option<Client>,
-    v6: Option<Client>,
-    ident: PingIdentifier,
+    v4: Option<Arc<Family>>,
+    v6: Option<Arc<Family>>,
     next_seq: AtomicU16,
+    receivers: Vec<JoinHandle<()>>,
+}
+
+/// One address family's socket and the probes waiting on it.
+struct Family {
+    fd: AsyncFd<Socket>,
+    kind: IcmpSocketKind,
+    /// Send-only raw sockets, one per worker thread (see `sys::IcmpSockets`).
+    senders: Vec<Socket>,
+    v6: bool,
+    /// This process's identifier, checked on a raw socket.
+    ident: u16,
+    waiters: Mutex<HashMap<(IpAddr, u16), Waiter>>,
+    next_id: AtomicU64,
+}
+
+struct Waiter {
+    /// Tells this registration from a later one under the same key.
+    id: u64,
+    tx: oneshot::Sender<Heard>,
+}
+
+/// What the receive task heard for one echo request.
+enum Heard {
+    Reply(Instant),
+    Error(IcmpError),
 }
 
 impl IcmpClients {
     /// Opens the sockets a run needs. Must be called inside a tokio runtime.
     pub fn open(need: IcmpNeed) -> Result<Self, ProbeSetupError> {
-        let open = |kind: ICMP, family: u8| {
-            let config = Config::builder()
-                .kind(kind)
-                .sock_type_hint(Type::RAW)
-                .build();
-            Client::new(&config)
-                .map_err(|source| ProbeSetupError::IcmpPermission { family, source })
-        };
-        let v4 = need.v4.then(|| open(ICMP::V4, 4)).transpose()?;
-        let v6 = need.v6.then(|| open(ICMP::V6, 6)).transpose()?;
         // An identifier of this process's own, so two agents on one host do not take each other's
         // replies (raw sockets see every echo reply).
-        let ident = PingIdentifier((std::process::id() as u16) ^ 0x5052);
+        let ident = (std::process::id() as u16) ^ 0x5052;
+        let workers = tokio::runtime::Handle::current().metrics().num_workers();
+        let open = |v6: bool| -> Result<Arc<Family>, ProbeSetupError> {
+            let sockets = sys::icmp_sockets(v6, workers).map_err(|source| {
+                ProbeSetupError::IcmpPermission {
+                    family: if v6 { 6 } else { 4 },
+                    source,
+                }
+            })?;
+            Ok(Arc::new(Family {
+                fd: sockets.recv,
+                kind: sockets.kind,
+                senders: sockets.senders,
+                v6,
+                ident,
+                waiters: Mutex::new(HashMap::new()),
+                next_id: AtomicU64::new(0),
+            }))
+        };
+        let v4 = need.v4.then(|| open(false)).transpose()?;
+        let v6 = need.v6.then(|| open(true)).transpose()?;
+        let receivers = [&v4, &v6]
+            .into_iter()
+            .flatten()
+            .map(|family| tokio::spawn(receive(family.clone())))
+            .collect();
         Ok(IcmpClients {
             v4,
             v6,
-            ident,
             next_seq: AtomicU16::new(0),
+            receivers,
         })
     }
 
-    fn client(&self, ip: IpAddr) -> Option<&Client> {
+    fn family(&self, ip: IpAddr) -> Option<&Arc<Family>> {
         match ip {
             IpAddr::V4(_) => self.v4.as_ref(),
             IpAddr::V6(_) => self.v6.as_ref(),
+        }
+    }
+}
+
+impl Drop for IcmpClients {
+    fn drop(&mut self) {
+        for task in &self.receivers {
+            task.abort();
+        }
+    }
+}
+
+impl Family {
+    /// The send-only socket of the calling thread, if there are any.
+    fn sender(&self) -> Option<&Socket> {
+        thread_local!(static SLOT: Cell<Option<usize>> = const { Cell::new(None) });
+        static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
+        if self.senders.is_empty() {
+            return None;
+        }
+        let slot = SLOT.with(|slot| match slot.get() {
+            Some(n) => n,
+            None => {
+                let n = NEXT_SLOT.fetch_add(1, Ordering::Relaxed);
+                slot.set(Some(n));
+                n
+            }
+        });
+        self.senders.get(slot % self.senders.len())
+    }
+
+    fn waiters(&self) -> std::sync::MutexGuard<'_, HashMap<(IpAddr, u16), Waiter>> {
+        self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Hands what was heard to the probe waiting for (address, sequence), if any.
+    fn deliver(&self, key: (IpAddr, u16), heard: Heard) {
+        if let Some(waiter) = self.waiters().remove(&key) {
+            let _ = waiter.tx.send(heard);
+        }
+    }
+
+    /// Handles one datagram from the socket.
+    fn handle(&self, bytes: &[u8], from: IpAddr) {
+        let incoming = match from {
+            IpAddr::V4(from) => {
+                icmp_packet::parse_v4(bytes, from, self.kind == IcmpSocketKind::Raw)
+            }
+            IpAddr::V6(from) => icmp_packet::parse_v6(bytes, from),
+        };
+        let Some(incoming) = incoming else { return };
+        let (addr, ident, seq) = incoming.key();
+        if self.kind == IcmpSocketKind::Raw && ident != self.ident {
+            return; // another process's ping
+        }
+        let heard = match incoming {
+            Incoming::Reply { .. } => Heard::Reply(Instant::now()),
+            Incoming::Error { error, .. } => Heard::Error(error),
+        };
+        self.deliver((addr, seq), heard);
+    }
+
+    /// Handles the error queue of a datagram socket: each entry quotes our echo request.
+    fn drain_error_queue(&self, buf: &mut [u8]) {
+        while let Some(queued) = sys::read_error_queue(self.fd.get_ref(), buf) {
+            let quoted = buf.get(..queued.len).unwrap_or_default();
+            if let (Some(error), Some(dest), Some((_ident, seq))) =
+                (queued.icmp, queued.dest, icmp_packet::ident_seq(quoted))
+            {
+                self.deliver((dest, seq), Heard::Error(error));
+            }
+        }
+    }
+}
+
+/// The receive task of one socket: reads every datagram and hands replies and errors to the
+/// probes waiting for them. Runs until the clients are dropped.
+async fn receive(family: Arc<Family>) {
+    let mut buf = vec![0u8; 2048];
+    loop {
+        let Ok(mut guard) = family.fd.ready(Interest::READABLE | Interest::ERROR).await else {
+            return;
+        };
+        if family.kind == IcmpSocketKind::Datagram {
+            family.drain_error_queue(&mut buf);
+        }
+        loop {
+            match sys::recv_from(family.fd.get_ref(), &mut buf) {
+                Ok((n, Some(from))) => family.handle(&buf[..n], from),
+                Ok((_, None)) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // Would block, or a pending socket error whose cause is on the error queue, read
+                // at the next wake-up.
+                Err(_) => {
+                    guard.clear_ready();
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Removes a waiter that is still registered when its probe ends (timed out or cancelled).
+struct Registration<'a> {
+    family: &'a Family,
+    key: (IpAddr, u16),
+    id: u64,
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        let mut waiters = self.family.waiters();
+        if waiters.get(&self.key).is_some_and(|w| w.id == self.id) {
+            waiters.remove(&self.key);
         }
     }
 }
@@ -85,6 +248,49 @@ enum Echo {
     Failed(String),
 }
 
+/// Sends one echo request with `seq` to `ip` and waits for its answer until `deadline`.
+async fn echo(family: &Family, ip: IpAddr, seq: u16, deadline: Instant) -> Echo {
+    let key = (ip, seq);
+    let id = family.next_id.fetch_add(1, Ordering::Relaxed);
+    let (tx, rx) = oneshot::channel();
+    family.waiters().insert(key, Waiter { id, tx });
+    let _registration = Registration { family, key, id };
+
+    let packet = icmp_packet::echo_request(family.v6, family.ident, seq, PAYLOAD);
+    let to = SockAddr::from(SocketAddr::new(ip, 0));
+    let sent = Instant::now();
+    if let Some(sender) = family.sender()
+        && sender.send_to(&packet, &to).is_ok()
+    {
+        // Sent without touching the shared socket; any failure is retried (and classified) below.
+    } else {
+        loop {
+            match family.fd.get_ref().send_to(&packet, &to) {
+                Ok(_) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    match timeout_at(deadline, family.fd.writable()).await {
+                        Ok(Ok(mut guard)) => guard.clear_ready(),
+                        Ok(Err(e)) => return Echo::Failed(format!("cannot send: {e}")),
+                        Err(_elapsed) => return Echo::Lost,
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return match e.raw_os_error() {
+                        Some(errno) => Echo::SendErrno(errno),
+                        None => Echo::Failed(format!("cannot send: {e}")),
+                    };
+                }
+            }
+        }
+    }
+    match timeout_at(deadline, rx).await {
+        Ok(Ok(Heard::Reply(at))) => Echo::Reply(at.saturating_duration_since(sent)),
+        Ok(Ok(Heard::Error(error))) => Echo::Error(error),
+        Ok(Err(_)) | Err(_) => Echo::Lost,
+    }
+}
+
 /// Sends `settings.count` echo requests to the spec's address and waits for them until one
 /// deadline.
 pub async fn probe(
@@ -93,7 +299,7 @@ pub async fn probe(
     clients: &IcmpClients,
 ) -> Observation {
     let ip = spec.addr.ip();
-    let Some(client) = clients.client(ip) else {
+    let Some(family) = clients.family(ip) else {
         return Observation::error(
             &spec.target,
             Some(ip),
@@ -106,39 +312,34 @@ pub async fn probe(
     let spacing = (settings.timeout / (2 * u32::from(count))).min(MAX_SPACING);
     let first_seq = clients.next_seq.fetch_add(count, Ordering::Relaxed);
 
-    let mut pings = JoinSet::new();
-    for i in 0..count {
-        let client = client.clone();
-        let ident = clients.ident;
-        let seq = PingSequence(first_seq.wrapping_add(i));
+    let pings = (0..count).map(|i| {
+        let seq = first_seq.wrapping_add(i);
         let send_at = start + spacing * u32::from(i);
-        pings.spawn(async move {
-            sleep_until(send_at).await;
-            let mut pinger = client.pinger(ip, ident).await;
-            pinger.timeout(deadline.saturating_duration_since(Instant::now()));
-            interpret(pinger.ping(seq, PAYLOAD).await)
-        });
-    }
+        async move {
+            if i > 0 {
+                sleep_until(send_at).await;
+            }
+            echo(family, ip, seq, deadline).await
+        }
+    });
+    let echoes = futures_util::future::join_all(pings).await;
 
     let mut rtts = Vec::with_capacity(usize::from(count));
     let mut first_error = None;
     let mut send_errno = None;
     let mut failure = None;
-    while let Some(joined) = pings.join_next().await {
-        match joined {
-            Ok(Echo::Reply(rtt)) => rtts.push(rtt),
-            Ok(Echo::Error(err)) => {
+    for echo in echoes {
+        match echo {
+            Echo::Reply(rtt) => rtts.push(rtt),
+            Echo::Error(err) => {
                 first_error.get_or_insert(err);
             }
-            Ok(Echo::Lost) => {}
-            Ok(Echo::SendErrno(errno)) => {
+            Echo::Lost => {}
+            Echo::SendErrno(errno) => {
                 send_errno.get_or_insert(errno);
             }
-            Ok(Echo::Failed(text)) => {
+            Echo::Failed(text) => {
                 failure.get_or_insert(text);
-            }
-            Err(join) => {
-                failure.get_or_insert(join.to_string());
             }
         }
     }
@@ -163,35 +364,6 @@ pub async fn probe(
         obs.set_error(text);
     }
     obs
-}
-
-fn interpret(result: Result<(IcmpPacket, Duration), SurgeError>) -> Echo {
-    match result {
-        Ok((IcmpPacket::V4(p), rtt)) => match p.get_icmp_type().0 {
-            0 => Echo::Reply(rtt),
-            t => Echo::Error(IcmpError {
-                icmp_type: t,
-                code: p.get_icmp_code().0,
-                from: Some(IpAddr::V4(p.get_source())),
-                v6: false,
-            }),
-        },
-        Ok((IcmpPacket::V6(p), rtt)) => match p.get_icmpv6_type().0 {
-            129 => Echo::Reply(rtt),
-            t => Echo::Error(IcmpError {
-                icmp_type: t,
-                code: p.get_icmpv6_code().0,
-                from: Some(IpAddr::V6(p.get_source())),
-                v6: true,
-            }),
-        },
-        Err(SurgeError::Timeout { .. }) => Echo::Lost,
-        Err(SurgeError::IOError(e)) => match e.raw_os_error() {
-            Some(errno) => Echo::SendErrno(errno),
-            None => Echo::Failed(e.to_string()),
-        },
-        Err(other) => Echo::Failed(other.to_string()),
-    }
 }
 
 fn stats(sent: u16, rtts: &[Duration]) -> PingStats {

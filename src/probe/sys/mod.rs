@@ -24,7 +24,6 @@ use nix::sys::socket::{
 use socket2::{Domain, Protocol as SockProtocol, SockAddr, Socket, Type};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
-use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 
 use super::IcmpError;
@@ -32,8 +31,9 @@ use super::IcmpError;
 /// How a TCP connect ended.
 #[derive(Debug)]
 pub enum Connect {
-    /// The three-way handshake completed.
-    Established(TcpStream),
+    /// The three-way handshake completed. The socket is not registered with the reactor: a TCP
+    /// probe only closes it, an HTTP probe hands it to tokio (`TcpStream::from_std`).
+    Established(Socket),
     /// The connect failed with `errno`; `icmp` is the ICMP error behind it, when one came.
     Failed { errno: i32, icmp: Option<IcmpError> },
     /// Nothing came back before the deadline.
@@ -53,12 +53,20 @@ pub async fn tcp_connect(addr: SocketAddr, deadline: Instant) -> io::Result<Conn
         Some(SockProtocol::TCP),
     )?;
     socket.set_linger(Some(Duration::ZERO))?;
-    socket.set_tcp_nodelay(true)?;
     set_recverr(&socket, addr.is_ipv4())?;
     match socket.connect(&SockAddr::from(addr)) {
         Ok(()) => return established(socket),
         Err(e) if e.raw_os_error() == Some(nix::libc::EINPROGRESS) => {}
         Err(e) => return refused_or_io(&socket, e),
+    }
+    // On a local link the answer is often in before `connect` returns: the kernel processes the
+    // peer's SYN-ACK or RST in the same softirq that sent the SYN. Two cheap checks then save the
+    // reactor registration (two `epoll_ctl` calls and a wake-up) for most of a LAN sweep.
+    if let Some(err) = socket.take_error()? {
+        return refused_or_io(&socket, err);
+    }
+    if socket.peer_addr().is_ok() {
+        return established(socket);
     }
     let fd = register(socket, Interest::WRITABLE | Interest::ERROR)?;
     loop {
@@ -83,8 +91,7 @@ pub async fn tcp_connect(addr: SocketAddr, deadline: Instant) -> io::Result<Conn
 }
 
 fn established(socket: Socket) -> io::Result<Connect> {
-    let stream: std::net::TcpStream = socket.into();
-    Ok(Connect::Established(TcpStream::from_std(stream)?))
+    Ok(Connect::Established(socket))
 }
 
 /// Turns a connect error into a `Connect::Failed` when it is the network's answer, or back into an
@@ -190,46 +197,7 @@ fn set_recverr(socket: &Socket, v4: bool) -> io::Result<()> {
 /// Reads the first ICMP error from the socket's error queue, if there is one.
 pub fn read_icmp_error(socket: &Socket) -> Option<IcmpError> {
     let mut data = [0u8; 576];
-    let mut iov = [IoSliceMut::new(&mut data)];
-    let mut cmsg = nix::cmsg_space!(nix::libc::sock_extended_err, nix::libc::sockaddr_in6);
-    let msg = recvmsg::<SockaddrStorage>(
-        socket.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::MSG_ERRQUEUE | MsgFlags::MSG_DONTWAIT,
-    )
-    .ok()?;
-    for c in msg.cmsgs().ok()? {
-        match c {
-            ControlMessageOwned::Ipv4RecvErr(ee, offender) => {
-                if ee.ee_origin != nix::libc::SO_EE_ORIGIN_ICMP {
-                    continue;
-                }
-                let from =
-                    offender.map(|sa| IpAddr::V4(Ipv4Addr::from(u32::from_be(sa.sin_addr.s_addr))));
-                return Some(IcmpError {
-                    icmp_type: ee.ee_type,
-                    code: ee.ee_code,
-                    from,
-                    v6: false,
-                });
-            }
-            ControlMessageOwned::Ipv6RecvErr(ee, offender) => {
-                if ee.ee_origin != nix::libc::SO_EE_ORIGIN_ICMP6 {
-                    continue;
-                }
-                let from = offender.map(|sa| IpAddr::V6(Ipv6Addr::from(sa.sin6_addr.s6_addr)));
-                return Some(IcmpError {
-                    icmp_type: ee.ee_type,
-                    code: ee.ee_code,
-                    from,
-                    v6: true,
-                });
-            }
-            _ => {}
-        }
-    }
-    None
+    read_error_queue(socket, &mut data)?.icmp
 }
 
 /// The local address the kernel would use to reach `dst`: how the agent finds its own address
@@ -274,4 +242,149 @@ pub fn raise_nofile_limit() -> u64 {
         }
         Err(_) => 1024,
     }
+}
+
+/// Receive buffer asked for on the shared ICMP sockets: a sweep of 65,536 addresses gets up to as
+/// many echo replies within a fraction of a second, about 1 KiB of buffer each, and the kernel
+/// drops what does not fit (a reply lost there would be reported as `filtered`).
+const ICMP_RCVBUF: usize = 64 << 20;
+
+/// Which kind of ICMP socket the kernel granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IcmpSocketKind {
+    /// `SOCK_RAW`: needs CAP_NET_RAW; sees every ICMP packet the host receives.
+    Raw,
+    /// `SOCK_DGRAM` "ping" socket: allowed by `net.ipv4.ping_group_range`; the kernel sets the
+    /// identifier, hands over only this socket's replies, and queues ICMP errors on the error queue.
+    Datagram,
+}
+
+/// The ICMP sockets of one address family.
+pub struct IcmpSockets {
+    /// Receives every reply and error; registered with tokio. Also sends when `senders` is empty
+    /// or a sender's buffer is full.
+    pub recv: AsyncFd<Socket>,
+    pub kind: IcmpSocketKind,
+    /// Raw sockets that only send, one per runtime worker: the kernel serialises `sendto` on one
+    /// socket with a sleeping lock, and two threads sending on one raw socket spend a fifth of a
+    /// sweep waiting for each other. Each has a filter that drops everything it would receive.
+    pub senders: Vec<Socket>,
+}
+
+/// Opens the ICMP sockets for one address family — raw when the process may, else one datagram
+/// ping socket — non-blocking, with a large receive buffer and `IP_RECVERR`, the receiving one
+/// registered with tokio. The error is the datagram socket's (the raw one's is always EPERM).
+pub fn icmp_sockets(v6: bool, senders: usize) -> io::Result<IcmpSockets> {
+    let (domain, protocol) = if v6 {
+        (Domain::IPV6, SockProtocol::ICMPV6)
+    } else {
+        (Domain::IPV4, SockProtocol::ICMPV4)
+    };
+    let raw = || Socket::new(domain, Type::RAW.nonblocking().cloexec(), Some(protocol));
+    let (socket, kind) = match raw() {
+        Ok(s) => (s, IcmpSocketKind::Raw),
+        Err(_) => (
+            Socket::new(domain, Type::DGRAM.nonblocking().cloexec(), Some(protocol))?,
+            IcmpSocketKind::Datagram,
+        ),
+    };
+    if setsockopt(&socket, sockopt::RcvBufForce, &ICMP_RCVBUF).is_err() {
+        // Without CAP_NET_ADMIN the kernel caps it at net.core.rmem_max.
+        let _ = setsockopt(&socket, sockopt::RcvBuf, &ICMP_RCVBUF);
+    }
+    let mut send_only = Vec::new();
+    match kind {
+        IcmpSocketKind::Datagram => set_recverr(&socket, !v6)?,
+        IcmpSocketKind::Raw => {
+            // BPF "return 0": a raw socket gets a copy of every ICMP packet; these drop theirs.
+            let drop_all = [socket2::SockFilter::new(0x06, 0, 0, 0)];
+            for _ in 0..senders {
+                let sender = raw()?;
+                sender.attach_filter(&drop_all)?;
+                send_only.push(sender);
+            }
+        }
+    }
+    let recv = register(
+        socket,
+        Interest::READABLE | Interest::WRITABLE | Interest::ERROR,
+    )?;
+    Ok(IcmpSockets {
+        recv,
+        kind,
+        senders: send_only,
+    })
+}
+
+/// Receives one datagram without waiting: its length and sender.
+pub fn recv_from(socket: &Socket, buf: &mut [u8]) -> io::Result<(usize, Option<IpAddr>)> {
+    let (n, from) = nix::sys::socket::recvfrom::<SockaddrStorage>(socket.as_raw_fd(), buf)?;
+    Ok((n, from.and_then(|a| sockaddr_ip(&a))))
+}
+
+fn sockaddr_ip(addr: &SockaddrStorage) -> Option<IpAddr> {
+    if let Some(v4) = addr.as_sockaddr_in() {
+        return Some(IpAddr::V4(v4.ip()));
+    }
+    addr.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip()))
+}
+
+/// One message from a socket's error queue.
+#[derive(Debug)]
+pub struct QueuedError {
+    /// The ICMP error, when the message came from one (not a local error).
+    pub icmp: Option<IcmpError>,
+    /// Where the datagram that caused it was going.
+    pub dest: Option<IpAddr>,
+    /// Bytes of that datagram copied into the caller's buffer (for a ping socket, the echo
+    /// request's ICMP header and payload).
+    pub len: usize,
+}
+
+/// Takes the next message off the socket's error queue, its data into `data`; `None` when the
+/// queue is empty.
+pub fn read_error_queue(socket: &Socket, data: &mut [u8]) -> Option<QueuedError> {
+    let mut iov = [IoSliceMut::new(data)];
+    let mut cmsg = nix::cmsg_space!(nix::libc::sock_extended_err, nix::libc::sockaddr_in6);
+    let msg = recvmsg::<SockaddrStorage>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_ERRQUEUE | MsgFlags::MSG_DONTWAIT,
+    )
+    .ok()?;
+    let dest = msg.address.as_ref().and_then(sockaddr_ip);
+    let len = msg.bytes;
+    let mut icmp = None;
+    for c in msg.cmsgs().ok()? {
+        match c {
+            ControlMessageOwned::Ipv4RecvErr(ee, offender)
+                if ee.ee_origin == nix::libc::SO_EE_ORIGIN_ICMP =>
+            {
+                let from =
+                    offender.map(|sa| IpAddr::V4(Ipv4Addr::from(u32::from_be(sa.sin_addr.s_addr))));
+                icmp = Some(IcmpError {
+                    icmp_type: ee.ee_type,
+                    code: ee.ee_code,
+                    from,
+                    v6: false,
+                });
+                break;
+            }
+            ControlMessageOwned::Ipv6RecvErr(ee, offender)
+                if ee.ee_origin == nix::libc::SO_EE_ORIGIN_ICMP6 =>
+            {
+                let from = offender.map(|sa| IpAddr::V6(Ipv6Addr::from(sa.sin6_addr.s6_addr)));
+                icmp = Some(IcmpError {
+                    icmp_type: ee.ee_type,
+                    code: ee.ee_code,
+                    from,
+                    v6: true,
+                });
+                break;
+            }
+            _ => {}
+        }
+    }
+    Some(QueuedError { icmp, dest, len })
 }
