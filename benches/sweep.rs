@@ -1,216 +1,759 @@
-//! Sweep benchmark: 4,096 TCP targets in the network lab (half open, a quarter silently dropped, a
-//! quarter reset by nftables), 1 s timeout, `probe` against `nmap -sT` on the same targets in the
-//! same run. Prints median wall time, peak RSS and accuracy against the known ground truth.
+//! The scale benchmark of issue 5: `probe` against the tools people would otherwise run, on the
+//! same targets, in one run, on one machine. See benches/README.md.
 //!
-//! Run: `cargo bench --bench sweep` as root (it builds network namespaces). `PROBE_BENCH_RUNS`
-//! sets the number of runs per tool (default 5). nmap is measured when it is installed
-//! (`scripts/test.sh` installs it). Exits non-zero if `probe` misclassifies any target; timing is
-//! reported, never asserted.
+//! It builds a lab (two network namespaces; 65,534 addresses served through AnyIP by one listener
+//! on port 80 and nginx on 8080; nftables drops a quarter and resets a quarter) and measures:
+//!
+//! * TCP sweep of 65,534 targets: `probe` vs `nmap -sT` and `nmap -sS`;
+//! * ICMP sweep of 65,534 addresses: `probe -P icmp` vs `fping`;
+//! * HTTP sweep of 4,096 nginx targets: `probe` vs blackbox_exporter driven by 4,096 concurrent
+//!   `/probe` requests;
+//! * `probe agent` with 10,000 targets at a 10 s interval: CPU and RSS over a minute, scraped every
+//!   15 s as Prometheus would.
+//!
+//! Wall time is the median of `PROBE_BENCH_RUNS` runs (default 3); peak RSS and CPU seconds come
+//! from GNU time (`/usr/bin/time`) for the command-line tools and from /proc for the daemons.
+//! Accuracy is checked against the lab's ground truth for every target of every run; the bench
+//! exits non-zero if `probe` misclassifies one. Timing is reported against the issue's targets,
+//! never asserted. Run it as root with `bash benches/run.sh`, which installs the peers.
 
 #[path = "../tests/it/lab.rs"]
 mod lab;
 
-use std::collections::HashMap;
-use std::process::Command;
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpStream};
+use std::path::Path;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use lab::{Lab, Sweep};
+use lab::{BigSweep, Lab, probe_bin};
 
-/// The issue's bar for this sweep.
-const TARGET_WALL: Duration = Duration::from_secs(2);
+/// HTTP targets: the first 4,096 addresses, all answered by nginx.
+const HTTP_TARGETS: usize = 4096;
+/// Agent targets, spread over the whole /16 (so a quarter are dropped, a quarter reset).
+const AGENT_TARGETS: usize = 10_000;
+const BLACKBOX: &str = "127.0.0.1:9115";
+const AGENT_LISTEN: &str = "127.0.0.1:9465";
 
-struct Measured {
-    tool: &'static str,
-    walls: Vec<Duration>,
+/// One tool's runs on one sweep.
+struct Row {
+    sweep: &'static str,
+    tool: String,
+    walls: Vec<f64>,
+    cpus: Vec<f64>,
+    peak_rss_kb: u64,
+    /// The fewest targets classified correctly in any run.
     correct: usize,
     total: usize,
-    peak_rss_kb: Option<u64>,
+}
+
+impl Row {
+    fn new(sweep: &'static str, tool: &str, total: usize) -> Row {
+        Row {
+            sweep,
+            tool: tool.to_string(),
+            walls: Vec::new(),
+            cpus: Vec::new(),
+            peak_rss_kb: 0,
+            correct: usize::MAX,
+            total,
+        }
+    }
+
+    fn record(&mut self, m: Measured, correct: usize) {
+        self.walls.push(m.wall);
+        self.cpus.push(m.cpu);
+        self.peak_rss_kb = self.peak_rss_kb.max(m.rss_kb);
+        self.correct = self.correct.min(correct);
+    }
+
+    fn wall(&self) -> f64 {
+        median(&self.walls)
+    }
+}
+
+/// What one run cost.
+struct Measured {
+    wall: f64,
+    cpu: f64,
+    rss_kb: u64,
 }
 
 fn main() {
-    let runs: usize = std::env::var("PROBE_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5)
-        .clamp(1, 50);
-    let sweep = Lab::sweep_4096("bench");
-    let targets = sweep.targets.to_str().expect("utf-8 path").to_string();
+    let runs: usize = env_or("PROBE_BENCH_RUNS", 3).clamp(1, 20);
+    let agent_secs: u64 = env_or("PROBE_BENCH_AGENT_SECS", 60).clamp(10, 600);
+    for tool in [
+        "nmap",
+        "fping",
+        "prometheus-blackbox-exporter",
+        "nginx",
+        "/usr/bin/time",
+    ] {
+        if Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .map_or(true, |o| !o.status.success())
+        {
+            eprintln!(
+                "{tool} is not installed: run `bash benches/run.sh`, which installs the peers"
+            );
+            std::process::exit(2);
+        }
+    }
+    // The blackbox driver keeps 4,096 connections open, and every child inherits the limit.
+    {
+        use nix::sys::resource::{Resource, getrlimit, setrlimit};
+        if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+        }
+    }
+    let started = Instant::now();
+    let sweep = Lab::sweep_65534("bench");
+    let lab = Bench::new(&sweep);
 
-    let probe = measure_probe(&sweep, &targets, runs);
-    let mut rows = vec![probe];
-    if Command::new("nmap").arg("--version").output().is_ok() {
-        // As issue 5 specifies it: -T5 caps nmap's adaptive RTT timeout at 300 ms, so it gives up
-        // on silent targets well before 1 s.
-        rows.push(measure_nmap(&sweep, runs, "nmap -sT", &[]));
-    } else {
-        eprintln!("nmap not installed: no peer measured (scripts/test.sh installs it)");
-    }
+    let mut rows = Vec::new();
+    rows.extend(lab.tcp(runs));
+    rows.extend(lab.icmp(runs));
+    rows.extend(lab.http(runs));
+    let agent = lab.agent(agent_secs);
 
-    println!(
-        "\nsweep of 4096 TCP targets (2048 open, 1024 dropped, 1024 reset), timeout 1 s, {runs} runs each"
-    );
-    println!(
-        "{:<12} {:>9} {:>9} {:>9} {:>11} {:>10}",
-        "tool", "median", "min", "max", "correct", "peak RSS"
-    );
-    for m in &rows {
-        println!(
-            "{:<12} {:>9} {:>9} {:>9} {:>11} {:>10}",
-            m.tool,
-            secs(median(&m.walls)),
-            secs(*m.walls.iter().min().expect("at least one run")),
-            secs(*m.walls.iter().max().expect("at least one run")),
-            format!("{}/{}", m.correct, m.total),
-            m.peak_rss_kb
-                .map(|kb| format!("{:.1} MB", kb as f64 / 1024.0))
-                .unwrap_or_else(|| "-".into()),
-        );
+    let report = report(&rows, &agent, runs);
+    println!("{report}");
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-sweep.md");
+    if std::fs::write(&out, &report).is_ok() {
+        println!("(also written to {})", out.display());
     }
-    let probe_median = median(&rows[0].walls);
-    for peer in &rows[1..] {
-        let ratio = median(&peer.walls).as_secs_f64() / probe_median.as_secs_f64();
-        println!(
-            "{}: median {ratio:.2}x probe's. nmap declares a silent target filtered after its \
-             adaptive RTT timeout (~0.3 s here); probe waits the full 1 s deadline, as a health \
-             check with that timeout would, so a quarter of dropped targets sets its floor at 1 s.",
-            peer.tool
-        );
-    }
-    let met = if probe_median < TARGET_WALL {
-        "met"
-    } else {
-        "NOT met"
-    };
-    println!(
-        "bar: 4096 targets classified correctly in under {} s: {met} (median {})",
-        TARGET_WALL.as_secs(),
-        secs(probe_median)
-    );
-    if rows[0].correct != rows[0].total {
-        eprintln!("probe misclassified targets");
+    println!("benchmark took {:.0} s", started.elapsed().as_secs_f64());
+    let wrong: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.tool.starts_with("probe") && r.correct != r.total)
+        .collect();
+    if !wrong.is_empty() {
+        for r in wrong {
+            eprintln!(
+                "probe misclassified targets: {} {}/{}",
+                r.sweep, r.correct, r.total
+            );
+        }
         std::process::exit(1);
     }
 }
 
-fn measure_probe(sweep: &Sweep, targets: &str, runs: usize) -> Measured {
-    let mut walls = Vec::new();
-    let mut correct = usize::MAX;
-    for _ in 0..runs {
+/// The lab and the files every tool reads.
+struct Bench<'a> {
+    sweep: &'a BigSweep,
+    dir: &'a Path,
+    tcp_truth: HashMap<Ipv4Addr, &'static str>,
+    icmp_truth: HashMap<Ipv4Addr, &'static str>,
+}
+
+impl<'a> Bench<'a> {
+    fn new(sweep: &'a BigSweep) -> Bench<'a> {
+        let dir = sweep.lab.dir.as_path();
+        let mut hosts = String::new();
+        let mut targets = String::new();
+        let mut http = String::new();
+        for (i, (ip, _, _)) in sweep.hosts.iter().enumerate() {
+            let _ = writeln!(hosts, "{ip}");
+            let _ = writeln!(targets, "{ip}:80");
+            if i < HTTP_TARGETS {
+                let _ = writeln!(http, "http://{ip}:8080/");
+            }
+        }
+        write(dir, "hosts.txt", &hosts);
+        write(dir, "tcp.txt", &targets);
+        write(dir, "http.txt", &http);
+        Bench {
+            sweep,
+            dir,
+            tcp_truth: sweep.hosts.iter().map(|(ip, t, _)| (*ip, *t)).collect(),
+            icmp_truth: sweep.hosts.iter().map(|(ip, _, i)| (*ip, *i)).collect(),
+        }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+
+    /// Runs `args` in the client namespace under GNU time.
+    fn timed(&self, args: &[&str]) -> (Output, Measured) {
+        let stats = self.path("time.txt");
+        let mut all = vec![
+            "timeout",
+            "300",
+            "/usr/bin/time",
+            "-o",
+            &stats,
+            "-f",
+            "%M %U %S",
+        ];
+        all.extend_from_slice(args);
         let started = Instant::now();
-        let run = sweep.lab.probe_json(
-            &sweep.client,
-            &[
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.sweep.client])
+            .args(&all)
+            .output()
+            .expect("run a benchmarked command");
+        let wall = started.elapsed().as_secs_f64();
+        let text = std::fs::read_to_string(&stats).unwrap_or_default();
+        // GNU time prints "Command exited with non-zero status N" first when it did.
+        let last = text.lines().last().unwrap_or_default();
+        let f: Vec<f64> = last
+            .split_whitespace()
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        if f.len() != 3 {
+            panic!(
+                "{args:?} gave no timing ({text:?}); stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        (
+            out,
+            Measured {
+                wall,
+                cpu: f[1] + f[2],
+                rss_kb: f[0] as u64,
+            },
+        )
+    }
+
+    fn tcp(&self, runs: usize) -> Vec<Row> {
+        let total = self.tcp_truth.len();
+        let mut probe = Row::new("TCP connect, 65,534 targets", "probe", total);
+        let mut nmap_st = Row::new("TCP connect, 65,534 targets", "nmap -sT", total);
+        let mut nmap_ss = Row::new("TCP connect, 65,534 targets", "nmap -sS", total);
+        let (targets, hosts) = (self.path("tcp.txt"), self.path("hosts.txt"));
+        for _ in 0..runs {
+            let (out, m) = self.timed(&[
+                probe_bin(),
                 "--timeout",
                 "1s",
                 "--no-progress",
+                "--output",
+                "json",
                 "--targets-file",
-                targets,
-            ],
+                &targets,
+            ]);
+            let correct = self.probe_correct(&out, &self.tcp_truth, ":80");
+            probe.record(m, correct);
+            for (row, scan) in [(&mut nmap_st, "-sT"), (&mut nmap_ss, "-sS")] {
+                let (out, m) = self.timed(&[
+                    "nmap",
+                    scan,
+                    "-Pn",
+                    "-n",
+                    "-p",
+                    "80",
+                    "--max-retries",
+                    "0",
+                    "-T5",
+                    "--min-rate",
+                    "50000",
+                    "-oG",
+                    "-",
+                    "-iL",
+                    &hosts,
+                ]);
+                let correct = self.nmap_correct(&out);
+                row.record(m, correct);
+            }
+        }
+        vec![probe, nmap_st, nmap_ss]
+    }
+
+    fn icmp(&self, runs: usize) -> Vec<Row> {
+        let total = self.icmp_truth.len();
+        let mut probe = Row::new("ICMP echo, 65,534 addresses", "probe -P icmp", total);
+        let mut fping = Row::new("ICMP echo, 65,534 addresses", "fping", total);
+        let hosts = self.path("hosts.txt");
+        for _ in 0..runs {
+            let (out, m) = self.timed(&[
+                probe_bin(),
+                "-P",
+                "icmp",
+                "--timeout",
+                "1s",
+                "--no-progress",
+                "--output",
+                "json",
+                "--targets-file",
+                &hosts,
+            ]);
+            let correct = self.probe_correct(&out, &self.icmp_truth, "");
+            probe.record(m, correct);
+            // `-a` lists the addresses that answered, for the accuracy check; it does not change
+            // what fping sends.
+            let (out, m) = self.timed(&[
+                "fping", "-q", "-r0", "-t", "1000", "-i", "0", "-a", "-f", &hosts,
+            ]);
+            let alive: HashSet<Ipv4Addr> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| l.trim().parse().ok())
+                .collect();
+            let correct = self
+                .icmp_truth
+                .iter()
+                .filter(|(ip, want)| (**want == "open") == alive.contains(ip))
+                .count();
+            fping.record(m, correct);
+        }
+        vec![probe, fping]
+    }
+
+    fn http(&self, runs: usize) -> Vec<Row> {
+        let mut probe = Row::new("HTTP GET, 4,096 nginx targets", "probe", HTTP_TARGETS);
+        let mut blackbox = Row::new(
+            "HTTP GET, 4,096 nginx targets",
+            "blackbox_exporter",
+            HTTP_TARGETS,
         );
-        walls.push(started.elapsed());
-        let ok = run
-            .json()
+        let targets = self.path("http.txt");
+        let config = self.path("blackbox.yml");
+        write(
+            self.dir,
+            "blackbox.yml",
+            "modules:\n  http_2xx:\n    prober: http\n    timeout: 1s\n    http:\n      preferred_ip_protocol: ip4\n",
+        );
+        // The lab's `spawn` needs `&mut`; the blackbox process lives in a lab of its own, sharing
+        // the client namespace by name.
+        let mut bb_lab = Lab::new("bench-blackbox");
+        let pid = bb_lab.spawn(
+            &self.sweep.client,
+            &[
+                "prometheus-blackbox-exporter",
+                &format!("--config.file={config}"),
+                &format!("--web.listen-address={BLACKBOX}"),
+            ],
+            &self.dir.join("blackbox.log"),
+        );
+        bb_lab.wait_listening(&self.sweep.client, BLACKBOX);
+        let urls: Vec<String> = self
+            .sweep
+            .hosts
+            .iter()
+            .take(HTTP_TARGETS)
+            .map(|(ip, _, _)| format!("http://{ip}:8080/"))
+            .collect();
+        for _ in 0..runs {
+            let (out, m) = self.timed(&[
+                probe_bin(),
+                "--timeout",
+                "1s",
+                "--no-progress",
+                "--output",
+                "json",
+                "--targets-file",
+                &targets,
+            ]);
+            let correct = json_rows(&out)
+                .iter()
+                .filter(|r| r["success"] == true)
+                .count();
+            probe.record(m, correct);
+
+            let cpu_before = cpu_seconds(pid);
+            let started = Instant::now();
+            let bodies = in_namespace(&self.sweep.client, {
+                let urls = urls.clone();
+                move || drive_blackbox(&urls)
+            });
+            let wall = started.elapsed().as_secs_f64();
+            let correct = bodies
+                .iter()
+                .filter(|b| b.contains("\nprobe_success 1"))
+                .count();
+            blackbox.record(
+                Measured {
+                    wall,
+                    cpu: cpu_seconds(pid) - cpu_before,
+                    rss_kb: status_kb(pid, "VmHWM:"),
+                },
+                correct,
+            );
+        }
+        vec![probe, blackbox]
+    }
+
+    /// Runs the agent on 10,000 targets, waits out the first interval, then measures for
+    /// `secs` seconds with a scrape of /metrics every 15 s.
+    fn agent(&self, secs: u64) -> AgentResult {
+        let mut members = String::new();
+        let step = self.sweep.hosts.len() / AGENT_TARGETS;
+        for i in 0..AGENT_TARGETS {
+            let (ip, _, _) = self.sweep.hosts[i * step];
+            let _ = writeln!(
+                members,
+                "      - {{name: m{i}, address: {ip}, security_groups: [sg-fleet]}}"
+            );
+        }
+        let config = format!(
+            "agent: {{address: 10.77.0.1, subnet: lb}}
+subnets:
+  - {{id: lb, cidr: 10.77.0.0/24}}
+  - {{id: fleet, cidr: 10.200.0.0/16}}
+load_balancers:
+  - {{name: lb, provider: generic, kind: generic, subnets: [lb]}}
+backend_groups:
+  - name: fleet
+    protocol: tcp
+    port: 80
+    health_check: {{protocol: tcp, interval_s: 10, timeout_s: 1}}
+    members:
+{members}security_groups:
+  - id: sg-fleet
+    rules:
+      - {{direction: ingress, protocol: tcp, ports: 80, cidr: 10.77.0.0/24}}
+      - {{direction: egress, protocol: any}}
+"
+        );
+        write(self.dir, "agent.yaml", &config);
+        let mut agent_lab = Lab::new("bench-agent");
+        let pid = agent_lab.spawn(
+            &self.sweep.client,
+            &[
+                probe_bin(),
+                "agent",
+                "--config",
+                &self.path("agent.yaml"),
+                "--listen",
+                AGENT_LISTEN,
+            ],
+            &self.dir.join("agent.log"),
+        );
+        agent_lab.wait_listening(&self.sweep.client, AGENT_LISTEN);
+        // One interval for the first runs to spread out, then a little more.
+        std::thread::sleep(Duration::from_secs(12));
+        let client = self.sweep.client.clone();
+        let scrape = move || {
+            in_namespace(&client, || {
+                http_get(AGENT_LISTEN, "/metrics").unwrap_or_default()
+            })
+        };
+        let before = scrape();
+        let cpu_before = cpu_seconds(pid);
+        let started = Instant::now();
+        let mut rss_max = 0;
+        let mut scrapes = 1;
+        let mut scrape_bytes = before.len();
+        let mut next_scrape = started + Duration::from_secs(15);
+        while started.elapsed() < Duration::from_secs(secs) {
+            std::thread::sleep(Duration::from_millis(500));
+            rss_max = rss_max.max(status_kb(pid, "VmRSS:"));
+            if Instant::now() >= next_scrape {
+                scrape_bytes = scrape().len();
+                scrapes += 1;
+                next_scrape += Duration::from_secs(15);
+            }
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let cpu = cpu_seconds(pid) - cpu_before;
+        let after = scrape();
+        rss_max = rss_max.max(status_kb(pid, "VmRSS:"));
+        let probes = metric_sum(&after, "probe_agent_probes_total")
+            - metric_sum(&before, "probe_agent_probes_total");
+        let skipped = metric_sum(&after, "probe_agent_ticks_skipped_total")
+            - metric_sum(&before, "probe_agent_ticks_skipped_total");
+        AgentResult {
+            secs: elapsed,
+            cpu_percent: 100.0 * cpu / elapsed,
+            rss_max_kb: rss_max,
+            rss_end_kb: status_kb(pid, "VmRSS:"),
+            fds: std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count()),
+            probes,
+            skipped,
+            scrapes,
+            scrape_bytes,
+        }
+    }
+
+    fn probe_correct(
+        &self,
+        out: &Output,
+        truth: &HashMap<Ipv4Addr, &'static str>,
+        suffix: &str,
+    ) -> usize {
+        json_rows(out)
             .iter()
             .filter(|row| {
                 let target = row["target"].as_str().unwrap_or_default();
-                sweep.expected.get(target).copied() == row["state"].as_str()
+                let ip = target.strip_suffix(suffix).and_then(|a| a.parse().ok());
+                ip.and_then(|ip| truth.get(&ip)).copied() == row["state"].as_str()
             })
-            .count();
-        correct = correct.min(ok);
+            .count()
     }
-    Measured {
-        tool: "probe",
-        walls,
-        correct,
-        total: sweep.expected.len(),
-        peak_rss_kb: children_max_rss_kb(),
+
+    /// Port states from nmap's grepable output (`Host: 10.200.0.1 ()  Ports: 80/open/tcp//…`).
+    fn nmap_correct(&self, out: &Output) -> usize {
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.lines()
+            .filter_map(|line| {
+                let host: Ipv4Addr = line
+                    .strip_prefix("Host: ")?
+                    .split_whitespace()
+                    .next()?
+                    .parse()
+                    .ok()?;
+                let state = line.split("Ports: ").nth(1)?.split('/').nth(1)?;
+                Some((host, state.to_string()))
+            })
+            .filter(|(host, state)| self.tcp_truth.get(host).copied() == Some(state.as_str()))
+            .count()
     }
 }
 
-fn measure_nmap(sweep: &Sweep, runs: usize, tool: &'static str, extra: &[&str]) -> Measured {
-    let hosts: String = sweep
-        .expected
-        .keys()
-        .map(|t| format!("{}\n", t.trim_end_matches(":80")))
+struct AgentResult {
+    secs: f64,
+    cpu_percent: f64,
+    rss_max_kb: u64,
+    rss_end_kb: u64,
+    fds: usize,
+    probes: f64,
+    skipped: f64,
+    scrapes: usize,
+    scrape_bytes: usize,
+}
+
+/// 4,096 concurrent `/probe` requests, as Prometheus would send them; returns every body.
+fn drive_blackbox(urls: &[String]) -> Vec<String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, url) in urls.iter().enumerate() {
+            let request = format!(
+                "GET /probe?module=http_2xx&target={url} HTTP/1.0\r\nX-Prometheus-Scrape-Timeout-Seconds: 10\r\n\r\n"
+            );
+            tasks.spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut body = String::new();
+                if let Ok(mut s) = tokio::net::TcpStream::connect(BLACKBOX).await
+                    && s.write_all(request.as_bytes()).await.is_ok()
+                {
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(30),
+                        s.read_to_string(&mut body),
+                    )
+                    .await;
+                }
+                (i, body)
+            });
+        }
+        let mut bodies = vec![String::new(); urls.len()];
+        while let Some(Ok((i, body))) = tasks.join_next().await {
+            bodies[i] = body;
+        }
+        bodies
+    })
+}
+
+/// Runs `f` on a thread inside network namespace `ns`.
+fn in_namespace<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    use nix::sched::{CloneFlags, setns};
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let file = File::open(&path).expect("open the namespace");
+        setns(file, CloneFlags::CLONE_NEWNET).expect("enter the namespace");
+        f()
+    })
+    .join()
+    .expect("namespace thread")
+}
+
+fn http_get(addr: &str, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\n\r\n").ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    Some(body)
+}
+
+/// The sum of every series of `name` in a metrics page.
+fn metric_sum(page: &str, name: &str) -> f64 {
+    page.lines()
+        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+        .filter(|l| l[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// User plus system CPU seconds of a process so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at field 3.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let f: Vec<f64> = after
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
         .collect();
-    let hosts_file = sweep.lab.dir.join("hosts.txt");
-    std::fs::write(&hosts_file, hosts).expect("write the nmap host list");
-    let mut walls = Vec::new();
-    let mut correct = usize::MAX;
-    for _ in 0..runs {
-        let started = Instant::now();
-        let hosts = hosts_file.to_str().expect("utf-8 path");
-        let mut args = vec![
-            "timeout",
-            "120",
-            "nmap",
-            "-sT",
-            "-Pn",
-            "-n",
-            "-p",
-            "80",
-            "--max-retries",
-            "0",
-            "-T5",
-            "--min-rate",
-            "50000",
-            "-oG",
-            "-",
-            "-iL",
-            hosts,
-        ];
-        args.extend_from_slice(extra);
-        let out = sweep.lab.sh(&sweep.client, &args);
-        walls.push(started.elapsed());
-        let states = nmap_states(&String::from_utf8_lossy(&out.stdout));
-        let ok = sweep
-            .expected
-            .iter()
-            .filter(|(target, want)| {
-                states
-                    .get(target.trim_end_matches(":80"))
-                    .map(String::as_str)
-                    == Some(**want)
-            })
-            .count();
-        correct = correct.min(ok);
-    }
-    Measured {
-        tool,
-        walls,
-        correct,
-        total: sweep.expected.len(),
-        peak_rss_kb: None,
+    // utime and stime are fields 14 and 15, in clock ticks (100 per second on Linux).
+    match (f.get(11), f.get(12)) {
+        (Some(u), Some(s)) => (u + s) / 100.0,
+        _ => 0.0,
     }
 }
 
-/// Port states by host from nmap's grepable output (`Host: 10.200.0.1 ()  Ports: 80/open/tcp//…`).
-fn nmap_states(grepable: &str) -> HashMap<String, String> {
-    grepable
+fn status_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
         .lines()
-        .filter_map(|line| {
-            let host = line.strip_prefix("Host: ")?.split_whitespace().next()?;
-            let ports = line.split("Ports: ").nth(1)?;
-            let state = ports.split('/').nth(1)?;
-            Some((host.to_string(), state.to_string()))
+        .find_map(|l| {
+            l.strip_prefix(field)?
+                .trim()
+                .strip_suffix("kB")?
+                .trim()
+                .parse()
+                .ok()
         })
-        .collect()
+        .unwrap_or(0)
 }
 
-/// Largest resident set of any waited-for child so far (the probe runs come first).
-fn children_max_rss_kb() -> Option<u64> {
-    use nix::sys::resource::{UsageWho, getrusage};
-    getrusage(UsageWho::RUSAGE_CHILDREN)
+fn json_rows(out: &Output) -> Vec<serde_json::Value> {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "probe printed no JSON array ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn report(rows: &[Row], agent: &AgentResult, runs: usize) -> String {
+    let mut r = String::new();
+    let _ = writeln!(
+        r,
+        "Wall time is the median of {runs} runs; peak RSS the largest; CPU is user + system seconds (median).\n"
+    );
+    let _ = writeln!(r, "| sweep | tool | wall | peak RSS | CPU | correct |");
+    let _ = writeln!(r, "|---|---|---:|---:|---:|---:|");
+    for row in rows {
+        let _ = writeln!(
+            r,
+            "| {} | {} | {:.2} s | {:.0} MB | {:.2} s | {}/{} |",
+            row.sweep,
+            row.tool,
+            row.wall(),
+            row.peak_rss_kb as f64 / 1024.0,
+            median(&row.cpus),
+            row.correct,
+            row.total
+        );
+    }
+    let _ = writeln!(
+        r,
+        "\n`probe agent`, {AGENT_TARGETS} TCP targets at a 10 s interval, measured over {:.0} s after a 12 s warm-up, \
+         scraped every 15 s ({} scrapes of {:.1} MB): **{:.1} % of one core**, RSS **{:.0} MB** at most \
+         ({:.0} MB at the end), {} open files; {:.0} probes ({:.0}/s), {:.0} ticks skipped.\n",
+        agent.secs,
+        agent.scrapes,
+        agent.scrape_bytes as f64 / 1e6,
+        agent.cpu_percent,
+        agent.rss_max_kb as f64 / 1024.0,
+        agent.rss_end_kb as f64 / 1024.0,
+        agent.fds,
+        agent.probes,
+        agent.probes / agent.secs,
+        agent.skipped,
+    );
+    let find = |sweep: &str, tool: &str| {
+        rows.iter()
+            .find(|r| r.sweep.starts_with(sweep) && r.tool == tool)
+    };
+    let _ = writeln!(r, "| target (issue 5) | measured | |");
+    let _ = writeln!(r, "|---|---|---|");
+    let mut verdict = |what: String, measured: String, met: bool| {
+        let _ = writeln!(
+            r,
+            "| {what} | {measured} | {} |",
+            if met { "met" } else { "**not met**" }
+        );
+    };
+    if let (Some(p), Some(st)) = (find("TCP", "probe"), find("TCP", "nmap -sT")) {
+        verdict(
+            "TCP 65,534: ≤ 2.5 s, all correct".into(),
+            format!("{:.2} s, {}/{}", p.wall(), p.correct, p.total),
+            p.wall() <= 2.5 && p.correct == p.total,
+        );
+        let ratio = st.wall() / p.wall();
+        verdict(
+            "TCP: ≥ 4x faster than nmap -sT".into(),
+            format!("{ratio:.1}x ({:.2} s vs {:.2} s)", p.wall(), st.wall()),
+            ratio >= 4.0,
+        );
+        verdict(
+            "TCP: peak RSS ≤ 150 MB".into(),
+            format!("{:.0} MB", p.peak_rss_kb as f64 / 1024.0),
+            p.peak_rss_kb <= 150 * 1024,
+        );
+    }
+    if let (Some(p), Some(f)) = (find("ICMP", "probe -P icmp"), find("ICMP", "fping")) {
+        verdict(
+            "ICMP 65,534: no slower than fping, all correct".into(),
+            format!(
+                "{:.2} s vs {:.2} s, {}/{}",
+                p.wall(),
+                f.wall(),
+                p.correct,
+                p.total
+            ),
+            p.wall() <= f.wall() && p.correct == p.total,
+        );
+    }
+    if let (Some(p), Some(b)) = (find("HTTP", "probe"), find("HTTP", "blackbox_exporter")) {
+        let ratio = b.wall() / p.wall();
+        verdict(
+            "HTTP 4,096: ≥ 10x blackbox throughput, no false failure".into(),
+            format!(
+                "{ratio:.1}x ({:.0}/s vs {:.0}/s), {} false failures (blackbox: {})",
+                p.total as f64 / p.wall(),
+                b.total as f64 / b.wall(),
+                p.total - p.correct,
+                b.total - b.correct
+            ),
+            ratio >= 10.0 && p.correct == p.total,
+        );
+        let rss = p.peak_rss_kb as f64 / b.peak_rss_kb.max(1) as f64;
+        verdict(
+            "HTTP: peak RSS ≤ 1/10 of blackbox's".into(),
+            format!(
+                "{:.0} MB vs {:.0} MB (1/{:.0})",
+                p.peak_rss_kb as f64 / 1024.0,
+                b.peak_rss_kb as f64 / 1024.0,
+                1.0 / rss
+            ),
+            rss <= 0.1,
+        );
+    }
+    verdict(
+        "agent 10,000 targets: ≤ 10 % of a core, ≤ 100 MB RSS".into(),
+        format!(
+            "{:.1} %, {:.0} MB",
+            agent.cpu_percent,
+            agent.rss_max_kb as f64 / 1024.0
+        ),
+        agent.cpu_percent <= 10.0 && agent.rss_max_kb <= 100 * 1024,
+    );
+    r
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    s.get(s.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
         .ok()
-        .map(|u| u.max_rss() as u64)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
-fn median(walls: &[Duration]) -> Duration {
-    let mut sorted = walls.to_vec();
-    sorted.sort();
-    sorted[sorted.len() / 2]
-}
-
-fn secs(d: Duration) -> String {
-    format!("{:.3} s", d.as_secs_f64())
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap_or_else(|e| panic!("write {name}: {e}"));
 }

@@ -7,8 +7,9 @@
 # agent's tests run a real Prometheus server), then: rustfmt, clippy, the unit and integration
 # tests (the lab tests build network namespaces, so they need root), the doctests, the deploy/
 # checks (promtool check config/rules/test rules, systemd-analyze verify, every YAML/JSON file),
-# the 4,096-target sweep benchmark (it fails only if a target is misclassified), and the
-# evaluator benchmark (criterion, a short run: flow evaluations per second at 1,000 rules).
+# the scale benchmark of benches/README.md through benches/run.sh (it installs nmap, fping and
+# blackbox_exporter, and fails only if probe misclassifies a target), and the evaluator
+# benchmark (criterion, a short run: flow evaluations per second at 1,000 rules).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,5 +52,5 @@ else
 fi
 cargo test --locked --doc
 PROBE_BIN="$PWD/target/debug/probe" bash scripts/check-deploy.sh
-PROBE_BENCH_RUNS="${PROBE_BENCH_RUNS:-3}" cargo bench --locked --bench sweep
+PROBE_BENCH_RUNS="${PROBE_BENCH_RUNS:-3}" bash benches/run.sh
 cargo bench --locked --bench evaluator -- --warm-up-time 1 --measurement-time 3 evaluate

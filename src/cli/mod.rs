@@ -94,6 +94,10 @@ pub struct SweepArgs {
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub concurrency: Option<u64>,
 
+    /// Of those, HTTP(S) probes in flight at once [default: 256].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub http_concurrency: Option<u64>,
+
     /// Start at most this many probes per second.
     #[arg(long, value_parser = parse_rate)]
     pub rate: Option<f64>,
@@ -391,7 +395,8 @@ async fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     let settings = probe_settings(&args)?;
     let nofile = sys::raise_nofile_limit();
     let engine_settings =
-        EngineSettings::new(args.concurrency.map(|c| c as usize), args.rate, nofile);
+        EngineSettings::new(args.concurrency.map(|c| c as usize), args.rate, nofile)
+            .with_http_concurrency(args.http_concurrency.map(|c| c as usize));
 
     let plan = engine::resolve(targets).await;
     let ctx =

@@ -15,8 +15,10 @@
 //! certificate is the first thing to rule out.
 
 use std::fmt;
+use std::future::Future;
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
@@ -343,7 +345,16 @@ pub async fn probe(spec: &ProbeSpec, settings: &ProbeSettings, roots: &TlsRoots)
             insecure: settings.http.insecure,
             leaf: Mutex::new(None),
         });
-        let tls = tls_handshake(spec, settings, roots, verifier.clone(), stream, deadline).await;
+        // Boxed: the handshake's state is large, and only HTTPS probes should carry it.
+        let tls = Box::pin(tls_handshake(
+            spec,
+            settings,
+            roots,
+            verifier.clone(),
+            stream,
+            deadline,
+        ))
+        .await;
         info.phases.tls = Some(seconds(tls_start.elapsed()));
         let leaf = verifier.leaf.lock().ok().and_then(|mut l| l.take());
         let mut tls_info = TlsInfo::default();
@@ -483,8 +494,10 @@ async fn exchange<IO>(
         Ok(Err(e)) => return http_error(obs, e),
         Ok(Ok(pair)) => pair,
     };
-    // The connection task ends when the response is read or the probe is dropped.
-    let conn = AbortOnDrop(tokio::spawn(conn));
+    // The connection is driven inside this probe's own future (see `drive`), not as a task of
+    // its own: no spawn, and no wake-up across threads between the two halves of one exchange.
+    let mut conn = std::pin::pin!(conn);
+    let mut conn_done = false;
 
     let mut request = Request::builder()
         .method(settings.http.method.clone())
@@ -501,7 +514,8 @@ async fn exchange<IO>(
         Ok(r) => r,
         Err(e) => return obs.set_error(format!("cannot build request: {e}")),
     };
-    let response = match timeout_at(deadline, sender.send_request(request)).await {
+    let sending = drive(conn.as_mut(), &mut conn_done, sender.send_request(request));
+    let response = match timeout_at(deadline, sending).await {
         Err(_) => return timed_out(obs),
         Ok(Err(e)) => return http_error(obs, e),
         Ok(Ok(r)) => r,
@@ -522,7 +536,8 @@ async fn exchange<IO>(
     let mut body = response.into_body();
     let mut read: u64 = 0;
     loop {
-        match timeout_at(deadline, body.frame()).await {
+        let frame = drive(conn.as_mut(), &mut conn_done, body.frame());
+        match timeout_at(deadline, frame).await {
             Err(_) => {
                 info.body_bytes = Some(read);
                 return timed_out(obs);
@@ -543,7 +558,6 @@ async fn exchange<IO>(
             }
         }
     }
-    drop(conn);
     info.phases.transfer = Some(seconds(transfer_start.elapsed()));
     info.body_bytes = Some(read);
     obs.phase = Phase::Done;
@@ -558,12 +572,21 @@ fn http_error(obs: &mut Observation, e: hyper::Error) {
     obs.detail = Some(format!("invalid HTTP response: {e}"));
 }
 
-/// Aborts a spawned task when dropped, so a cancelled probe leaves no connection behind.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
+/// Awaits `fut` while also driving the connection `conn` (which does the reading and writing for
+/// the request and response halves), until `fut` completes. Once the connection has finished,
+/// `done` is set and it is not polled again; `fut` then completes with the connection's error.
+async fn drive<C, F>(mut conn: Pin<&mut C>, done: &mut bool, fut: F) -> F::Output
+where
+    C: Future,
+    F: Future,
+{
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        tokio::select! {
+            biased;
+            out = &mut fut => return out,
+            _ = conn.as_mut(), if !*done => *done = true,
+        }
     }
 }
 

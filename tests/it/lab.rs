@@ -34,6 +34,8 @@ pub struct Lab {
     id: String,
     namespaces: Vec<String>,
     children: Vec<Child>,
+    /// Children stopped with SIGTERM before SIGKILL: an nginx master stops its workers only then.
+    graceful: Vec<u32>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     pub dir: PathBuf,
@@ -52,6 +54,7 @@ impl Lab {
             id,
             namespaces: Vec::new(),
             children: Vec::new(),
+            graceful: Vec::new(),
             stop: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
             dir,
@@ -184,6 +187,56 @@ impl Lab {
             client,
             targets: path,
             expected,
+        }
+    }
+
+    /// Builds the 65,534-address lab of issue 5: one listener on port 80 serves 10.200.0.0/16
+    /// through AnyIP. 10.200.0.0/17 accepts; 10.200.128.0/18 drops port 80 and ICMP echo
+    /// silently; 10.200.192.0/18 resets port 80 (and answers echo). nginx (two workers) answers
+    /// HTTP on port 8080 on every address.
+    pub fn sweep_65534(test: &str) -> BigSweep {
+        let (mut lab, client, server) = Lab::pair(test);
+        lab.sh(
+            &server,
+            &["ip", "route", "add", "local", "10.200.0.0/16", "dev", "lo"],
+        );
+        lab.sh(
+            &client,
+            &["ip", "route", "add", "10.200.0.0/16", "via", "10.77.0.2"],
+        );
+        lab.nft(
+            &server,
+            "table ip sweep {
+               chain input {
+                 type filter hook input priority 0; policy accept;
+                 ip daddr 10.200.128.0/18 tcp dport 80 drop
+                 ip daddr 10.200.128.0/18 icmp type echo-request drop
+                 ip daddr 10.200.192.0/18 tcp dport 80 reject with tcp reset
+               }
+             }",
+        );
+        lab.tcp_listener(&server, "0.0.0.0:80");
+        lab.nginx_workers(
+            &server,
+            "server { listen 8080 backlog=65535; location / { return 200 \"ok\\n\"; } }",
+            &["10.200.0.1:8080"],
+            2,
+        );
+        let mut tcp = Vec::with_capacity(65_534);
+        for i in 1u32..65_535 {
+            let ip = std::net::Ipv4Addr::from(0x0AC8_0000 | i);
+            let (tcp_state, icmp_state) = match i >> 14 {
+                0 | 1 => ("open", "open"),
+                2 => ("filtered", "filtered"),
+                _ => ("closed", "open"),
+            };
+            tcp.push((ip, tcp_state, icmp_state));
+        }
+        BigSweep {
+            lab,
+            client,
+            server,
+            hosts: tcp,
         }
     }
 
@@ -329,6 +382,17 @@ impl Lab {
     /// Starts nginx in `ns` with `server_blocks` inside its `http {}` block. The echo module is
     /// loaded, so `echo_sleep` can make a slow response.
     pub fn nginx(&mut self, ns: &str, server_blocks: &str, wait_for: &[&str]) {
+        self.nginx_workers(ns, server_blocks, wait_for, 1);
+    }
+
+    /// [`Lab::nginx`] with `workers` worker processes (each takes up to 16,384 connections).
+    pub fn nginx_workers(
+        &mut self,
+        ns: &str,
+        server_blocks: &str,
+        wait_for: &[&str],
+        workers: u32,
+    ) {
         let dir = self.dir.join(format!("nginx-{ns}"));
         std::fs::create_dir_all(dir.join("tmp")).expect("nginx directory");
         let d = path_str(&dir);
@@ -338,14 +402,18 @@ impl Lab {
         } else {
             String::new()
         };
+        // One worker runs without a master (killing the child stops nginx); more need one, and
+        // killing the master makes its workers exit too.
+        let master = if workers > 1 { "on" } else { "off" };
         let conf = format!(
             "{load_echo}
 daemon off;
-master_process off;
-worker_processes 1;
+master_process {master};
+worker_processes {workers};
+worker_rlimit_nofile 20000;
 pid {d}/nginx.pid;
 error_log {d}/error.log warn;
-events {{ worker_connections 1024; }}
+events {{ worker_connections 16384; }}
 http {{
   access_log off;
   client_body_temp_path {d}/tmp/body;
@@ -371,6 +439,9 @@ http {{
             .stderr(Stdio::piped())
             .spawn()
             .expect("start nginx (install nginx-light; scripts/test.sh does)");
+        if workers > 1 {
+            self.graceful.push(child.id());
+        }
         self.children.push(child);
         for addr in wait_for {
             self.wait_listening(ns, addr);
@@ -395,8 +466,9 @@ http {{
         self.probe(ns, &all)
     }
 
-    /// Starts `args` inside `ns`, its output in `log`; the lab stops it when it is dropped.
-    pub fn spawn(&mut self, ns: &str, args: &[&str], log: &Path) {
+    /// Starts `args` inside `ns`, its output in `log`, and returns its process id; the lab stops it
+    /// when it is dropped.
+    pub fn spawn(&mut self, ns: &str, args: &[&str], log: &Path) -> u32 {
         let out = std::fs::File::create(log).expect("create the log file");
         let err = out.try_clone().expect("clone the log file");
         let child = Command::new("ip")
@@ -406,7 +478,9 @@ http {{
             .stderr(err)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {args:?}: {e}"));
+        let pid = child.id();
         self.children.push(child);
+        pid
     }
 
     /// Starts the real `probe` binary inside `ns` without waiting for it.
@@ -425,6 +499,14 @@ impl Drop for Lab {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         for mut child in self.children.drain(..) {
+            if self.graceful.contains(&child.id()) {
+                let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
             let _ = child.kill();
             if let Some(mut err) = child.stderr.take() {
                 let mut text = String::new();
@@ -454,6 +536,17 @@ pub struct Sweep {
     pub targets: PathBuf,
     /// The state each target must be classified as.
     pub expected: HashMap<String, &'static str>,
+}
+
+/// The 65,534-address lab of [`Lab::sweep_65534`].
+pub struct BigSweep {
+    pub lab: Lab,
+    /// The namespace to probe from.
+    pub client: String,
+    /// The namespace of the listener, nginx and the nftables rules.
+    pub server: String,
+    /// Every address with the state a TCP probe of port 80 and an ICMP echo must report.
+    pub hosts: Vec<(std::net::Ipv4Addr, &'static str, &'static str)>,
 }
 
 /// The output of one run of the probe binary.
