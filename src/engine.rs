@@ -320,7 +320,10 @@ mod tests {
     fn the_http_cap_defaults_to_256_and_never_exceeds_the_total() {
         let s = EngineSettings::new(None, None, 20_000);
         assert_eq!(s.http_concurrency, DEFAULT_HTTP_CONCURRENCY);
-        assert_eq!(s.with_http_concurrency(Some(50_000)).http_concurrency, 19_936);
+        assert_eq!(
+            s.with_http_concurrency(Some(50_000)).http_concurrency,
+            19_936
+        );
         assert_eq!(s.with_http_concurrency(Some(0)).http_concurrency, 1);
         let small = EngineSettings::new(Some(100), None, 20_000);
         assert_eq!(small.http_concurrency, 100);
