@@ -198,13 +198,18 @@ pub async fn run(
         shards[index % n].push((index, item));
     }
     let mut running = JoinSet::new();
+    let start = Instant::now();
     for (k, items) in shards.into_iter().enumerate() {
-        // Shard k gets 1/n of each cap (and one of the remainder) and of the rate.
+        // Shard k gets 1/n of each cap (and one of the remainder). With a rate cap, the shards
+        // keep one schedule between them: shard k's j-th probe starts at (j·n + k) / rate.
         let share = |total: usize| (total / n + usize::from(k < total % n)).max(1);
         let caps = Caps {
             all: share(settings.concurrency),
             http: share(settings.http_concurrency),
-            rate: settings.rate.map(|r| r / n as f64),
+            rate: settings.rate,
+            start,
+            shard: k as u64,
+            shards: n as u64,
         };
         running.spawn(shard(
             items,
@@ -224,8 +229,12 @@ struct Caps {
     all: usize,
     /// HTTP(S) probes in flight.
     http: usize,
-    /// Probe starts per second.
+    /// Probe starts per second, over all shards.
     rate: Option<f64>,
+    /// When the run started, this shard's index, and how many shards there are.
+    start: Instant,
+    shard: u64,
+    shards: u64,
 }
 
 fn is_http(protocol: Protocol) -> bool {
@@ -243,7 +252,6 @@ async fn shard(
     let mut pending = items.into_iter().peekable();
     let mut in_flight = FuturesUnordered::new();
     let mut http_in_flight = 0usize;
-    let start = Instant::now();
     let mut started: u64 = 0;
     loop {
         // Start probes while there is room and the rate allows.
@@ -258,7 +266,8 @@ async fn shard(
                 break;
             }
             if let Some(rate) = caps.rate {
-                let at = start + Duration::from_secs_f64(started as f64 / rate);
+                let slot = started * caps.shards + caps.shard;
+                let at = caps.start + Duration::from_secs_f64(slot as f64 / rate);
                 if at > Instant::now() {
                     next_start = Some(at);
                     break;
