@@ -22,14 +22,13 @@ mod lab;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
-use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use lab::{BigSweep, Lab, probe_bin};
+use lab::{BigSweep, Lab, in_netns, probe_bin};
 
 /// HTTP targets: the first 4,096 addresses, all answered by nginx.
 const HTTP_TARGETS: usize = 4096;
@@ -221,6 +220,22 @@ impl<'a> Bench<'a> {
         )
     }
 
+    /// Runs `probe` on a targets file with a 1 s timeout and JSON output, plus `extra`.
+    fn probe(&self, extra: &[&str], targets: &str) -> (Output, Measured) {
+        let mut args = vec![probe_bin()];
+        args.extend_from_slice(extra);
+        args.extend([
+            "--timeout",
+            "1s",
+            "--no-progress",
+            "--output",
+            "json",
+            "--targets-file",
+            targets,
+        ]);
+        self.timed(&args)
+    }
+
     fn tcp(&self, runs: usize) -> Vec<Row> {
         let total = self.tcp_truth.len();
         let mut probe = Row::new("TCP connect, 65,534 targets", "probe", total);
@@ -228,16 +243,7 @@ impl<'a> Bench<'a> {
         let mut nmap_ss = Row::new("TCP connect, 65,534 targets", "nmap -sS", total);
         let (targets, hosts) = (self.path("tcp.txt"), self.path("hosts.txt"));
         for _ in 0..runs {
-            let (out, m) = self.timed(&[
-                probe_bin(),
-                "--timeout",
-                "1s",
-                "--no-progress",
-                "--output",
-                "json",
-                "--targets-file",
-                &targets,
-            ]);
+            let (out, m) = self.probe(&[], &targets);
             let correct = self.probe_correct(&out, &self.tcp_truth, ":80");
             probe.record(m, correct);
             for (row, scan) in [(&mut nmap_st, "-sT"), (&mut nmap_ss, "-sS")] {
@@ -271,18 +277,7 @@ impl<'a> Bench<'a> {
         let mut fping = Row::new("ICMP echo, 65,534 addresses", "fping", total);
         let hosts = self.path("hosts.txt");
         for _ in 0..runs {
-            let (out, m) = self.timed(&[
-                probe_bin(),
-                "-P",
-                "icmp",
-                "--timeout",
-                "1s",
-                "--no-progress",
-                "--output",
-                "json",
-                "--targets-file",
-                &hosts,
-            ]);
+            let (out, m) = self.probe(&["-P", "icmp"], &hosts);
             let correct = self.probe_correct(&out, &self.icmp_truth, "");
             probe.record(m, correct);
             // `-a` lists the addresses that answered, for the accuracy check; it does not change
@@ -339,16 +334,7 @@ impl<'a> Bench<'a> {
             .map(|(ip, _, _)| format!("http://{ip}:8080/"))
             .collect();
         for _ in 0..runs {
-            let (out, m) = self.timed(&[
-                probe_bin(),
-                "--timeout",
-                "1s",
-                "--no-progress",
-                "--output",
-                "json",
-                "--targets-file",
-                &targets,
-            ]);
+            let (out, m) = self.probe(&[], &targets);
             let correct = json_rows(&out)
                 .iter()
                 .filter(|r| r["success"] == true)
@@ -357,7 +343,7 @@ impl<'a> Bench<'a> {
 
             let cpu_before = cpu_seconds(pid);
             let started = Instant::now();
-            let bodies = in_namespace(&self.sweep.client, {
+            let bodies = in_netns(&self.sweep.client, {
                 let urls = urls.clone();
                 move || drive_blackbox(&urls)
             });
@@ -429,7 +415,7 @@ backend_groups:
         std::thread::sleep(Duration::from_secs(12));
         let client = self.sweep.client.clone();
         let scrape = move || {
-            in_namespace(&client, || {
+            in_netns(&client, || {
                 http_get(AGENT_LISTEN, "/metrics").unwrap_or_default()
             })
         };
@@ -550,19 +536,6 @@ fn drive_blackbox(urls: &[String]) -> Vec<String> {
         }
         bodies
     })
-}
-
-/// Runs `f` on a thread inside network namespace `ns`.
-fn in_namespace<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    use nix::sched::{CloneFlags, setns};
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = File::open(&path).expect("open the namespace");
-        setns(file, CloneFlags::CLONE_NEWNET).expect("enter the namespace");
-        f()
-    })
-    .join()
-    .expect("namespace thread")
 }
 
 fn http_get(addr: &str, path: &str) -> Option<String> {

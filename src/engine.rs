@@ -237,10 +237,6 @@ struct Caps {
     shards: u64,
 }
 
-fn is_http(protocol: Protocol) -> bool {
-    matches!(protocol, Protocol::Http | Protocol::Https)
-}
-
 /// Runs one shard's probes in plan order within its caps.
 async fn shard(
     items: Vec<(usize, Planned)>,
@@ -259,7 +255,7 @@ async fn shard(
         while in_flight.len() < caps.all {
             let next_is_http = match pending.peek() {
                 None => break,
-                Some((_, Planned::Probe(spec))) => is_http(spec.target.protocol),
+                Some((_, Planned::Probe(spec))) => spec.target.protocol.is_http(),
                 Some((_, Planned::Failed(_))) => false,
             };
             if next_is_http && http_in_flight >= caps.http {
@@ -298,7 +294,7 @@ async fn shard(
             _ = cancel.cancelled() => return,
         };
         if let Some(result) = done {
-            http_in_flight -= usize::from(is_http(result.1.protocol));
+            http_in_flight -= usize::from(result.1.protocol.is_http());
             if results.send(result).await.is_err() {
                 return;
             }

@@ -261,7 +261,8 @@ impl Metrics {
             duration: self.duration.with_label_values(l),
             healthy: self.healthy.with_label_values(l),
             transitions: self.transitions.with_label_values(l),
-            http_status: matches!(protocol, Protocol::Http | Protocol::Https)
+            http_status: protocol
+                .is_http()
                 .then(|| self.http_status.with_label_values(l)),
             state,
             outcome: None,

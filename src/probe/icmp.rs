@@ -151,6 +151,34 @@ impl Family {
         self.senders.get(slot % self.senders.len())
     }
 
+    /// Sends `packet` to `to`: on this thread's send-only socket if it takes it at once, else on
+    /// the shared socket, waiting for room in its buffer until `deadline`. `Err` is the echo's
+    /// outcome when sending failed.
+    async fn send(&self, packet: &[u8], to: &SockAddr, deadline: Instant) -> Result<(), Echo> {
+        if self.sender().is_some_and(|s| s.send_to(packet, to).is_ok()) {
+            return Ok(());
+        }
+        loop {
+            match self.fd.get_ref().send_to(packet, to) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    match timeout_at(deadline, self.fd.writable()).await {
+                        Ok(Ok(mut guard)) => guard.clear_ready(),
+                        Ok(Err(e)) => return Err(Echo::Failed(format!("cannot send: {e}"))),
+                        Err(_elapsed) => return Err(Echo::Lost),
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(match e.raw_os_error() {
+                        Some(errno) => Echo::SendErrno(errno),
+                        None => Echo::Failed(format!("cannot send: {e}")),
+                    });
+                }
+            }
+        }
+    }
+
     fn waiters(&self) -> std::sync::MutexGuard<'_, HashMap<(IpAddr, u16), Waiter>> {
         self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -259,30 +287,8 @@ async fn echo(family: &Family, ip: IpAddr, seq: u16, deadline: Instant) -> Echo 
     let packet = icmp_packet::echo_request(family.v6, family.ident, seq, PAYLOAD);
     let to = SockAddr::from(SocketAddr::new(ip, 0));
     let sent = Instant::now();
-    if let Some(sender) = family.sender()
-        && sender.send_to(&packet, &to).is_ok()
-    {
-        // Sent without touching the shared socket; any failure is retried (and classified) below.
-    } else {
-        loop {
-            match family.fd.get_ref().send_to(&packet, &to) {
-                Ok(_) => break,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    match timeout_at(deadline, family.fd.writable()).await {
-                        Ok(Ok(mut guard)) => guard.clear_ready(),
-                        Ok(Err(e)) => return Echo::Failed(format!("cannot send: {e}")),
-                        Err(_elapsed) => return Echo::Lost,
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    return match e.raw_os_error() {
-                        Some(errno) => Echo::SendErrno(errno),
-                        None => Echo::Failed(format!("cannot send: {e}")),
-                    };
-                }
-            }
-        }
+    if let Err(failed) = family.send(&packet, &to, deadline).await {
+        return failed;
     }
     match timeout_at(deadline, rx).await {
         Ok(Ok(Heard::Reply(at))) => Echo::Reply(at.saturating_duration_since(sent)),

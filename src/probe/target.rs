@@ -64,6 +64,11 @@ impl Protocol {
         }
     }
 
+    /// HTTP or HTTPS.
+    pub fn is_http(self) -> bool {
+        matches!(self, Protocol::Http | Protocol::Https)
+    }
+
     /// The port a URL of this protocol implies.
     fn default_port(self) -> Option<u16> {
         match self {

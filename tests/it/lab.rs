@@ -144,18 +144,26 @@ impl Lab {
         (lab, client, server)
     }
 
-    /// Builds the 4,096-address sweep lab: one listener serves 10.200.0.0/20 through AnyIP; the first
-    /// half accepts, the third quarter is dropped, the last quarter is reset by nftables.
-    pub fn sweep_4096(test: &str) -> Sweep {
-        let (mut lab, client, server) = Lab::pair(test);
+    /// [`Lab::pair`] whose server owns every address of `prefix` through AnyIP (`ip route add
+    /// local PREFIX dev lo`), so one listener serves them all; the client routes 10.200.0.0/16 to
+    /// the server. Returns (lab, client, server).
+    fn anyip(test: &str, prefix: &str) -> (Lab, String, String) {
+        let (lab, client, server) = Lab::pair(test);
         lab.sh(
             &server,
-            &["ip", "route", "add", "local", "10.200.0.0/20", "dev", "lo"],
+            &["ip", "route", "add", "local", prefix, "dev", "lo"],
         );
         lab.sh(
             &client,
             &["ip", "route", "add", "10.200.0.0/16", "via", "10.77.0.2"],
         );
+        (lab, client, server)
+    }
+
+    /// Builds the 4,096-address sweep lab: one listener serves 10.200.0.0/20 through AnyIP; the first
+    /// half accepts, the third quarter is dropped, the last quarter is reset by nftables.
+    pub fn sweep_4096(test: &str) -> Sweep {
+        let (mut lab, client, server) = Lab::anyip(test, "10.200.0.0/20");
         lab.nft(
             &server,
             "table ip sweep {
@@ -195,15 +203,7 @@ impl Lab {
     /// silently; 10.200.192.0/18 resets port 80 (and answers echo). nginx (two workers) answers
     /// HTTP on port 8080 on every address.
     pub fn sweep_65534(test: &str) -> BigSweep {
-        let (mut lab, client, server) = Lab::pair(test);
-        lab.sh(
-            &server,
-            &["ip", "route", "add", "local", "10.200.0.0/16", "dev", "lo"],
-        );
-        lab.sh(
-            &client,
-            &["ip", "route", "add", "10.200.0.0/16", "via", "10.77.0.2"],
-        );
+        let (mut lab, client, server) = Lab::anyip(test, "10.200.0.0/16");
         lab.nft(
             &server,
             "table ip sweep {
@@ -584,6 +584,19 @@ impl ProbeRun {
             .find(|o| o["target"] == target)
             .unwrap_or_else(|| panic!("no result for {target} in:\n{}", self.stdout))
     }
+}
+
+/// Runs `f` on a thread inside network namespace `ns` and returns what it returns: sockets it
+/// opens live in that namespace.
+pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let file = File::open(&path).expect("open the namespace file");
+        setns(file, CloneFlags::CLONE_NEWNET).expect("enter the namespace");
+        f()
+    })
+    .join()
+    .expect("the namespace thread panicked")
 }
 
 /// Path of the `probe` binary under test.
