@@ -41,6 +41,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::config::web::WebConfig;
 use crate::config::{self, Source};
 use crate::diagnose::{self, ProbeKind};
 use crate::policy::Policy;
@@ -263,22 +264,44 @@ pub fn unix_now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// Runs the agent until SIGTERM or SIGINT: the scheduler, the HTTP server, reloads on SIGHUP.
-pub async fn run(settings: Settings) -> Result<(), StartError> {
+/// What the agent holds before its runtime starts: the bound listening socket and the web
+/// configuration (TLS keys are read here, while the process may still read them).
+pub struct Bound {
+    pub listener: std::net::TcpListener,
+    pub web: Option<WebConfig>,
+}
+
+/// The start-up steps that may need privileges: raises the open-file limit, reads the web
+/// configuration and binds the listening port. Synchronous, so that `cli` can drop privileges
+/// afterwards while the process still has one thread.
+pub fn bind(settings: &Settings) -> Result<Bound, StartError> {
     sys::raise_nofile_limit();
     let web = match &settings.web_config {
         Some(path) => {
             let web = config::web::load(path).map_err(|e| StartError::WebConfig(e.to_string()))?;
-            for w in &web.warnings {
-                tracing::warn!("{w}");
-            }
             Some(web)
         }
         None => None,
     };
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .map_err(|source| StartError::Listen {
+    let listen = |source| StartError::Listen {
+        addr: settings.listen,
+        source,
+    };
+    let listener = std::net::TcpListener::bind(settings.listen).map_err(listen)?;
+    listener.set_nonblocking(true).map_err(listen)?;
+    Ok(Bound { listener, web })
+}
+
+/// Runs the agent until SIGTERM or SIGINT: the scheduler, the HTTP server, reloads on SIGHUP.
+pub async fn run(settings: Settings, bound: Bound) -> Result<(), StartError> {
+    let Bound { listener, web } = bound;
+    if let Some(web) = &web {
+        for w in &web.warnings {
+            tracing::warn!("{w}");
+        }
+    }
+    let listener =
+        tokio::net::TcpListener::from_std(listener).map_err(|source| StartError::Listen {
             addr: settings.listen,
             source,
         })?;

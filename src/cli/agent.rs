@@ -11,6 +11,7 @@ use ipnet::IpNet;
 use super::check::ConfigSource;
 use super::{UsageError, parse_duration};
 use crate::agent::{self, Settings, server::Limits, state::Timing};
+use crate::probe::sys::privileges;
 
 #[derive(Debug, Args)]
 pub struct AgentArgs {
@@ -62,7 +63,16 @@ fn parse_net(s: &str) -> Result<IpNet, String> {
         .map_err(|_| format!("{s:?} is neither a CIDR (10.0.0.0/16) nor an address"))
 }
 
-pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
+/// The agent, bound to its port and down to its last privilege, ready for the runtime.
+pub struct Prepared {
+    settings: Settings,
+    bound: agent::Bound,
+}
+
+/// Everything before the runtime starts: checks the flags, binds the port, reads the web
+/// configuration, then gives up every capability but CAP_NET_RAW. Runs while the process has one
+/// thread, because capabilities are per thread (`probe::sys::privileges`).
+pub fn prepare(args: AgentArgs) -> anyhow::Result<Prepared> {
     if let (Some(i), Some(t)) = (args.interval, args.timeout)
         && t > i
     {
@@ -90,7 +100,24 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
             ..Limits::default()
         },
     };
-    agent::run(settings)
+    let bound = agent::bind(&settings).map_err(|e| UsageError(e.into()))?;
+    let kept = privileges::keep_only_net_raw().map_err(|e| UsageError(e.into()))?;
+    if !kept.dropped.is_empty() {
+        tracing::info!(
+            net_raw = kept.net_raw,
+            dropped = kept.dropped.len(),
+            "capabilities dropped after binding the port"
+        );
+    }
+    if let Some(why) = kept.bounding_kept {
+        tracing::debug!("capability bounding set left as it was: {why}");
+    }
+    Ok(Prepared { settings, bound })
+}
+
+/// Runs the prepared agent until SIGTERM or SIGINT.
+pub async fn run(prepared: Prepared) -> anyhow::Result<ExitCode> {
+    agent::run(prepared.settings, prepared.bound)
         .await
         .map_err(|e| UsageError(e.into()))?;
     Ok(ExitCode::SUCCESS)

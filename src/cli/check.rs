@@ -150,7 +150,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Explain(a) => explain(a),
         Command::Validate(a) => validate(a),
         Command::Import(a) => import(a),
-        Command::Agent(a) => super::agent::run(a).await,
+        Command::Agent(a) => super::agent::run(super::agent::prepare(a)?).await,
     }
 }
 

@@ -241,6 +241,17 @@ pub fn main() -> ExitCode {
     // The agent logs what it does (reloads, state changes); one-shot commands only warnings.
     let is_agent = matches!(cli.command, Some(check::Command::Agent(_)));
     init_logging(cli.verbose, cli.log_format, is_agent);
+    // The agent binds its port and drops its capabilities before the runtime starts its threads.
+    let (command, agent) = match cli.command {
+        Some(check::Command::Agent(a)) => match agent::prepare(a) {
+            Ok(prepared) => (None, Some(prepared)),
+            Err(e) => {
+                eprintln!("probe: error: {e:#}");
+                return ExitCode::from(2);
+            }
+        },
+        other => (other, None),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -251,9 +262,10 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let outcome = match cli.command {
-        Some(command) => runtime.block_on(check::run(command)),
-        None => runtime.block_on(sweep(cli.sweep)),
+    let outcome = match (command, agent) {
+        (_, Some(prepared)) => runtime.block_on(agent::run(prepared)),
+        (Some(command), None) => runtime.block_on(check::run(command)),
+        (None, None) => runtime.block_on(sweep(cli.sweep)),
     };
     match outcome {
         Ok(code) => code,

@@ -386,7 +386,8 @@ pub enum ProbeSetupError {
     #[error(
         "cannot open an ICMPv{family} socket. ICMP probes need CAP_NET_RAW (run as root, \
          or `setcap cap_net_raw+ep` on the binary, or AmbientCapabilities=CAP_NET_RAW in systemd), or a \
-         group id inside net.ipv{family}.ping_group_range (e.g. `sysctl -w net.ipv{family}.ping_group_range=\"0 2147483647\"`)"
+         group id inside net.ipv4.ping_group_range, which admits ICMPv6 ping sockets too (e.g. \
+         `sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"`)"
     )]
     IcmpPermission {
         family: u8,

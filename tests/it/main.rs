@@ -4,6 +4,7 @@
 mod agent;
 mod cli;
 mod lab;
+mod privileges;
 mod scenarios;
 mod sweep;
 mod taxonomy;

@@ -13,6 +13,8 @@
 //! * A connected UDP socket gets `sk_err` set and the error queued, so `recv` fails and the queue
 //!   says why.
 
+pub mod privileges;
+
 use std::io::{self, IoSliceMut, Read};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;

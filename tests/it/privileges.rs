@@ -1,0 +1,291 @@
+//! Least privilege, from the real binary run by `setpriv` as user `nobody` (65534):
+//! ICMP works with CAP_NET_RAW alone (raw socket) or with `ping_group_range` alone (datagram
+//! socket, errors from the error queue); with neither it stops with exit 2 and says what to grant;
+//! `probe agent` started as root keeps CAP_NET_RAW and nothing else once its port is bound.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::lab::{Lab, ProbeRun, probe_bin};
+
+/// Drop ICMP echo to .3, reject it (admin-prohibited) for .4; .2 answers.
+const RULES: &str = "
+table ip lab {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    ip daddr 10.77.0.3 icmp type echo-request drop
+    ip daddr 10.77.0.4 icmp type echo-request reject with icmp type admin-prohibited
+  }
+}
+";
+
+/// CAP_NET_RAW in the capability sets of /proc/…/status, as a mask.
+const NET_RAW: u64 = 1 << 13;
+
+/// The binary, copied where user `nobody` may execute it (the build directory may not be).
+fn nobody_binary(lab: &Lab) -> PathBuf {
+    let path = lab.dir.join("probe");
+    std::fs::copy(probe_bin(), &path).expect("copy the probe binary");
+    for (p, mode) in [(&lab.dir, 0o755), (&path, 0o755)] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    path
+}
+
+/// `setpriv` arguments that make the process user and group 65534 with no supplementary groups,
+/// holding CAP_NET_RAW (ambient, so it survives the exec) or nothing at all.
+fn as_nobody(net_raw: bool) -> Vec<&'static str> {
+    let mut args = vec![
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ];
+    if net_raw {
+        args.extend([
+            "--inh-caps=-all,+net_raw",
+            "--ambient-caps=-all,+net_raw",
+            "--bounding-set=-all,+net_raw",
+        ]);
+    } else {
+        args.extend(["--inh-caps=-all", "--bounding-set=-all"]);
+    }
+    args
+}
+
+/// Runs the copied binary in `ns` as `nobody`.
+fn probe_as_nobody(ns: &str, bin: &PathBuf, net_raw: bool, args: &[&str]) -> ProbeRun {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(as_nobody(net_raw))
+        .arg(bin)
+        .args(["--output", "json"])
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run setpriv (util-linux)");
+    ProbeRun::from(out)
+}
+
+/// A client and a server namespace; the client's ping sockets allowed for `ping_range`.
+fn icmp_lab(test: &str, ping_range: &str) -> (Lab, String, PathBuf) {
+    let (lab, client, server) = Lab::pair(test);
+    lab.add_address(&server, "10.77.0.3/24", "v1");
+    lab.add_address(&server, "10.77.0.4/24", "v1");
+    lab.nft(&server, RULES);
+    lab.sysctl(&client, "net.ipv4.ping_group_range", ping_range);
+    let bin = nobody_binary(&lab);
+    (lab, client, bin)
+}
+
+const THREE: &[&str] = &[
+    "--protocol",
+    "icmp",
+    "--timeout",
+    "1s",
+    "-t",
+    "10.77.0.2",
+    "-t",
+    "10.77.0.3",
+    "-t",
+    "10.77.0.4",
+];
+
+/// Replied, dropped and rejected, as the taxonomy says, whatever socket the run got.
+fn assert_three(run: &ProbeRun) {
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(run.row("10.77.0.2")["state"], "open", "{}", run.stdout);
+    assert_eq!(run.row("10.77.0.3")["state"], "filtered", "{}", run.stdout);
+    let rejected = run.row("10.77.0.4");
+    assert_eq!(rejected["state"], "rejected", "{rejected:#}");
+    assert_eq!(rejected["reason"], "admin-prohibited", "{rejected:#}");
+    assert_eq!(rejected["icmp"]["type"], 3, "{rejected:#}");
+    assert_eq!(rejected["icmp"]["code"], 13, "{rejected:#}");
+}
+
+#[test]
+fn icmp_works_as_nobody_with_only_cap_net_raw() {
+    // Ping sockets are off in this namespace ("1 0" admits no group): only a raw socket can work.
+    let (_lab, client, bin) = icmp_lab("priv-raw", "1 0");
+    let run = probe_as_nobody(&client, &bin, true, THREE);
+    assert_three(&run);
+}
+
+#[test]
+fn icmp_works_as_nobody_through_ping_group_range() {
+    // No capability at all; the namespace's ping_group_range admits every group.
+    let (_lab, client, bin) = icmp_lab("priv-dgram", "0 2147483647");
+    let run = probe_as_nobody(&client, &bin, false, THREE);
+    assert_three(&run);
+}
+
+#[test]
+fn without_cap_net_raw_icmp_stops_and_names_what_to_grant() {
+    let (_lab, client, bin) = icmp_lab("priv-none", "1 0");
+    let run = probe_as_nobody(&client, &bin, false, THREE);
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+    for needle in [
+        "cannot open an ICMPv4 socket",
+        "CAP_NET_RAW",
+        "setcap cap_net_raw+ep",
+        "net.ipv4.ping_group_range",
+    ] {
+        assert!(run.stderr.contains(needle), "{needle:?} in {}", run.stderr);
+    }
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(run.stdout.trim().is_empty(), "no rows: {}", run.stdout);
+    // TCP and UDP probes need no privilege at all.
+    let run = probe_as_nobody(
+        &client,
+        &bin,
+        false,
+        &[
+            "--timeout",
+            "1s",
+            "-t",
+            "10.77.0.2:9",
+            "-t",
+            "udp://10.77.0.2:9",
+        ],
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(run.row("10.77.0.2:9")["state"], "closed", "{}", run.stdout);
+    assert_eq!(
+        run.row("udp://10.77.0.2:9")["state"],
+        "closed",
+        "{}",
+        run.stdout
+    );
+}
+
+/// One capability set of every thread of `pid`, from /proc/<pid>/task/*/status.
+fn thread_caps(pid: u32, field: &str) -> Vec<u64> {
+    let mut all = Vec::new();
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("task list");
+    for task in tasks.flatten() {
+        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+            continue; // the thread ended meanwhile
+        };
+        let line = status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .unwrap_or_else(|| panic!("{field} in {status}"));
+        let hex = line.split_whitespace().nth(1).expect("a value");
+        all.push(u64::from_str_radix(hex, 16).expect("hex"));
+    }
+    all
+}
+
+/// Starts `probe agent` in `ns` (as root, or through `setpriv` as nobody), listening on
+/// `listen`, waits until it serves /-/healthy, and returns its process id (`ip netns exec` and
+/// `setpriv` exec into it, so the spawned process is the agent).
+fn start_agent(lab: &mut Lab, ns: &str, prefix: &[&str], bin: &str, listen: &str) -> u32 {
+    let config = lab.dir.join(format!("agent-{}.yaml", prefix.len()));
+    std::fs::write(
+        &config,
+        "agent:\n  address: 127.0.0.1\nsubnets:\n  - id: lo\n    cidr: 127.0.0.0/8\n\
+         backend_groups:\n  - name: local\n    protocol: tcp\n    port: 9\n    health_check:\n      \
+         protocol: tcp\n      interval_s: 1\n      timeout_s: 1\n    members:\n      - address: 127.0.0.1\n",
+    )
+    .expect("write the agent's configuration");
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let log = lab.dir.join(format!("agent-{}.log", prefix.len()));
+    let mut args: Vec<&str> = prefix.to_vec();
+    let config = config.to_str().expect("utf-8").to_string();
+    args.extend([bin, "agent", "--config", &config, "--listen", listen]);
+    args.extend(["--probe-allow", "127.0.0.1"]);
+    let pid = lab.spawn(ns, &args, &log);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (code, _) = curl_in(ns, &format!("http://{listen}/-/healthy"));
+        if code == 200 {
+            return pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "agent did not start: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// curl inside `ns`: (status, body).
+fn curl_in(ns: &str, url: &str) -> (u16, String) {
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns,
+            "curl",
+            "-s",
+            "-m",
+            "10",
+            "-w",
+            "\n%{http_code}",
+            url,
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .expect("run curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+/// An ICMP echo through the agent's /probe answers: CAP_NET_RAW (or a ping socket) still works.
+fn assert_icmp_probe_works(ns: &str, listen: &str) {
+    let (code, body) = curl_in(
+        ns,
+        &format!("http://{listen}/probe?module=icmp&target=127.0.0.1"),
+    );
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body.lines().any(|l| l == "probe_success 1"),
+        "ICMP through /probe after the drop: {body}"
+    );
+}
+
+#[test]
+fn the_agent_started_as_root_keeps_only_cap_net_raw_after_binding_port_80() {
+    let mut lab = Lab::new("priv-agent");
+    let ns = lab.namespace("a");
+    // Port 80 needs CAP_NET_BIND_SERVICE to bind; the agent gives it up right after.
+    let listen = "127.0.0.1:80";
+    let pid = start_agent(&mut lab, &ns, &[], probe_bin(), listen);
+    for (field, want) in [
+        ("CapEff:", NET_RAW),
+        ("CapPrm:", NET_RAW),
+        ("CapBnd:", NET_RAW),
+        ("CapInh:", 0),
+        ("CapAmb:", 0),
+        ("NoNewPrivs:", 1),
+    ] {
+        let got = thread_caps(pid, field);
+        assert!(got.len() > 1, "several threads: {got:?}");
+        assert!(
+            got.iter().all(|g| *g == want),
+            "{field} of every thread is {want:#x}: {got:x?}"
+        );
+    }
+    assert_icmp_probe_works(&ns, listen);
+}
+
+#[test]
+fn the_agent_runs_as_nobody_with_only_cap_net_raw() {
+    let mut lab = Lab::new("priv-agent-nobody");
+    let ns = lab.namespace("a");
+    lab.sysctl(&ns, "net.ipv4.ping_group_range", "1 0");
+    let bin = nobody_binary(&lab);
+    let listen = "127.0.0.1:9465";
+    let prefix = as_nobody(true);
+    let pid = start_agent(&mut lab, &ns, &prefix, bin.to_str().expect("utf-8"), listen);
+    assert!(
+        thread_caps(pid, "CapEff:").iter().all(|c| *c == NET_RAW),
+        "{:x?}",
+        thread_caps(pid, "CapEff:")
+    );
+    assert_icmp_probe_works(&ns, listen);
+}
