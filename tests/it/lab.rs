@@ -483,6 +483,52 @@ http {{
         pid
     }
 
+    /// Starts `probe agent` in `ns`, listening on `listen`, with a loopback-only configuration
+    /// (one TCP member, 127.0.0.1:9, where nothing listens) and `extra` flags; `prefix` runs before
+    /// `bin` (`setpriv …`). Waits until /-/healthy answers and returns the agent's process id
+    /// (`ip netns exec` and `setpriv` exec into it). The log is `agent-<pid>.log` in the lab's
+    /// directory.
+    pub fn start_agent(
+        &mut self,
+        ns: &str,
+        prefix: &[&str],
+        bin: &str,
+        listen: &str,
+        extra: &[&str],
+    ) -> u32 {
+        let n = self.children.len();
+        let config = self.dir.join(format!("agent-{n}.yaml"));
+        std::fs::write(
+            &config,
+            "agent:\n  address: 127.0.0.1\nsubnets:\n  - id: lo\n    cidr: 127.0.0.0/8\n\
+             backend_groups:\n  - name: local\n    protocol: tcp\n    port: 9\n    health_check:\n      \
+             protocol: tcp\n      interval_s: 1\n      timeout_s: 1\n    members:\n      - address: 127.0.0.1\n",
+        )
+        .expect("write the agent's configuration");
+        // Readable by an agent that runs as another user.
+        std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .expect("chmod the configuration");
+        let log = self.dir.join(format!("agent-{n}.log"));
+        let config = path_str(&config).to_string();
+        let mut args: Vec<&str> = prefix.to_vec();
+        args.extend([bin, "agent", "--config", &config, "--listen", listen]);
+        args.extend_from_slice(extra);
+        let pid = self.spawn(ns, &args, &log);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let (code, _) = curl_in(ns, &[&format!("http://{listen}/-/healthy")]);
+            if code == 200 {
+                return pid;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "agent did not start: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Starts the real `probe` binary inside `ns` without waiting for it.
     pub fn spawn_probe(&self, ns: &str, args: &[&str]) -> Child {
         Command::new("ip")
@@ -597,6 +643,29 @@ pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'sta
     })
     .join()
     .expect("the namespace thread panicked")
+}
+
+/// curl inside `ns` with `args`: (HTTP status, body); status 0 when the request failed.
+pub fn curl_in(ns: &str, args: &[&str]) -> (u16, String) {
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns,
+            "curl",
+            "-s",
+            "-m",
+            "10",
+            "-w",
+            "\n%{http_code}",
+        ])
+        .args(args)
+        .stderr(Stdio::null())
+        .output()
+        .expect("run curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
 }
 
 /// Path of the `probe` binary under test.

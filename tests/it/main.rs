@@ -6,5 +6,6 @@ mod cli;
 mod lab;
 mod privileges;
 mod scenarios;
+mod server;
 mod sweep;
 mod taxonomy;

@@ -5,10 +5,9 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use crate::lab::{Lab, ProbeRun, probe_bin};
+use crate::lab::{Lab, ProbeRun, curl_in, probe_bin};
 
 /// Drop ICMP echo to .3, reject it (admin-prohibited) for .4; .2 answers.
 const RULES: &str = "
@@ -178,68 +177,13 @@ fn thread_caps(pid: u32, field: &str) -> Vec<u64> {
     all
 }
 
-/// Starts `probe agent` in `ns` (as root, or through `setpriv` as nobody), listening on
-/// `listen`, waits until it serves /-/healthy, and returns its process id (`ip netns exec` and
-/// `setpriv` exec into it, so the spawned process is the agent).
-fn start_agent(lab: &mut Lab, ns: &str, prefix: &[&str], bin: &str, listen: &str) -> u32 {
-    let config = lab.dir.join(format!("agent-{}.yaml", prefix.len()));
-    std::fs::write(
-        &config,
-        "agent:\n  address: 127.0.0.1\nsubnets:\n  - id: lo\n    cidr: 127.0.0.0/8\n\
-         backend_groups:\n  - name: local\n    protocol: tcp\n    port: 9\n    health_check:\n      \
-         protocol: tcp\n      interval_s: 1\n      timeout_s: 1\n    members:\n      - address: 127.0.0.1\n",
-    )
-    .expect("write the agent's configuration");
-    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    let log = lab.dir.join(format!("agent-{}.log", prefix.len()));
-    let mut args: Vec<&str> = prefix.to_vec();
-    let config = config.to_str().expect("utf-8").to_string();
-    args.extend([bin, "agent", "--config", &config, "--listen", listen]);
-    args.extend(["--probe-allow", "127.0.0.1"]);
-    let pid = lab.spawn(ns, &args, &log);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let (code, _) = curl_in(ns, &format!("http://{listen}/-/healthy"));
-        if code == 200 {
-            return pid;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "agent did not start: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// curl inside `ns`: (status, body).
-fn curl_in(ns: &str, url: &str) -> (u16, String) {
-    let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            ns,
-            "curl",
-            "-s",
-            "-m",
-            "10",
-            "-w",
-            "\n%{http_code}",
-            url,
-        ])
-        .stderr(Stdio::null())
-        .output()
-        .expect("run curl");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_string())
-}
-
 /// An ICMP echo through the agent's /probe answers: CAP_NET_RAW (or a ping socket) still works.
 fn assert_icmp_probe_works(ns: &str, listen: &str) {
     let (code, body) = curl_in(
         ns,
-        &format!("http://{listen}/probe?module=icmp&target=127.0.0.1"),
+        &[&format!(
+            "http://{listen}/probe?module=icmp&target=127.0.0.1"
+        )],
     );
     assert_eq!(code, 200, "{body}");
     assert!(
@@ -254,7 +198,13 @@ fn the_agent_started_as_root_keeps_only_cap_net_raw_after_binding_port_80() {
     let ns = lab.namespace("a");
     // Port 80 needs CAP_NET_BIND_SERVICE to bind; the agent gives it up right after.
     let listen = "127.0.0.1:80";
-    let pid = start_agent(&mut lab, &ns, &[], probe_bin(), listen);
+    let pid = lab.start_agent(
+        &ns,
+        &[],
+        probe_bin(),
+        listen,
+        &["--probe-allow", "127.0.0.1"],
+    );
     for (field, want) in [
         ("CapEff:", NET_RAW),
         ("CapPrm:", NET_RAW),
@@ -281,7 +231,13 @@ fn the_agent_runs_as_nobody_with_only_cap_net_raw() {
     let bin = nobody_binary(&lab);
     let listen = "127.0.0.1:9465";
     let prefix = as_nobody(true);
-    let pid = start_agent(&mut lab, &ns, &prefix, bin.to_str().expect("utf-8"), listen);
+    let pid = lab.start_agent(
+        &ns,
+        &prefix,
+        bin.to_str().expect("utf-8"),
+        listen,
+        &["--probe-allow", "127.0.0.1"],
+    );
     assert!(
         thread_caps(pid, "CapEff:").iter().all(|c| *c == NET_RAW),
         "{:x?}",
