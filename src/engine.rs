@@ -31,6 +31,13 @@ pub const DEFAULT_CONCURRENCY: usize = 32_768;
 /// File descriptors kept free for everything that is not a probe socket.
 const RESERVED_FDS: u64 = 64;
 
+/// Probes that may be in flight under the open-file limit `nofile` when `others` descriptors are
+/// spoken for besides the reserve (the agent's HTTP connections, say): one socket per probe, so
+/// going past it would turn EMFILE into failed probes.
+pub fn fd_budget(nofile: u64, others: u64) -> usize {
+    nofile.saturating_sub(RESERVED_FDS + others).max(1) as usize
+}
+
 /// How long a host name may take to resolve.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -52,8 +59,9 @@ pub struct EngineSettings {
 impl EngineSettings {
     /// `requested` (or the default), kept below the open-file limit `nofile`.
     pub fn new(requested: Option<usize>, rate: Option<f64>, nofile: u64) -> Self {
-        let fd_cap = nofile.saturating_sub(RESERVED_FDS).max(1) as usize;
-        let concurrency = requested.unwrap_or(DEFAULT_CONCURRENCY).clamp(1, fd_cap);
+        let concurrency = requested
+            .unwrap_or(DEFAULT_CONCURRENCY)
+            .clamp(1, fd_budget(nofile, 0));
         EngineSettings {
             concurrency,
             http_concurrency: DEFAULT_HTTP_CONCURRENCY.min(concurrency),

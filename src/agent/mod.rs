@@ -269,13 +269,15 @@ pub fn unix_now() -> f64 {
 pub struct Bound {
     pub listener: std::net::TcpListener,
     pub web: Option<WebConfig>,
+    /// The open-file limit, raised to its hard limit.
+    pub nofile: u64,
 }
 
 /// The start-up steps that may need privileges: raises the open-file limit, reads the web
 /// configuration and binds the listening port. Synchronous, so that `cli` can drop privileges
 /// afterwards while the process still has one thread.
 pub fn bind(settings: &Settings) -> Result<Bound, StartError> {
-    sys::raise_nofile_limit();
+    let nofile = sys::raise_nofile_limit();
     let web = match &settings.web_config {
         Some(path) => {
             let web = config::web::load(path).map_err(|e| StartError::WebConfig(e.to_string()))?;
@@ -289,12 +291,16 @@ pub fn bind(settings: &Settings) -> Result<Bound, StartError> {
     };
     let listener = std::net::TcpListener::bind(settings.listen).map_err(listen)?;
     listener.set_nonblocking(true).map_err(listen)?;
-    Ok(Bound { listener, web })
+    Ok(Bound {
+        listener,
+        web,
+        nofile,
+    })
 }
 
 /// Runs the agent until SIGTERM or SIGINT: the scheduler, the HTTP server, reloads on SIGHUP.
 pub async fn run(settings: Settings, bound: Bound) -> Result<(), StartError> {
-    let Bound { listener, web } = bound;
+    let Bound { listener, web, .. } = bound;
     if let Some(web) = &web {
         for w in &web.warnings {
             tracing::warn!("{w}");

@@ -11,6 +11,7 @@ use ipnet::IpNet;
 use super::check::ConfigSource;
 use super::{UsageError, parse_duration};
 use crate::agent::{self, Settings, server::Limits, state::Timing};
+use crate::engine;
 use crate::probe::sys::privileges;
 
 #[derive(Debug, Args)]
@@ -35,8 +36,10 @@ pub struct AgentArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
     /// Scheduled probes in flight at most; a tick that finds them all busy is skipped and counted.
-    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=100_000))]
-    pub concurrency: u64,
+    /// Default: 32,768, or what the open-file limit leaves after the HTTP server's connections
+    /// and /probe requests, if less.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub concurrency: Option<u64>,
     /// A network /probe may reach besides the configured members, load balancers and subnets
     /// (CIDR, or an address). Repeat for more.
     #[arg(long, value_name = "CIDR", value_parser = parse_net)]
@@ -81,7 +84,7 @@ pub fn prepare(args: AgentArgs) -> anyhow::Result<Prepared> {
         ))
         .into());
     }
-    let settings = Settings {
+    let mut settings = Settings {
         source: args.source.source(),
         source_addr: args.source_addr,
         listen: args.listen,
@@ -90,7 +93,7 @@ pub fn prepare(args: AgentArgs) -> anyhow::Result<Prepared> {
             interval: args.interval,
             timeout: args.timeout,
         },
-        concurrency: args.concurrency as usize,
+        concurrency: 0, // set below, once the open-file limit is known
         probe_allow: args.probe_allow,
         probe_concurrency: args.probe_concurrency as usize,
         server: Limits {
@@ -101,6 +104,20 @@ pub fn prepare(args: AgentArgs) -> anyhow::Result<Prepared> {
         },
     };
     let bound = agent::bind(&settings).map_err(|e| UsageError(e.into()))?;
+    let budget = engine::fd_budget(
+        bound.nofile,
+        args.http_max_connections + args.probe_concurrency,
+    );
+    settings.concurrency = args
+        .concurrency
+        .map_or(engine::DEFAULT_CONCURRENCY, |c| c as usize)
+        .clamp(1, budget);
+    if args.concurrency.is_some_and(|c| c as usize > budget) {
+        tracing::warn!(
+            "--concurrency lowered to {budget}: the open-file limit is {} (raise LimitNOFILE)",
+            bound.nofile
+        );
+    }
     let kept = privileges::keep_only_net_raw().map_err(|e| UsageError(e.into()))?;
     if !kept.dropped.is_empty() {
         tracing::info!(

@@ -160,29 +160,44 @@ impl Lab {
         (lab, client, server)
     }
 
-    /// Builds the 4,096-address sweep lab: one listener serves 10.200.0.0/20 through AnyIP; the first
-    /// half accepts, the third quarter is dropped, the last quarter is reset by nftables.
-    pub fn sweep_4096(test: &str) -> Sweep {
-        let (mut lab, client, server) = Lab::anyip(test, "10.200.0.0/20");
+    /// Builds a sweep lab of `count` addresses (at most 65,536), 10.200.0.0 upwards, on port 80:
+    /// one listener serves them all through AnyIP; the first half accepts, the third quarter is
+    /// dropped, the last quarter is reset by nftables.
+    pub fn sweep(test: &str, count: u32) -> Sweep {
+        assert!(
+            (4..=65_536).contains(&count),
+            "a sweep lab has 4 to 65,536 addresses"
+        );
+        let (mut lab, client, server) = Lab::anyip(test, "10.200.0.0/16");
+        let ip = |i: u32| std::net::Ipv4Addr::from(0x0AC8_0000 | i);
+        let quarter = |q: u32| q * count / 4;
         lab.nft(
             &server,
-            "table ip sweep {
-               chain input {
-                 type filter hook input priority 0; policy accept;
-                 ip daddr 10.200.8.0/22 tcp dport 80 drop
-                 ip daddr 10.200.12.0/22 tcp dport 80 reject with tcp reset
-               }
-             }",
+            &format!(
+                "table ip sweep {{
+                   chain input {{
+                     type filter hook input priority 0; policy accept;
+                     ip daddr {}-{} tcp dport 80 drop
+                     ip daddr {}-{} tcp dport 80 reject with tcp reset
+                   }}
+                 }}",
+                ip(quarter(2)),
+                ip(quarter(3) - 1),
+                ip(quarter(3)),
+                ip(count - 1),
+            ),
         );
         lab.tcp_listener(&server, "0.0.0.0:80");
         let mut expected = HashMap::new();
         let mut file = String::new();
-        for i in 0u32..4096 {
-            let target = format!("10.200.{}.{}:80", i / 256, i % 256);
-            let state = match i / 1024 {
-                0 | 1 => "open",
-                2 => "filtered",
-                _ => "closed",
+        for i in 0..count {
+            let target = format!("{}:80", ip(i));
+            let state = if i < quarter(2) {
+                "open"
+            } else if i < quarter(3) {
+                "filtered"
+            } else {
+                "closed"
             };
             file.push_str(&target);
             file.push('\n');
@@ -573,7 +588,7 @@ impl Drop for Lab {
     }
 }
 
-/// The 4,096-target sweep lab of [`Lab::sweep_4096`].
+/// A sweep lab of [`Lab::sweep`].
 pub struct Sweep {
     pub lab: Lab,
     /// The namespace to probe from.

@@ -7,5 +7,6 @@ mod lab;
 mod privileges;
 mod scenarios;
 mod server;
+mod soak;
 mod sweep;
 mod taxonomy;
