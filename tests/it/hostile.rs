@@ -193,8 +193,8 @@ fn run_measured(lab: &Lab, ns: &str, args: &[&str]) -> Measured {
     );
     for (at, row) in &measured.rows {
         eprintln!(
-            "  {at:>8.3?} {} {} {} {}",
-            row["target"], row["state"], row["reason"], row["detail"]
+            "  {at:>8.3?} {} {} {} {} body {}",
+            row["target"], row["state"], row["reason"], row["detail"], row["http"]["body_bytes"]
         );
     }
     measured
@@ -712,6 +712,44 @@ fn hostile_http_and_tls_peers_end_within_the_timeout_in_bounded_memory() {
     assert_outcome(row, "open", "http-error", "transfer");
     assert_eq!(row["http"]["status"], 200, "{row:#}");
     assert_eq!(row["success"], false, "{row:#}");
+
+    // With a --body-limit above the gigabyte, the body is read for as long as the deadline
+    // allows, and counted, not kept: memory stays as small as with the default limit.
+    let gigabytes = [http("8004"), http("8005")];
+    let gigabytes: Vec<&str> = gigabytes.iter().map(String::as_str).collect();
+    let unlimited = run_measured(
+        &lab,
+        &client,
+        &[
+            "--timeout",
+            "1s",
+            "--body-limit",
+            "4294967296",
+            "-t",
+            gigabytes[0],
+            "-t",
+            gigabytes[1],
+        ],
+    );
+    let done = unlimited
+        .rows
+        .iter()
+        .all(|(_, row)| row["reason"] == "http-response");
+    unlimited.assert_sane(&gigabytes, if done { 0 } else { 1 });
+    for target in &gigabytes {
+        let (_, row) = unlimited.row(target);
+        assert_eq!(row["http"]["status"], 200, "{row:#}");
+        assert_eq!(row["http"]["body_truncated"], false, "{row:#}");
+        let read = row["http"]["body_bytes"].as_u64().unwrap_or_default();
+        match row["reason"].as_str() {
+            // The whole gigabyte within the second (a release build on a fast machine).
+            Some("http-response") => assert_eq!(read, GIB, "{row:#}"),
+            _ => {
+                assert_outcome(row, "open", "timeout", "transfer");
+                assert!(read > 1 << 20 && read < GIB, "{row:#}");
+            }
+        }
+    }
 
     // TLS: a record of noise, and a certificate of noise, fail the handshake with a reason.
     for port in ["8443", "8444"] {
