@@ -379,6 +379,10 @@ pub async fn probe(spec: &ProbeSpec, settings: &ProbeSettings, roots: &TlsRoots)
             }
             Err(TlsFailure::Timeout) => {
                 obs.reason = Reason::Timeout;
+                obs.detail = Some(format!(
+                    "no complete TLS handshake within {} (phase tls)",
+                    humantime::format_duration(settings.timeout)
+                ));
                 tls_info.error = Some("TLS handshake did not finish before the deadline".into());
                 obs.tls = Some(tls_info);
             }

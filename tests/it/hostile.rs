@@ -778,6 +778,10 @@ fn hostile_http_and_tls_peers_end_within_the_timeout_in_bounded_memory() {
     // A TLS server that reads the ClientHello and says nothing: timed out in the handshake.
     let (_, row) = run.row(&https("8446"));
     assert_outcome(row, "open", "timeout", "tls");
+    assert_eq!(
+        row["detail"], "no complete TLS handshake within 1s (phase tls)",
+        "the table's DETAIL says why: {row:#}"
+    );
 
     // --insecure: the noise certificate is accepted unverified, but the handshake still fails
     // (its key cannot check the key exchange's signature); the expired one serves a page.
