@@ -4,7 +4,8 @@
 #   bash scripts/test.sh
 #
 # Installs the system packages the network lab needs (Prometheus and promtool among them: the
-# agent's tests run a real Prometheus server), then: rustfmt, clippy, the unit and integration
+# agent's tests run a real Prometheus server; GNU time measures the probe's peak memory in the
+# hostile-peer tests), then: rustfmt, clippy, the unit and integration
 # tests (the lab tests build network namespaces, so they need root), the doctests, the deploy/
 # checks (promtool check config/rules/test rules, systemd-analyze verify, every YAML/JSON file),
 # the scale benchmark of benches/README.md through benches/run.sh (it installs nmap, fping and
@@ -13,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(nftables iproute2 nginx-light openssl ca-certificates nmap curl prometheus python3-yaml)
+packages=(nftables iproute2 nginx-light openssl ca-certificates nmap curl prometheus python3-yaml time)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

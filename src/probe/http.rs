@@ -11,16 +11,26 @@
 //!
 //! `success` needs the status to match `--expect-status` (ELB syntax: `200`, `200,202`,
 //! `200-399`). Redirects are never followed: a 302 is an answer, as a load balancer sees it.
+//! The status is judged as soon as the response head arrives; the body is then read (and counted,
+//! never kept) up to `--body-limit`, and the connection closed.
 //! The leaf certificate's `notAfter` is reported even when verification fails, because an expired
 //! certificate is the first thing to rule out.
+//!
+//! The deadline holds against any peer: every read of the connection checks it (see
+//! `Bounded`), so a server that keeps sending without ever completing a response — informational
+//! `1xx` responses without end, a head or body a byte a second — ends the probe at its deadline as
+//! `timeout`, and cannot keep the other probes of its task waiting. A head larger than hyper's
+//! buffer (about 400 KiB) is an `http-error`.
 
 use std::fmt;
 use std::future::Future;
+use std::io;
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
@@ -32,7 +42,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, timeout_at};
 use tokio_rustls::TlsConnector;
 
@@ -303,7 +313,7 @@ pub async fn probe(spec: &ProbeSpec, settings: &ProbeSettings, roots: &TlsRoots)
     let stream = match sys::tcp_connect(spec.addr, deadline).await {
         Ok(Connect::Established(socket)) => {
             match tokio::net::TcpStream::from_std(std::net::TcpStream::from(socket)) {
-                Ok(stream) => stream,
+                Ok(stream) => Bounded::new(stream, deadline),
                 Err(e) => {
                     return Observation::error(
                         &spec.target,
@@ -369,6 +379,10 @@ pub async fn probe(spec: &ProbeSpec, settings: &ProbeSettings, roots: &TlsRoots)
             }
             Err(TlsFailure::Timeout) => {
                 obs.reason = Reason::Timeout;
+                obs.detail = Some(format!(
+                    "no complete TLS handshake within {} (phase tls)",
+                    humantime::format_duration(settings.timeout)
+                ));
                 tls_info.error = Some("TLS handshake did not finish before the deadline".into());
                 obs.tls = Some(tls_info);
             }
@@ -396,9 +410,9 @@ async fn tls_handshake(
     settings: &ProbeSettings,
     roots: &TlsRoots,
     verifier: Arc<CapturingVerifier>,
-    stream: tokio::net::TcpStream,
+    stream: Bounded<tokio::net::TcpStream>,
     deadline: Instant,
-) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, TlsFailure> {
+) -> Result<tokio_rustls::client::TlsStream<Bounded<tokio::net::TcpStream>>, TlsFailure> {
     let config = ClientConfig::builder_with_provider(roots.provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsFailure::Handshake(e.to_string()))?
@@ -409,6 +423,7 @@ async fn tls_handshake(
     let connector = TlsConnector::from(Arc::new(config));
     match timeout_at(deadline, connector.connect(name, stream)).await {
         Err(_) => Err(TlsFailure::Timeout),
+        Ok(Err(_)) if Instant::now() >= deadline => Err(TlsFailure::Timeout),
         Ok(Err(e)) => Err(TlsFailure::Handshake(e.to_string())),
         Ok(Ok(s)) => Ok(s),
     }
@@ -489,8 +504,11 @@ async fn exchange<IO>(
         deadline,
         hyper::client::conn::http1::handshake(TokioIo::new(io)),
     );
+    // A read that failed at the deadline (`Bounded`) is a timeout, not an invalid response.
+    let late = || Instant::now() >= deadline;
     let (mut sender, conn) = match handshake.await {
         Err(_) => return timed_out(obs),
+        Ok(Err(_)) if late() => return timed_out(obs),
         Ok(Err(e)) => return http_error(obs, e),
         Ok(Ok(pair)) => pair,
     };
@@ -517,6 +535,7 @@ async fn exchange<IO>(
     let sending = drive(conn.as_mut(), &mut conn_done, sender.send_request(request));
     let response = match timeout_at(deadline, sending).await {
         Err(_) => return timed_out(obs),
+        Ok(Err(_)) if late() => return timed_out(obs),
         Ok(Err(e)) => return http_error(obs, e),
         Ok(Ok(r)) => r,
     };
@@ -545,7 +564,11 @@ async fn exchange<IO>(
             Ok(None) => break,
             Ok(Some(Err(e))) => {
                 info.body_bytes = Some(read);
-                return http_error(obs, e);
+                return if late() {
+                    timed_out(obs)
+                } else {
+                    http_error(obs, e)
+                };
             }
             Ok(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
@@ -564,6 +587,97 @@ async fn exchange<IO>(
     obs.success = info.matched;
     if !info.matched {
         obs.detail = Some(format!("status {status} not in {}", settings.http.expect));
+    }
+}
+
+/// Bytes a connection may read in a row, without once finding nothing to read, before it lets the
+/// other probes of its task run.
+const READ_STREAK: usize = 64 << 10;
+
+/// The probe's connection, as TLS and hyper see it: a read at or after the deadline fails with
+/// `TimedOut`, and after [`READ_STREAK`] bytes read in a row the next read yields first.
+///
+/// Without it the deadline is only looked at between polls of the probe, and a peer that never
+/// stops sending can make one poll last: hyper reads and parses for as long as data keeps coming
+/// (it skips informational `1xx` responses in a loop), up to tokio's budget of 128 reads of up
+/// to 400 KiB each per poll. A server streaming `102 Processing` kept a probe with a 1 s timeout,
+/// and every other probe of its shard, busy for 4.6 s.
+struct Bounded<IO> {
+    io: IO,
+    deadline: Instant,
+    /// Bytes read since a read last found nothing to read, or yielded.
+    streak: usize,
+}
+
+impl<IO> Bounded<IO> {
+    fn new(io: IO, deadline: Instant) -> Self {
+        Bounded {
+            io,
+            deadline,
+            streak: 0,
+        }
+    }
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for Bounded<IO> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if Instant::now() >= self.deadline {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the probe's deadline passed",
+            )));
+        }
+        if self.streak >= READ_STREAK {
+            // Yield as `tokio::task::yield_now` does: the task is woken again only after the
+            // runtime has run its other tasks and its timer and I/O drivers.
+            let yielded = std::pin::pin!(tokio::task::yield_now()).poll(cx);
+            if yielded.is_pending() {
+                self.streak = 0;
+                return Poll::Pending;
+            }
+        }
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.io).poll_read(cx, buf);
+        match polled {
+            Poll::Ready(Ok(())) => self.streak += buf.filled().len() - before,
+            Poll::Pending => self.streak = 0,
+            Poll::Ready(Err(_)) => {}
+        }
+        polled
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Bounded<IO> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
     }
 }
 
@@ -645,6 +759,39 @@ mod tests {
             let err = spec.parse::<StatusSpec>().expect_err(spec).to_string();
             assert!(err.contains(needle), "{spec}: {err}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_bounded_connection_yields_after_a_streak_and_fails_at_the_deadline() {
+        use tokio::io::AsyncWriteExt;
+        let (mut peer, ours) = tokio::io::duplex(1 << 20);
+        peer.write_all(&vec![7u8; 4 * READ_STREAK])
+            .await
+            .expect("write to the duplex");
+        let mut io = Bounded::new(ours, Instant::now() + std::time::Duration::from_secs(60));
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let mut chunk = vec![0u8; READ_STREAK / 4];
+        let (mut read, mut yields) = (0, 0);
+        while read < 4 * READ_STREAK {
+            let mut buf = ReadBuf::new(&mut chunk);
+            match Pin::new(&mut io).poll_read(&mut cx, &mut buf) {
+                Poll::Ready(Ok(())) => read += buf.filled().len(),
+                Poll::Pending => yields += 1,
+                Poll::Ready(Err(e)) => panic!("read failed: {e}"),
+            }
+        }
+        assert_eq!(read, 4 * READ_STREAK);
+        assert_eq!(yields, 3, "one yield after each full streak but the last");
+
+        peer.write_all(b"more").await.expect("write to the duplex");
+        io.deadline = Instant::now();
+        let mut buf = ReadBuf::new(&mut chunk);
+        match Pin::new(&mut io).poll_read(&mut cx, &mut buf) {
+            Poll::Ready(Err(e)) => assert_eq!(e.kind(), io::ErrorKind::TimedOut),
+            other => panic!("a read at the deadline must fail, got {other:?}"),
+        }
+        assert!(buf.filled().is_empty());
     }
 
     #[test]

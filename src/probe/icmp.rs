@@ -4,8 +4,15 @@
 //! handed to its probe by (address, sequence number), and the sequence number is unique per echo
 //! request of the run. The socket is `SOCK_RAW` when the process holds CAP_NET_RAW, otherwise a
 //! datagram ICMP socket (allowed by `net.ipv4.ping_group_range`). A raw socket sees every ICMP
-//! packet the host receives, so its replies must also carry this process's identifier; on a
+//! packet the host receives, so its replies must also carry this run's identifier; on a
 //! datagram socket the kernel picks the identifier and filters by it.
+//!
+//! A reply counts only if it comes from the probed address, answers a sequence number still
+//! waited for, and carries back the run's payload: a fixed text followed by 8 random bytes drawn
+//! when the sockets open. The identifier and the first sequence number are random too. So a host
+//! that does not see the requests cannot make a dropped address look up with forged replies, nor
+//! quote an echo request it cannot name in a forged error; and a reply counts once however many
+//! copies come back.
 //!
 //! | what came back                         | state         | reason             |
 //! |----------------------------------------|---------------|--------------------|
@@ -38,8 +45,9 @@ use super::{
     Reason, State, millis,
 };
 
-/// Bytes carried by every echo request, so captures show who sent it.
-const PAYLOAD: &[u8] = b"probe health-check echo";
+/// The start of every echo request's data, so captures show who sent it; 8 random bytes of the
+/// run follow it.
+const PAYLOAD_TEXT: &[u8] = b"probe health-check echo ";
 
 /// Longest gap between the echo requests of one probe.
 const MAX_SPACING: Duration = Duration::from_millis(100);
@@ -59,8 +67,10 @@ struct Family {
     /// Send-only raw sockets, one per worker thread (see `sys::IcmpSockets`).
     senders: Vec<Socket>,
     v6: bool,
-    /// This process's identifier, checked on a raw socket.
+    /// This run's identifier, checked on a raw socket.
     ident: u16,
+    /// The data of every echo request, which a reply must carry back.
+    payload: Arc<[u8]>,
     waiters: Mutex<HashMap<(IpAddr, u16), Waiter>>,
     next_id: AtomicU64,
 }
@@ -80,9 +90,14 @@ enum Heard {
 impl IcmpClients {
     /// Opens the sockets a run needs. Must be called inside a tokio runtime.
     pub fn open(need: IcmpNeed) -> Result<Self, ProbeSetupError> {
-        // An identifier of this process's own, so two agents on one host do not take each other's
-        // replies (raw sockets see every echo reply).
-        let ident = (std::process::id() as u16) ^ 0x5052;
+        // An identifier and a payload of this run's own: two agents on one host do not take each
+        // other's replies (raw sockets see every echo reply), and a forger must see the requests.
+        let secret = unpredictable();
+        let ident = (secret >> 64) as u16;
+        let first_seq = (secret >> 80) as u16;
+        let payload: Arc<[u8]> = [PAYLOAD_TEXT, &(secret as u64).to_be_bytes()]
+            .concat()
+            .into();
         let workers = tokio::runtime::Handle::current().metrics().num_workers();
         let open = |v6: bool| -> Result<Arc<Family>, ProbeSetupError> {
             let sockets = sys::icmp_sockets(v6, workers).map_err(|source| {
@@ -97,6 +112,7 @@ impl IcmpClients {
                 senders: sockets.senders,
                 v6,
                 ident,
+                payload: payload.clone(),
                 waiters: Mutex::new(HashMap::new()),
                 next_id: AtomicU64::new(0),
             }))
@@ -111,7 +127,7 @@ impl IcmpClients {
         Ok(IcmpClients {
             v4,
             v6,
-            next_seq: AtomicU16::new(0),
+            next_seq: AtomicU16::new(first_seq),
             receivers,
         })
     }
@@ -194,9 +210,10 @@ impl Family {
     fn handle(&self, bytes: &[u8], from: IpAddr) {
         let incoming = match from {
             IpAddr::V4(from) => {
-                icmp_packet::parse_v4(bytes, from, self.kind == IcmpSocketKind::Raw)
+                let raw = self.kind == IcmpSocketKind::Raw;
+                icmp_packet::parse_v4(bytes, from, raw, &self.payload)
             }
-            IpAddr::V6(from) => icmp_packet::parse_v6(bytes, from),
+            IpAddr::V6(from) => icmp_packet::parse_v6(bytes, from, &self.payload),
         };
         let Some(incoming) = incoming else { return };
         let (addr, ident, seq) = incoming.key();
@@ -284,7 +301,7 @@ async fn echo(family: &Family, ip: IpAddr, seq: u16, deadline: Instant) -> Echo 
     family.waiters().insert(key, Waiter { id, tx });
     let _registration = Registration { family, key, id };
 
-    let packet = icmp_packet::echo_request(family.v6, family.ident, seq, PAYLOAD);
+    let packet = icmp_packet::echo_request(family.v6, family.ident, seq, &family.payload);
     let to = SockAddr::from(SocketAddr::new(ip, 0));
     let sent = Instant::now();
     if let Err(failed) = family.send(&packet, &to, deadline).await {
@@ -372,6 +389,16 @@ pub async fn probe(
     obs
 }
 
+/// 128 bits no other host can predict: SipHash under the standard library's random keys, which
+/// it draws from the operating system (`getrandom`) once per thread, of the time and the process.
+fn unpredictable() -> u128 {
+    use std::hash::{BuildHasher, RandomState};
+    let seed = (std::process::id(), std::time::SystemTime::now());
+    let high = RandomState::new().hash_one(seed);
+    let low = RandomState::new().hash_one((seed, high));
+    (u128::from(high) << 64) | u128::from(low)
+}
+
 fn stats(sent: u16, rtts: &[Duration]) -> PingStats {
     let received = rtts.len() as u16;
     let ms: Vec<f64> = rtts.iter().map(|d| millis(*d)).collect();
@@ -389,6 +416,11 @@ fn stats(sent: u16, rtts: &[Duration]) -> PingStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_run_secret_differs_between_runs() {
+        assert_ne!(unpredictable(), unpredictable());
+    }
 
     #[test]
     fn stats_report_loss_and_min_avg_max() {

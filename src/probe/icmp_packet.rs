@@ -8,11 +8,18 @@
 //! | datagram ICMPv4 (ping)  | the ICMP header       |
 //! | raw or datagram ICMPv6  | the ICMPv6 header     |
 //!
-//! An incoming message matters only if it is an echo reply, or an error (destination unreachable,
-//! time exceeded) that quotes an echo request: the quote names the request's destination,
-//! identifier and sequence, which is how an error is tied to the probe that caused it. Everything
-//! else — echo requests arriving on loopback, errors about other protocols, truncated or malformed
-//! packets — is ignored, never an error: a raw socket sees every ICMP packet the host receives.
+//! An incoming message matters only if it is an echo reply that carries our payload back, or an
+//! error (destination unreachable, time exceeded) that quotes an echo request: the quote names the
+//! request's destination, identifier and sequence, which is how an error is tied to the probe that
+//! caused it. Everything else — echo requests arriving on loopback, replies with another payload,
+//! errors about other protocols, truncated or malformed packets — is ignored, never an error: a raw
+//! socket sees every ICMP packet the host receives, forged ones included.
+//!
+//! A reply must return the request's data unchanged (RFC 792, RFC 4443 §4.2). The payload carries
+//! a secret of the run (see `icmp`), so a reply that does not carry it back answers another
+//! process's ping or was forged by a host that never saw the request: it is not counted. An
+//! error's quote is not checked against the payload, since routers may quote only the first 8
+//! bytes of the request (RFC 792).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -86,8 +93,14 @@ pub fn checksum(data: &[u8]) -> u16 {
     !(sum as u16)
 }
 
-/// Reads an ICMPv4 message received from `from`; `with_ip_header` for raw sockets.
-pub fn parse_v4(bytes: &[u8], from: Ipv4Addr, with_ip_header: bool) -> Option<Incoming> {
+/// Reads an ICMPv4 message received from `from`; `with_ip_header` for raw sockets. An echo reply
+/// is ours only if its data is `payload`.
+pub fn parse_v4(
+    bytes: &[u8],
+    from: Ipv4Addr,
+    with_ip_header: bool,
+    payload: &[u8],
+) -> Option<Incoming> {
     let icmp = if with_ip_header {
         let (header_len, proto, _dst) = ipv4_header(bytes)?;
         if proto != PROTO_ICMP {
@@ -100,6 +113,9 @@ pub fn parse_v4(bytes: &[u8], from: Ipv4Addr, with_ip_header: bool) -> Option<In
     let (kind, code) = (*icmp.first()?, *icmp.get(1)?);
     match kind {
         ECHO_REPLY_V4 => {
+            if icmp.get(8..)? != payload {
+                return None;
+            }
             let (ident, seq) = ident_seq(icmp)?;
             Some(Incoming::Reply {
                 from: IpAddr::V4(from),
@@ -131,11 +147,15 @@ pub fn parse_v4(bytes: &[u8], from: Ipv4Addr, with_ip_header: bool) -> Option<In
     }
 }
 
-/// Reads an ICMPv6 message received from `from` (no IP header on either socket kind).
-pub fn parse_v6(icmp: &[u8], from: Ipv6Addr) -> Option<Incoming> {
+/// Reads an ICMPv6 message received from `from` (no IP header on either socket kind). An echo
+/// reply is ours only if its data is `payload`.
+pub fn parse_v6(icmp: &[u8], from: Ipv6Addr, payload: &[u8]) -> Option<Incoming> {
     let (kind, code) = (*icmp.first()?, *icmp.get(1)?);
     match kind {
         ECHO_REPLY_V6 => {
+            if icmp.get(8..)? != payload {
+                return None;
+            }
             let (ident, seq) = ident_seq(icmp)?;
             Some(Incoming::Reply {
                 from: IpAddr::V6(from),
@@ -236,9 +256,40 @@ mod tests {
             ident: 9,
             seq: 10,
         };
-        assert_eq!(parse_v4(&reply, from, false), Some(want));
+        assert_eq!(parse_v4(&reply, from, false, b"x"), Some(want));
         let raw = ipv4(1, [10, 0, 0, 2], [10, 0, 0, 1], &reply);
-        assert_eq!(parse_v4(&raw, from, true), Some(want));
+        assert_eq!(parse_v4(&raw, from, true, b"x"), Some(want));
+    }
+
+    #[test]
+    fn a_reply_without_our_payload_is_not_ours() {
+        let from = Ipv4Addr::new(10, 0, 0, 2);
+        let sent = b"probe health-check echo 12345678";
+        let reply = |data: &[u8]| {
+            let mut r = echo_request(false, 9, 10, data);
+            r[0] = 0;
+            r
+        };
+        assert!(parse_v4(&reply(sent), from, false, sent).is_some());
+        // Right identifier and sequence, but another payload: another process's ping, or forged
+        // by someone who did not see the request; also truncated, padded and empty.
+        let mut flipped = sent.to_vec();
+        flipped[sent.len() - 1] ^= 0xff;
+        let mut padded = sent.to_vec();
+        padded.push(0);
+        for data in [&flipped[..], &sent[..8], &padded[..], b""] {
+            assert_eq!(parse_v4(&reply(data), from, false, sent), None, "{data:?}");
+            let raw = ipv4(1, [10, 0, 0, 2], [10, 0, 0, 1], &reply(data));
+            assert_eq!(parse_v4(&raw, from, true, sent), None, "{data:?}");
+        }
+        let from6: Ipv6Addr = "fd00::2".parse().expect("address");
+        let reply6 = |data: &[u8]| {
+            let mut r = echo_request(true, 9, 10, data);
+            r[0] = 129;
+            r
+        };
+        assert!(parse_v6(&reply6(sent), from6, sent).is_some());
+        assert_eq!(parse_v6(&reply6(&flipped), from6, sent), None);
     }
 
     #[test]
@@ -249,7 +300,7 @@ mod tests {
         error.extend_from_slice(&quoted);
         let router = Ipv4Addr::new(10, 0, 0, 254);
         let raw = ipv4(1, router.octets(), [10, 0, 0, 1], &error);
-        match parse_v4(&raw, router, true) {
+        match parse_v4(&raw, router, true, b"payload") {
             Some(Incoming::Error {
                 to,
                 ident,
@@ -270,23 +321,23 @@ mod tests {
         let from = Ipv4Addr::new(10, 0, 0, 2);
         // Our own echo request, seen on loopback.
         let request = echo_request(false, 1, 1, b"");
-        assert_eq!(parse_v4(&request, from, false), None);
+        assert_eq!(parse_v4(&request, from, false, b""), None);
         // An error quoting a TCP segment, not an echo request.
         let quoted = ipv4(6, [10, 0, 0, 1], [10, 0, 0, 2], &[0; 8]);
         let mut error = vec![3, 3, 0, 0, 0, 0, 0, 0];
         error.extend_from_slice(&quoted);
-        assert_eq!(parse_v4(&error, from, false), None);
+        assert_eq!(parse_v4(&error, from, false, b""), None);
         // Not ICMP inside the IP header; truncated headers; a bad IHL.
         assert_eq!(
-            parse_v4(&ipv4(17, [0; 4], [0; 4], &[0; 8]), from, true),
+            parse_v4(&ipv4(17, [0; 4], [0; 4], &[0; 8]), from, true, b""),
             None
         );
         for n in 0..error.len() {
-            let _ = parse_v4(&error[..n], from, false);
-            let _ = parse_v4(&error[..n], from, true);
+            let _ = parse_v4(&error[..n], from, false, b"");
+            let _ = parse_v4(&error[..n], from, true, b"");
         }
-        assert_eq!(parse_v4(&[0x41; 40], from, true), None);
-        assert_eq!(parse_v4(&[0x4f; 40], from, true), None);
+        assert_eq!(parse_v4(&[0x41; 40], from, true, b""), None);
+        assert_eq!(parse_v4(&[0x4f; 40], from, true, b""), None);
     }
 
     #[test]
@@ -295,7 +346,7 @@ mod tests {
         let mut reply = echo_request(true, 5, 6, b"");
         reply[0] = 129;
         assert_eq!(
-            parse_v6(&reply, from),
+            parse_v6(&reply, from, b""),
             Some(Incoming::Reply {
                 from: from.into(),
                 ident: 5,
@@ -309,13 +360,13 @@ mod tests {
         quoted.extend_from_slice(&echo_request(true, 5, 6, b""));
         let mut error = vec![1, 1, 0, 0, 0, 0, 0, 0];
         error.extend_from_slice(&quoted);
-        let got = parse_v6(&error, from).expect("an error for our request");
+        let got = parse_v6(&error, from, b"").expect("an error for our request");
         assert_eq!(got.key(), (IpAddr::V6(to), 5, 6));
         for n in 0..error.len() {
-            let _ = parse_v6(&error[..n], from);
+            let _ = parse_v6(&error[..n], from, b"");
         }
         // Neighbour solicitation and echo requests are not ours.
-        assert_eq!(parse_v6(&[135, 0, 0, 0, 0, 0, 0, 0], from), None);
-        assert_eq!(parse_v6(&echo_request(true, 5, 6, b""), from), None);
+        assert_eq!(parse_v6(&[135, 0, 0, 0, 0, 0, 0, 0], from, b""), None);
+        assert_eq!(parse_v6(&echo_request(true, 5, 6, b""), from, b""), None);
     }
 }

@@ -285,7 +285,7 @@ impl Lab {
 
     /// Runs `f` on a thread that has entered `ns`; sockets it opens live in that namespace.
     /// `f` gets the lab's stop flag and must return soon after it is set.
-    fn in_namespace<F>(&mut self, ns: &str, f: F)
+    pub fn in_namespace<F>(&mut self, ns: &str, f: F)
     where
         F: FnOnce(Arc<AtomicBool>, mpsc::Sender<()>) + Send + 'static,
     {

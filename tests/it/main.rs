@@ -3,6 +3,7 @@
 
 mod agent;
 mod cli;
+mod hostile;
 mod lab;
 mod privileges;
 mod scenarios;
