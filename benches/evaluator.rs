@@ -5,6 +5,7 @@
 //! group references, some deny rules with priorities), and two network ACLs of 50 inbound and
 //! 50 outbound entries each, stateless, so most flows also walk the return path. Flows go from
 //! random sources with random groups to random members, over tcp, udp and icmp.
+#![allow(clippy::expect_used)] // a test or bench stops at the first surprise
 
 use std::hint::black_box;
 use std::net::IpAddr;

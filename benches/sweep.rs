@@ -16,6 +16,7 @@
 //! Accuracy is checked against the lab's ground truth for every target of every run; the bench
 //! exits non-zero if `probe` misclassifies one. Timing is reported against the targets,
 //! never asserted. Run it as root with `bash benches/run.sh`, which installs the peers.
+#![allow(clippy::expect_used)] // a test or bench stops at the first surprise
 
 #[path = "../tests/it/lab.rs"]
 mod lab;

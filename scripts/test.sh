@@ -46,10 +46,14 @@ trap remove_stale_namespaces EXIT
 
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
+# The agent soak (tests/it/soak.rs) is ignored in the parallel run: it loads the machine for its
+# whole length, so it runs alone afterwards (PROBE_SOAK_SECS, default 90).
 if command -v cargo-nextest >/dev/null 2>&1; then
   cargo nextest run --locked --no-fail-fast
+  cargo nextest run --locked --test it --run-ignored only soak
 else
   cargo test --locked --no-fail-fast
+  cargo test --locked --test it soak -- --ignored
 fi
 cargo test --locked --doc
 PROBE_BIN="$PWD/target/debug/probe" bash scripts/check-deploy.sh

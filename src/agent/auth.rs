@@ -129,11 +129,9 @@ fn cache_key(user: &str, hash: &str, password: &[u8]) -> [u8; 32] {
         digest.update(&(part.len() as u64).to_be_bytes());
         digest.update(part);
     }
-    digest
-        .finish()
-        .as_ref()
-        .try_into()
-        .expect("a SHA-256 digest is 32 bytes")
+    let mut key = [0u8; 32];
+    key.copy_from_slice(digest.finish().as_ref()); // SHA-256: always 32 bytes
+    key
 }
 
 #[cfg(test)]

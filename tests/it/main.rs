@@ -1,5 +1,6 @@
 //! Integration tests: the real `probe` binary, run in network namespaces against real servers and
 //! real nftables rules (see `lab`), plus command-line behaviour that needs no network.
+#![allow(clippy::expect_used)] // a test or bench stops at the first surprise
 
 mod agent;
 mod cli;
