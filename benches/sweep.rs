@@ -368,35 +368,9 @@ impl<'a> Bench<'a> {
     /// Runs the agent on 10,000 targets, waits out the first interval, then measures for
     /// `secs` seconds with a scrape of /metrics every 15 s.
     fn agent(&self, secs: u64) -> AgentResult {
-        let mut members = String::new();
         let step = self.sweep.hosts.len() / AGENT_TARGETS;
-        for i in 0..AGENT_TARGETS {
-            let (ip, _, _) = self.sweep.hosts[i * step];
-            let _ = writeln!(
-                members,
-                "      - {{name: m{i}, address: {ip}, security_groups: [sg-fleet]}}"
-            );
-        }
-        let config = format!(
-            "agent: {{address: 10.77.0.1, subnet: lb}}
-subnets:
-  - {{id: lb, cidr: 10.77.0.0/24}}
-  - {{id: fleet, cidr: 10.200.0.0/16}}
-load_balancers:
-  - {{name: lb, provider: generic, kind: generic, subnets: [lb]}}
-backend_groups:
-  - name: fleet
-    protocol: tcp
-    port: 80
-    health_check: {{protocol: tcp, interval_s: 10, timeout_s: 1}}
-    members:
-{members}security_groups:
-  - id: sg-fleet
-    rules:
-      - {{direction: ingress, protocol: tcp, ports: 80, cidr: 10.77.0.0/24}}
-      - {{direction: egress, protocol: any}}
-"
-        );
+        let members = (0..AGENT_TARGETS).map(|i| self.sweep.hosts[i * step].0);
+        let config = lab::fleet_config(members, 10);
         write(self.dir, "agent.yaml", &config);
         let mut agent_lab = Lab::new("bench-agent");
         let pid = agent_lab.spawn(

@@ -500,7 +500,7 @@ http {{
 
     /// Starts `probe agent` in `ns`, listening on `listen`, with a loopback-only configuration
     /// (one TCP member, 127.0.0.1:9, where nothing listens) and `extra` flags; `prefix` runs before
-    /// `bin` (`setpriv …`). Waits until /-/healthy answers and returns the agent's process id
+    /// `bin` (`setpriv …`). Waits until the port accepts connections and returns the agent's process id
     /// (`ip netns exec` and `setpriv` exec into it). The log is `agent-<pid>.log` in the lab's
     /// directory.
     pub fn start_agent(
@@ -529,19 +529,8 @@ http {{
         args.extend([bin, "agent", "--config", &config, "--listen", listen]);
         args.extend_from_slice(extra);
         let pid = self.spawn(ns, &args, &log);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let (code, _) = curl_in(ns, &[&format!("http://{listen}/-/healthy")]);
-            if code == 200 {
-                return pid;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "agent did not start: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        self.wait_listening(ns, listen);
+        pid
     }
 
     /// Starts the real `probe` binary inside `ns` without waiting for it.
@@ -658,6 +647,38 @@ pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'sta
     })
     .join()
     .expect("the namespace thread panicked")
+}
+
+/// An agent configuration for a sweep lab's client (10.77.0.1): one TCP backend group on port 80
+/// whose members are `members`, probed every `interval_s` seconds with a 1 s timeout, and a
+/// security group that lets the agent in.
+pub fn fleet_config(members: impl Iterator<Item = std::net::Ipv4Addr>, interval_s: u32) -> String {
+    let mut list = String::new();
+    for (i, ip) in members.enumerate() {
+        list.push_str(&format!(
+            "      - {{name: m{i}, address: {ip}, security_groups: [sg-fleet]}}\n"
+        ));
+    }
+    format!(
+        "agent: {{address: 10.77.0.1, subnet: lb}}
+subnets:
+  - {{id: lb, cidr: 10.77.0.0/24}}
+  - {{id: fleet, cidr: 10.200.0.0/16}}
+load_balancers:
+  - {{name: lb, provider: generic, kind: generic, subnets: [lb]}}
+backend_groups:
+  - name: fleet
+    protocol: tcp
+    port: 80
+    health_check: {{protocol: tcp, interval_s: {interval_s}, timeout_s: 1}}
+    members:
+{list}security_groups:
+  - id: sg-fleet
+    rules:
+      - {{direction: ingress, protocol: tcp, ports: 80, cidr: 10.77.0.0/24}}
+      - {{direction: egress, protocol: any}}
+"
+    )
 }
 
 /// curl inside `ns` with `args`: (HTTP status, body); status 0 when the request failed.

@@ -191,35 +191,50 @@ fn connections_beyond_the_cap_wait_until_one_closes() {
     drop(second);
 }
 
+/// Whether the server closes `s` (or resets it) within 8 s, and what it sent before.
+fn closed_within_8s(s: &mut TcpStream) -> (bool, String) {
+    s.set_read_timeout(Some(Duration::from_secs(8)))
+        .expect("read timeout");
+    let mut got = Vec::new();
+    let closed = match s.read_to_end(&mut got) {
+        Ok(_) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    };
+    (closed, String::from_utf8_lossy(&got).into_owned())
+}
+
+#[test]
+fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    let (_lab, ns) = agent("srv-slow", &["--http-header-timeout", "1s"]);
+    let mut slow = connect(&ns);
+    slow.write_all(b"GET /metrics HTTP/1.1\r\nHost: probe\r\n")
+        .expect("send half a request");
+    let (closed, got) = closed_within_8s(&mut slow);
+    assert!(
+        closed,
+        "connection still open 8 s after a 1 s header timeout"
+    );
+    assert!(got.is_empty() || got.starts_with("HTTP/1.1 408"), "{got}");
+    // Meanwhile a well-behaved client is served.
+    let (code, _) = status(&ns, "/-/healthy");
+    assert_eq!(code, 200);
+}
+
 #[test]
 fn an_idle_connection_is_closed_after_the_header_timeout() {
     let (_lab, ns) = agent("srv-idle", &["--http-header-timeout", "1s"]);
     // Connects, sends nothing.
-    let mut idle = connect(&ns);
-    idle.set_read_timeout(Some(Duration::from_secs(8)))
-        .expect("read timeout");
-    let mut got = Vec::new();
-    let closed = match idle.read_to_end(&mut got) {
-        Ok(_) => true,
-        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
-    };
+    let (closed, _) = closed_within_8s(&mut connect(&ns));
     assert!(
         closed,
         "an idle connection still open 8 s after a 1 s header timeout"
     );
     // Keep-alive: after one answer, the connection is closed once idle for the header timeout.
     let mut kept = connect(&ns);
-    kept.set_read_timeout(Some(Duration::from_secs(8)))
-        .expect("read timeout");
     kept.write_all(b"GET /-/healthy HTTP/1.1\r\nHost: probe\r\n\r\n")
         .expect("send");
-    let mut got = Vec::new();
-    let closed = match kept.read_to_end(&mut got) {
-        Ok(_) => true,
-        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
-    };
-    let text = String::from_utf8_lossy(&got);
-    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    let (closed, got) = closed_within_8s(&mut kept);
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
     assert!(closed, "an idle keep-alive connection still open 8 s later");
 }
 

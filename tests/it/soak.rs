@@ -6,12 +6,11 @@
 //! alone with `--run-ignored only`. `PROBE_SOAK_SECS` sets the length (default 90 s; the
 //! ten-minute run of docs/SECURITY.md is `PROBE_SOAK_SECS=600`).
 
-use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::lab::{Lab, Sweep, in_netns, probe_bin};
+use crate::lab::{Lab, Sweep, fleet_config, in_netns, probe_bin};
 
 const MEMBERS: u32 = 5_000;
 const LISTEN: &str = "10.77.0.1:9465";
@@ -86,39 +85,10 @@ fn agent_soak_keeps_memory_and_open_files_flat() {
     // Members in a scattered order (7,919 is prime, so i·7,919 mod 5,000 visits every address
     // once): the scheduler spreads first runs by position, and the silent quarter of the lab is
     // one block of addresses that would otherwise be probed all in the same quarter-interval.
-    let mut members = String::new();
-    for i in 0..MEMBERS {
-        let ip = std::net::Ipv4Addr::from(0x0AC8_0000 | (i * 7_919 % MEMBERS));
-        let _ = writeln!(
-            members,
-            "      - {{name: m{i}, address: {ip}, security_groups: [sg]}}"
-        );
-    }
+    let members =
+        (0..MEMBERS).map(|i| std::net::Ipv4Addr::from(0x0AC8_0000 | (i * 7_919 % MEMBERS)));
     let config = lab.dir.join("soak.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "agent: {{address: 10.77.0.1, subnet: lb}}
-subnets:
-  - {{id: lb, cidr: 10.77.0.0/24}}
-  - {{id: fleet, cidr: 10.200.0.0/16}}
-load_balancers:
-  - {{name: lb, provider: generic, kind: generic, subnets: [lb]}}
-backend_groups:
-  - name: fleet
-    protocol: tcp
-    port: 80
-    health_check: {{protocol: tcp, interval_s: 5, timeout_s: 1}}
-    members:
-{members}security_groups:
-  - id: sg
-    rules:
-      - {{direction: ingress, protocol: tcp, ports: 80, cidr: 10.77.0.0/24}}
-      - {{direction: egress, protocol: any}}
-"
-        ),
-    )
-    .expect("write the soak configuration");
+    std::fs::write(&config, fleet_config(members, 5)).expect("write the soak configuration");
     let config = config.to_str().expect("utf-8").to_string();
     let log = lab.dir.join("soak-agent.log");
     let pid = lab.spawn(
