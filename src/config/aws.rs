@@ -42,7 +42,7 @@ use std::path::Path;
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use super::{ConfigError, JsonFile};
+use super::{ConfigError, JsonFile, Origins};
 use crate::model::{
     AclRule, Action, AddressGroup, Agent, AppProto, BackendGroup, Direction, HealthCheck,
     HealthCheckPort, HealthCheckProto, IpProto, LbKind, Listener, LoadBalancer, Member, Model,
@@ -68,9 +68,12 @@ const KNOWN_KEYS: &[&str] = &[
     "LoadBalancerDescriptions",
 ];
 
-/// AWS network ACL rule numbers above this are the unmodifiable default entries (32767 for IPv4,
-/// 32768 for IPv6).
+/// The highest network ACL rule number a user can give.
 const MAX_USER_RULE: u32 = 32766;
+
+/// The unmodifiable default entries of a network ACL (IPv4, IPv6): dropped, as the model implies
+/// the final deny.
+const DEFAULT_RULES: [u32; 2] = [32767, 32768];
 
 /// Reads every JSON file of `dir` and builds the model (not validated: [`super::load`] does that).
 pub fn load_dir(dir: &Path, agent_address: Option<IpAddr>) -> Result<Model, ConfigError> {
@@ -82,6 +85,14 @@ pub fn load_dir(dir: &Path, agent_address: Option<IpAddr>) -> Result<Model, Conf
 /// feed it. With `agent_address`, the agent's security groups and subnet come from the instance
 /// interface that has that address.
 pub fn import(files: &[JsonFile], agent_address: Option<IpAddr>) -> Result<Model, ConfigError> {
+    import_with_origins(files, agent_address).map(|(model, _)| model)
+}
+
+/// [`import`], also saying which file and JSON path each item of the model came from.
+pub fn import_with_origins(
+    files: &[JsonFile],
+    agent_address: Option<IpAddr>,
+) -> Result<(Model, Origins), ConfigError> {
     let mut dump = Dump::default();
     for file in files {
         dump.add(file)?;
@@ -729,25 +740,29 @@ impl<'a> Dump<'a> {
         Ok(())
     }
 
-    fn build(self, agent_address: Option<IpAddr>) -> Result<Model, ConfigError> {
+    fn build(self, agent_address: Option<IpAddr>) -> Result<(Model, Origins), ConfigError> {
+        let mut origins = Origins::default();
         let mut model = Model {
-            subnets: self.subnets(),
+            subnets: self.subnets(&mut origins),
             ..Model::default()
         };
-        model.address_groups = self.address_groups();
-        model.security_groups = self.security_groups()?;
-        model.network_acls = self.network_acls()?;
+        model.address_groups = self.address_groups(&mut origins);
+        model.security_groups = self.security_groups(&mut origins)?;
+        model.network_acls = self.network_acls(&mut origins)?;
         let interfaces = Interfaces::new(&self.instances);
-        model.backend_groups = self.backend_groups(&interfaces)?;
-        model.load_balancers = self.load_balancers()?;
+        model.backend_groups = self.backend_groups(&interfaces, &mut origins)?;
+        model.load_balancers = self.load_balancers(&mut origins)?;
         add_placeholders(&mut model);
         if let Some(address) = agent_address {
             model.agent = agent(address, &interfaces);
         }
-        Ok(model)
+        Ok((model, origins))
     }
 
-    fn subnets(&self) -> Vec<Subnet> {
+    fn subnets(&self, origins: &mut Origins) -> Vec<Subnet> {
+        for (i, s) in self.subnets.iter().enumerate() {
+            origins.add(format!("subnets[{i}]"), s.file, s.path.clone());
+        }
         self.subnets
             .iter()
             .map(|s| Subnet {
@@ -761,7 +776,10 @@ impl<'a> Dump<'a> {
 
     /// Prefix lists with their addresses: `Cidrs` of `describe-prefix-lists` plus any wrapped
     /// `Entries` file. An `Entries` file for a list not otherwise described makes a list too.
-    fn address_groups(&self) -> Vec<AddressGroup> {
+    fn address_groups(&self, origins: &mut Origins) -> Vec<AddressGroup> {
+        for (i, p) in self.prefix_lists.iter().enumerate() {
+            origins.add(format!("address_groups[{i}]"), p.file, p.path.clone());
+        }
         let mut groups: Vec<AddressGroup> = self
             .prefix_lists
             .iter()
@@ -771,10 +789,15 @@ impl<'a> Dump<'a> {
                 cidrs: p.item.cidrs.clone().unwrap_or_default(),
             })
             .collect();
-        for (_, id, entries) in &self.prefix_entries {
+        for (file, id, entries) in &self.prefix_entries {
             let group = match groups.iter().position(|g| &g.id == id) {
                 Some(i) => &mut groups[i],
                 None => {
+                    origins.add(
+                        format!("address_groups[{}]", groups.len()),
+                        file,
+                        "Entries".to_string(),
+                    );
                     groups.push(AddressGroup {
                         id: id.clone(),
                         name: None,
@@ -795,21 +818,34 @@ impl<'a> Dump<'a> {
 
     /// Security groups with their rules. A group described by `describe-security-group-rules`
     /// takes its rules from there (they carry rule ids); otherwise from its `IpPermissions`.
-    fn security_groups(&self) -> Result<Vec<SecurityGroup>, ConfigError> {
-        let mut by_rules: HashMap<&str, Vec<SgRule>> = HashMap::new();
+    fn security_groups(&self, origins: &mut Origins) -> Result<Vec<SecurityGroup>, ConfigError> {
+        // Each rule with the file and JSON path it came from.
+        type Placed<'p> = Vec<(SgRule, &'p Path, String)>;
+        let mut by_rules: HashMap<&str, Placed> = HashMap::new();
         let mut rule_only_groups: Vec<&str> = Vec::new();
         for r in self.sg_rules.iter() {
             let id = r.item.group_id.as_str();
             if self.security_groups.get(id).is_none() && !rule_only_groups.contains(&id) {
                 rule_only_groups.push(id);
             }
-            by_rules
-                .entry(id)
-                .or_default()
-                .push(listed_rule(&r.item, r.file, &r.path)?);
+            by_rules.entry(id).or_default().push((
+                listed_rule(&r.item, r.file, &r.path)?,
+                r.file,
+                r.path.clone(),
+            ));
         }
 
         let mut out = Vec::new();
+        let mut place = |i: usize, rules: Placed| -> Vec<SgRule> {
+            rules
+                .into_iter()
+                .enumerate()
+                .map(|(j, (rule, file, path))| {
+                    origins.add(format!("security_groups[{i}].rules[{j}]"), file, path);
+                    rule
+                })
+                .collect()
+        };
         for g in self.security_groups.iter() {
             let rules = match by_rules.remove(g.item.group_id.as_str()) {
                 Some(rules) => rules,
@@ -825,31 +861,40 @@ impl<'a> Dump<'a> {
                     ] {
                         for (j, p) in perms.iter().enumerate() {
                             let path = format!("{}.{key}[{j}]", g.path);
-                            rules.extend(permission_rules(p, direction, g.file, &path)?);
+                            for rule in permission_rules(p, direction, g.file, &path)? {
+                                rules.push((rule, g.file, path.clone()));
+                            }
                         }
                     }
                     rules
                 }
             };
+            let i = out.len();
             out.push(SecurityGroup {
                 id: g.item.group_id.clone(),
                 name: g.item.group_name.clone(),
-                rules,
+                rules: place(i, rules),
             });
         }
         for id in rule_only_groups {
+            let rules = by_rules.remove(id).unwrap_or_default();
+            let i = out.len();
             out.push(SecurityGroup {
                 id: id.to_string(),
                 name: None,
-                rules: by_rules.remove(id).unwrap_or_default(),
+                rules: place(i, rules),
             });
+        }
+        for (i, g) in self.security_groups.iter().enumerate() {
+            origins.add(format!("security_groups[{i}]"), g.file, g.path.clone());
         }
         Ok(out)
     }
 
-    fn network_acls(&self) -> Result<Vec<NetworkAcl>, ConfigError> {
+    fn network_acls(&self, origins: &mut Origins) -> Result<Vec<NetworkAcl>, ConfigError> {
         let mut out = Vec::new();
-        for a in self.network_acls.iter() {
+        for (i, a) in self.network_acls.iter().enumerate() {
+            origins.add(format!("network_acls[{i}]"), a.file, a.path.clone());
             let mut acl = NetworkAcl {
                 id: a.item.network_acl_id.clone(),
                 name: name_tag(&a.item.tags),
@@ -863,19 +908,41 @@ impl<'a> Dump<'a> {
                     acl.subnets.push(assoc.subnet_id.clone());
                 }
             }
+            let (mut inbound, mut outbound) = (Vec::new(), Vec::new());
             for (j, e) in a.item.entries.iter().enumerate() {
-                if e.rule_number > MAX_USER_RULE {
+                let path = format!("{}.Entries[{j}]", a.path);
+                if DEFAULT_RULES.contains(&e.rule_number) {
                     continue;
                 }
-                let rule = acl_rule(e, a.file, &format!("{}.Entries[{j}]", a.path))?;
+                if !(1..=MAX_USER_RULE).contains(&e.rule_number) {
+                    return Err(import_error(
+                        a.file,
+                        format!(
+                            "{path}.RuleNumber: {} is outside 1-{MAX_USER_RULE} \
+                             ({} are the default entries)",
+                            e.rule_number,
+                            DEFAULT_RULES.map(|n| n.to_string()).join(" and ")
+                        ),
+                    ));
+                }
+                let rule = acl_rule(e, a.file, &path)?;
                 if e.egress {
-                    acl.outbound.push(rule);
+                    outbound.push((rule, path));
                 } else {
-                    acl.inbound.push(rule);
+                    inbound.push((rule, path));
                 }
             }
-            acl.inbound.sort_by_key(|r| r.number);
-            acl.outbound.sort_by_key(|r| r.number);
+            for (dir, rules, into) in [
+                ("inbound", inbound, &mut acl.inbound),
+                ("outbound", outbound, &mut acl.outbound),
+            ] {
+                let mut rules = rules;
+                rules.sort_by_key(|(r, _)| r.number);
+                for (j, (rule, path)) in rules.into_iter().enumerate() {
+                    origins.add(format!("network_acls[{i}].{dir}[{j}]"), a.file, path);
+                    into.push(rule);
+                }
+            }
             out.push(acl);
         }
 
@@ -899,11 +966,19 @@ impl<'a> Dump<'a> {
         Ok(out)
     }
 
-    fn backend_groups(&self, interfaces: &Interfaces) -> Result<Vec<BackendGroup>, ConfigError> {
+    fn backend_groups(
+        &self,
+        interfaces: &Interfaces,
+        origins: &mut Origins,
+    ) -> Result<Vec<BackendGroup>, ConfigError> {
         let mut groups: Vec<BackendGroup> = self
             .target_groups
             .iter()
-            .map(|t| backend_group(&t.item))
+            .enumerate()
+            .map(|(i, t)| {
+                origins.add(format!("backend_groups[{i}]"), t.file, t.path.clone());
+                backend_group(&t.item)
+            })
             .collect();
         let mut seen: HashMap<usize, &Path> = HashMap::new();
         for h in &self.health {
@@ -922,6 +997,11 @@ impl<'a> Dump<'a> {
             for (i, t) in h.targets.iter().enumerate() {
                 let path = format!("TargetHealthDescriptions[{i}]");
                 if let Some(member) = member(t, group, interfaces, h.file, &path)? {
+                    origins.add(
+                        format!("backend_groups[{index}].members[{}]", group.members.len()),
+                        h.file,
+                        path,
+                    );
                     group.members.push(member);
                 }
             }
@@ -971,7 +1051,10 @@ impl<'a> Dump<'a> {
         }
     }
 
-    fn load_balancers(&self) -> Result<Vec<LoadBalancer>, ConfigError> {
+    fn load_balancers(&self, origins: &mut Origins) -> Result<Vec<LoadBalancer>, ConfigError> {
+        for (i, l) in self.load_balancers.iter().enumerate() {
+            origins.add(format!("load_balancers[{i}]"), l.file, l.path.clone());
+        }
         let mut lbs: Vec<LoadBalancer> = self
             .load_balancers
             .iter()
@@ -1029,6 +1112,14 @@ impl<'a> Dump<'a> {
                 },
                 None => None,
             };
+            origins.add(
+                format!(
+                    "load_balancers[{index}].listeners[{}]",
+                    lbs[index].listeners.len()
+                ),
+                l.file,
+                l.path.clone(),
+            );
             lbs[index].listeners.push(Listener {
                 name: None,
                 protocol: protocol.app(),

@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use ipnet::{IpNet, Ipv4Net, Ipv4Subnets, Ipv6Net, Ipv6Subnets};
 use serde::Deserialize;
 
-use super::{ConfigError, JsonFile};
+use super::{ConfigError, JsonFile, Origins};
 use crate::model::{
     AccessControl, AccessMode, AclRule, Action, AddressGroup, AppProto, BackendGroup, Direction,
     HealthCheck, HealthCheckPort, HealthCheckProto, IpProto, LbKind, Listener, LoadBalancer,
@@ -85,26 +85,35 @@ pub fn load_dir(dir: &Path, agent_address: Option<IpAddr>) -> Result<Model, Conf
 /// `agent_address` is where `probe` runs; with a `servers` dump it also gives the agent's
 /// security groups.
 pub fn import(files: &[JsonFile], agent_address: Option<IpAddr>) -> Result<Model, ConfigError> {
+    import_with_origins(files, agent_address).map(|(model, _)| model)
+}
+
+/// [`import`], also saying which file and JSON path each item of the model came from.
+pub fn import_with_origins(
+    files: &[JsonFile],
+    agent_address: Option<IpAddr>,
+) -> Result<(Model, Origins), ConfigError> {
     let mut dump = Collected::default();
     for file in files {
         dump.add(file)?;
     }
     let mut model = Model::default();
-    let subnets = SubnetIndex::build(&dump.subnets, &mut model.subnets);
-    let vpc_groups = vpc_address_groups(&dump.address_groups, &mut model.address_groups);
-    let ipgroups = elb_ipgroups(&dump.ipgroups, &mut model.address_groups);
-    let dumped_groups = security_groups(&dump, &mut model)?;
-    model.network_acls = firewalls(&dump.firewalls, &subnets, &vpc_groups)?;
+    let mut o = Origins::default();
+    let subnets = SubnetIndex::build(&dump.subnets, &mut model.subnets, &mut o);
+    let vpc_groups = vpc_address_groups(&dump.address_groups, &mut model.address_groups, &mut o);
+    let ipgroups = elb_ipgroups(&dump.ipgroups, &mut model.address_groups, &mut o);
+    let dumped_groups = security_groups(&dump, &mut model, &mut o)?;
+    model.network_acls = firewalls(&dump.firewalls, &subnets, &vpc_groups, &mut o)?;
     let servers = ServerIndex::build(&dump.servers, &model.security_groups, &dumped_groups)?;
-    let pools = backend_groups(&dump, &subnets, &servers, &mut model.backend_groups)?;
-    model.load_balancers = load_balancers(&dump, &subnets, &pools, &ipgroups)?;
+    let pools = backend_groups(&dump, &subnets, &servers, &mut model.backend_groups, &mut o)?;
+    model.load_balancers = load_balancers(&dump, &subnets, &pools, &ipgroups, &mut o)?;
     model.agent.address = agent_address;
     if let Some(addr) = agent_address
         && let Some(groups) = servers.by_address.get(&addr)
     {
         model.agent.security_groups = groups.clone();
     }
-    Ok(model)
+    Ok((model, o))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -121,6 +130,11 @@ struct Item<T> {
 }
 
 impl<T> Item<T> {
+    /// Records that the model item at `model_path` came from this object.
+    fn origin(&self, origins: &mut Origins, model_path: String) {
+        origins.add(model_path, &self.file, self.path.clone());
+    }
+
     fn err(&self, field: &str, message: impl std::fmt::Display) -> ConfigError {
         let path = if field.is_empty() {
             self.path.clone()
@@ -944,12 +958,13 @@ struct SubnetIndex {
 }
 
 impl SubnetIndex {
-    fn build(items: &[Item<RawSubnet>], out: &mut Vec<Subnet>) -> Self {
+    fn build(items: &[Item<RawSubnet>], out: &mut Vec<Subnet>, origins: &mut Origins) -> Self {
         let mut index = SubnetIndex::default();
         for item in unique(items, |s| &s.id) {
             let s = &item.v;
             let zone = owned(&s.availability_zone);
             let v4 = s.cidr.map(|cidr| {
+                item.origin(origins, format!("subnets[{}]", out.len()));
                 out.push(Subnet {
                     id: s.id.clone(),
                     cidr,
@@ -960,6 +975,7 @@ impl SubnetIndex {
             });
             let v6 = s.cidr_v6.map(|cidr| {
                 let id = format!("{}{IPV6_SUBNET_SUFFIX}", s.id);
+                item.origin(origins, format!("subnets[{}]", out.len()));
                 out.push(Subnet {
                     id: id.clone(),
                     cidr,
@@ -1013,6 +1029,7 @@ impl SubnetIndex {
 fn vpc_address_groups(
     items: &[Item<RawAddressGroup>],
     out: &mut Vec<AddressGroup>,
+    origins: &mut Origins,
 ) -> HashMap<String, Vec<IpNet>> {
     let mut by_id = HashMap::new();
     for item in unique(items, |g| &g.id) {
@@ -1028,6 +1045,7 @@ fn vpc_address_groups(
             }
         }
         by_id.insert(g.id.clone(), cidrs.clone());
+        item.origin(origins, format!("address_groups[{}]", out.len()));
         out.push(AddressGroup {
             id: g.id.clone(),
             name: owned(&g.name),
@@ -1039,7 +1057,11 @@ fn vpc_address_groups(
 
 /// ELB ipgroups → model address groups; returns the ids. An empty `ip_list` means every address
 /// (the API says so), which is spelled out as `0.0.0.0/0` and `::/0`.
-fn elb_ipgroups(items: &[Item<RawIpGroup>], out: &mut Vec<AddressGroup>) -> HashSet<String> {
+fn elb_ipgroups(
+    items: &[Item<RawIpGroup>],
+    out: &mut Vec<AddressGroup>,
+    origins: &mut Origins,
+) -> HashSet<String> {
     let mut ids = HashSet::new();
     for item in unique(items, |g| &g.id) {
         let g = &item.v;
@@ -1053,6 +1075,7 @@ fn elb_ipgroups(items: &[Item<RawIpGroup>], out: &mut Vec<AddressGroup>) -> Hash
             cidrs = vec![EtherType::V4.any(), EtherType::V6.any()];
         }
         ids.insert(g.id.clone());
+        item.origin(origins, format!("address_groups[{}]", out.len()));
         out.push(AddressGroup {
             id: g.id.clone(),
             name: owned(&g.name),
@@ -1069,7 +1092,11 @@ fn elb_ipgroups(items: &[Item<RawIpGroup>], out: &mut Vec<AddressGroup>) -> Hash
 /// Security groups with their rules, embedded or listed separately, plus placeholders for remote
 /// groups and address groups that are not in the dump. Returns the ids that were dumped (as
 /// opposed to placeholders).
-fn security_groups(dump: &Collected, model: &mut Model) -> Result<HashSet<String>, ConfigError> {
+fn security_groups(
+    dump: &Collected,
+    model: &mut Model,
+    origins: &mut Origins,
+) -> Result<HashSet<String>, ConfigError> {
     let mut groups: Vec<SecurityGroup> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut rule_ids: HashSet<(usize, String)> = HashSet::new();
@@ -1091,10 +1118,17 @@ fn security_groups(dump: &Collected, model: &mut Model) -> Result<HashSet<String
     for item in &dump.security_groups {
         let g = &item.v;
         let i = slot(&mut groups, &g.id, owned(&g.name));
+        item.origin(origins, format!("security_groups[{i}]"));
         for (j, r) in g.security_group_rules.iter().enumerate() {
             let path = format!("security_group_rules[{j}]");
-            if let Some(rule) = sg_rule(r, item, &path)? {
-                add_rule(&mut groups[i], i, rule, &mut rule_ids);
+            if let Some(rule) = sg_rule(r, item, &path)?
+                && let Some(k) = add_rule(&mut groups[i], i, rule, &mut rule_ids)
+            {
+                origins.add(
+                    format!("security_groups[{i}].rules[{k}]"),
+                    &item.file,
+                    format!("{}.{path}", item.path),
+                );
             }
         }
     }
@@ -1107,8 +1141,10 @@ fn security_groups(dump: &Collected, model: &mut Model) -> Result<HashSet<String
             ));
         };
         let i = slot(&mut groups, gid, None);
-        if let Some(rule) = sg_rule(r, item, "")? {
-            add_rule(&mut groups[i], i, rule, &mut rule_ids);
+        if let Some(rule) = sg_rule(r, item, "")?
+            && let Some(k) = add_rule(&mut groups[i], i, rule, &mut rule_ids)
+        {
+            item.origin(origins, format!("security_groups[{i}].rules[{k}]"));
         }
     }
 
@@ -1147,19 +1183,20 @@ fn security_groups(dump: &Collected, model: &mut Model) -> Result<HashSet<String
 }
 
 /// Adds a rule unless the same rule id is already in the group (a rule both embedded in its group
-/// and listed on its own).
+/// and listed on its own); returns its index.
 fn add_rule(
     group: &mut SecurityGroup,
     index: usize,
     rule: SgRule,
     seen: &mut HashSet<(usize, String)>,
-) {
+) -> Option<usize> {
     if let Some(id) = &rule.id
         && !seen.insert((index, id.clone()))
     {
-        return;
+        return None;
     }
     group.rules.push(rule);
+    Some(group.rules.len() - 1)
 }
 
 /// One security-group rule; `None` for a disabled rule.
@@ -1265,6 +1302,7 @@ fn firewalls(
     items: &[Item<RawFirewall>],
     subnets: &SubnetIndex,
     vpc_groups: &HashMap<String, Vec<IpNet>>,
+    origins: &mut Origins,
 ) -> Result<Vec<NetworkAcl>, ConfigError> {
     let mut chosen: Vec<&Item<RawFirewall>> = Vec::new();
     let mut index: HashMap<&str, usize> = HashMap::new();
@@ -1312,25 +1350,50 @@ fn firewalls(
             acl_subnets.extend(ids);
         }
         let none = Vec::new();
+        let i = out.len();
+        item.origin(origins, format!("network_acls[{i}]"));
+        let mut rules = |list: &Option<Vec<RawFwRule>>, direction, key, dir| {
+            let rules = acl_rules(
+                list.as_ref().unwrap_or(&none),
+                direction,
+                vpc_groups,
+                item,
+                key,
+            )?;
+            Ok::<_, ConfigError>(
+                rules
+                    .into_iter()
+                    .enumerate()
+                    .map(|(j, (rule, path))| {
+                        origins.add(
+                            format!("network_acls[{i}].{dir}[{j}]"),
+                            &item.file,
+                            format!("{}.{path}", item.path),
+                        );
+                        rule
+                    })
+                    .collect(),
+            )
+        };
+        let inbound = rules(
+            &fw.ingress_rules,
+            Direction::Ingress,
+            "ingress_rules",
+            "inbound",
+        )?;
+        let outbound = rules(
+            &fw.egress_rules,
+            Direction::Egress,
+            "egress_rules",
+            "outbound",
+        )?;
         out.push(NetworkAcl {
             id: fw.id.clone(),
             name: owned(&fw.name),
             stateful: true,
             subnets: acl_subnets,
-            inbound: acl_rules(
-                fw.ingress_rules.as_ref().unwrap_or(&none),
-                Direction::Ingress,
-                vpc_groups,
-                item,
-                "ingress_rules",
-            )?,
-            outbound: acl_rules(
-                fw.egress_rules.as_ref().unwrap_or(&none),
-                Direction::Egress,
-                vpc_groups,
-                item,
-                "egress_rules",
-            )?,
+            inbound,
+            outbound,
         });
     }
     Ok(out)
@@ -1349,7 +1412,7 @@ fn acl_rules(
     vpc_groups: &HashMap<String, Vec<IpNet>>,
     item: &Item<RawFirewall>,
     list: &str,
-) -> Result<Vec<AclRule>, ConfigError> {
+) -> Result<Vec<(AclRule, String)>, ConfigError> {
     let mut out = Vec::new();
     let mut next: u32 = 1;
     for (i, r) in rules.iter().enumerate() {
@@ -1418,18 +1481,21 @@ fn acl_rules(
         for remote in &remote {
             let cidr = remote.or(family.map(EtherType::any));
             for local in &local {
-                out.push(AclRule {
-                    number: next + n,
-                    id: owned(&r.id),
-                    action: r.action,
-                    protocol,
-                    ports: ports.clone(),
-                    source_ports: source_ports.clone(),
-                    icmp_type: None,
-                    icmp_code: None,
-                    cidr,
-                    local_cidr: *local,
-                });
+                out.push((
+                    AclRule {
+                        number: next + n,
+                        id: owned(&r.id),
+                        action: r.action,
+                        protocol,
+                        ports: ports.clone(),
+                        source_ports: source_ports.clone(),
+                        icmp_type: None,
+                        icmp_code: None,
+                        cidr,
+                        local_cidr: *local,
+                    },
+                    path.clone(),
+                ));
                 n += 1;
             }
         }
@@ -1565,6 +1631,7 @@ fn backend_groups(
     subnets: &SubnetIndex,
     servers: &ServerIndex,
     out: &mut Vec<BackendGroup>,
+    origins: &mut Origins,
 ) -> Result<HashMap<String, String>, ConfigError> {
     let pools = unique(&dump.pools, |p| &p.id);
     let names = unique_names(pools.iter().map(|p| (p.v.id.as_str(), text(&p.v.name))));
@@ -1580,7 +1647,7 @@ fn backend_groups(
         }
     }
 
-    let mut members: HashMap<&str, Vec<Member>> = HashMap::new();
+    let mut members: HashMap<&str, Vec<(Member, &Item<MemberIn>)>> = HashMap::new();
     let member_owner: HashMap<&str, &str> = pools
         .iter()
         .flat_map(|p| p.v.members.iter().map(|m| (m.id.as_str(), p.v.id.as_str())))
@@ -1630,17 +1697,21 @@ fn backend_groups(
                 ));
             }
         };
-        members.entry(pool).or_default().push(Member {
-            name: owned(&m.name),
-            address: m.address,
-            port: Some(port),
-            subnet: text(&m.subnet_cidr_id).and_then(|id| subnets.for_cidr_id(id, Some(m.address))),
-            security_groups: servers.groups_for(text(&m.instance_id), m.address),
-            reported_health: owned(&m.operating_status).map(|state| ReportedHealth {
-                state,
-                reason: m.reason.as_ref().and_then(|r| owned(&r.reason_code)),
-            }),
-        });
+        members.entry(pool).or_default().push((
+            Member {
+                name: owned(&m.name),
+                address: m.address,
+                port: Some(port),
+                subnet: text(&m.subnet_cidr_id)
+                    .and_then(|id| subnets.for_cidr_id(id, Some(m.address))),
+                security_groups: servers.groups_for(text(&m.instance_id), m.address),
+                reported_health: owned(&m.operating_status).map(|state| ReportedHealth {
+                    state,
+                    reason: m.reason.as_ref().and_then(|r| owned(&r.reason_code)),
+                }),
+            },
+            item,
+        ));
     }
 
     let mut by_id = HashMap::new();
@@ -1674,6 +1745,21 @@ fn backend_groups(
             None => monitor_of_pool.get(p.id.as_str()).copied(),
         };
         by_id.insert(p.id.clone(), name.clone());
+        let i = out.len();
+        item.origin(origins, format!("backend_groups[{i}]"));
+        if let Some(m) = monitor {
+            m.origin(origins, format!("backend_groups[{i}].health_check"));
+        }
+        let members = members
+            .remove(p.id.as_str())
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(j, (member, from))| {
+                from.origin(origins, format!("backend_groups[{i}].members[{j}]"));
+                member
+            })
+            .collect();
         out.push(BackendGroup {
             name,
             id: Some(p.id.clone()),
@@ -1681,7 +1767,7 @@ fn backend_groups(
             port: None,
             target_type: None,
             health_check: monitor.and_then(|m| health_check(&m.v)),
-            members: members.remove(p.id.as_str()).unwrap_or_default(),
+            members,
         });
     }
     Ok(by_id)
@@ -1733,6 +1819,7 @@ fn load_balancers(
     subnets: &SubnetIndex,
     pools: &HashMap<String, String>,
     ipgroups: &HashSet<String>,
+    origins: &mut Origins,
 ) -> Result<Vec<LoadBalancer>, ConfigError> {
     let lbs = unique(&dump.loadbalancers, |l| &l.id);
     let names = unique_names(lbs.iter().map(|l| (l.v.id.as_str(), text(&l.v.name))));
@@ -1780,9 +1867,18 @@ fn load_balancers(
             let attached = l.v.loadbalancers.iter().any(|r| r.id == lb.id)
                 || lb.listeners.iter().any(|r| r.id == l.v.id);
             if attached {
+                l.origin(
+                    origins,
+                    format!(
+                        "load_balancers[{}].listeners[{}]",
+                        out.len(),
+                        lb_listeners.len()
+                    ),
+                );
                 lb_listeners.push(listener(l, pools, ipgroups)?);
             }
         }
+        item.origin(origins, format!("load_balancers[{}]", out.len()));
         out.push(LoadBalancer {
             name: names.get(&lb.id).cloned().unwrap_or_else(|| lb.id.clone()),
             id: Some(lb.id.clone()),

@@ -14,10 +14,12 @@
 
 pub mod aws;
 pub mod huawei;
+mod place;
 pub mod web;
 pub mod yaml;
 
 use std::fmt;
+use std::io::Read;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -25,8 +27,54 @@ use serde::de::DeserializeOwned;
 
 use crate::model::{Model, ModelError};
 
-/// Files larger than this are refused before they are read into memory.
-pub const MAX_FILE_BYTES: u64 = 64 << 20;
+/// How large a file of one kind may be. Files are refused before they are parsed: a regular file
+/// by its size, a pipe after reading one byte more than the limit, so nothing larger is ever held
+/// in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub bytes: u64,
+    /// What the file is, for the message: "a YAML configuration file".
+    pub what: &'static str,
+}
+
+/// The native YAML configuration and the agent's web configuration. serde_norway holds every
+/// YAML event of a document in memory before deserializing it, up to ~70 bytes per input byte
+/// for a file of one-character scalars; 16 MiB is ~300,000 backends in block style and at most
+/// ~1 GiB while parsing.
+pub const YAML_LIMIT: Limit = Limit {
+    bytes: 16 << 20,
+    what: "a YAML configuration file",
+};
+
+/// One JSON file of a provider dump. `describe-instances` of a large account runs to tens of MB;
+/// JSON is deserialized as it is read, unknown fields skipped, so memory stays near the file's size.
+pub const JSON_LIMIT: Limit = Limit {
+    bytes: 64 << 20,
+    what: "a provider dump (JSON) file",
+};
+
+/// All the JSON files of one provider dump directory together.
+pub const DUMP_LIMIT: u64 = 256 << 20;
+
+/// A targets file: 1,048,576 targets (the most one run probes) of up to ~60 characters.
+pub const TARGETS_LIMIT: Limit = Limit {
+    bytes: 64 << 20,
+    what: "a targets file",
+};
+
+/// A certificate, key or CA file named by the web configuration.
+pub const PEM_LIMIT: Limit = Limit {
+    bytes: 16 << 20,
+    what: "a PEM file",
+};
+
+/// A flow collection (`[` or `{`) nested deeper than this in a YAML file is refused before the
+/// YAML parser sees it: libyaml's scanner takes time quadratic in the nesting depth (100,000
+/// levels take minutes), and serde refuses more than 128 levels anyway.
+pub const MAX_YAML_NESTING: usize = 128;
+
+/// At most this many consistency problems are listed; the rest are counted.
+pub const MAX_LISTED_PROBLEMS: usize = 20;
 
 /// Why a configuration could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -44,10 +92,15 @@ pub enum ConfigError {
         message: String,
     },
     /// The document parsed but does not make a consistent model.
-    #[error("{}", invalid(file, errors))]
+    #[error("{}", invalid(errors, *more))]
     Invalid {
+        /// The configuration file or the import directory.
         file: PathBuf,
-        errors: Vec<ModelError>,
+        /// The first [`MAX_LISTED_PROBLEMS`] problems, in document order, each placed in its
+        /// file.
+        errors: Vec<Problem>,
+        /// How many problems there are beyond those.
+        more: usize,
     },
     /// An import directory problem that is not about one value.
     #[error("{file}: {message}")]
@@ -75,15 +128,80 @@ fn located(
     }
 }
 
-fn invalid(file: &Path, errors: &[ModelError]) -> String {
-    let mut s = String::new();
-    for (i, e) in errors.iter().enumerate() {
-        if i > 0 {
-            s.push('\n');
-        }
-        s.push_str(&format!("{}: {e}", file.display()));
+fn invalid(errors: &[Problem], more: usize) -> String {
+    let mut lines: Vec<String> = errors.iter().map(Problem::to_string).collect();
+    if more > 0 {
+        lines.push(format!(
+            "… and {more} more problem{}",
+            if more == 1 { "" } else { "s" }
+        ));
     }
-    s
+    lines.join("\n")
+}
+
+/// One consistency problem of a model, placed where the user can find it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The file to fix: the YAML file, or the dump file the item came from (the import directory
+    /// when the importer made the item up).
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// For imports, the JSON path of the dump item the problem is in (`LoadBalancers[0]`); the
+    /// model's field path in `error` then says which of its values is wrong. `None` for YAML,
+    /// whose paths are the model's own.
+    pub origin: Option<String>,
+    pub error: ModelError,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match &self.origin {
+            None => located(
+                &self.file,
+                self.line,
+                self.column,
+                &self.error.path,
+                &self.error.message,
+            ),
+            Some(origin) => located(
+                &self.file,
+                self.line,
+                self.column,
+                origin,
+                &format!(
+                    "{} ({} of the imported configuration)",
+                    self.error.message, self.error.path
+                ),
+            ),
+        };
+        f.write_str(&text)
+    }
+}
+
+/// Where the items of an imported model came from, so that its consistency problems can be
+/// placed in the dump: a model path (`load_balancers[0]`, `network_acls[1].inbound[3]`) → the
+/// file and the JSON path of the object it was made from (`LoadBalancers[2]`,
+/// `NetworkAcls[0].Entries[5]`).
+#[derive(Debug, Clone, Default)]
+pub struct Origins(Vec<(String, PathBuf, String)>);
+
+impl Origins {
+    pub fn add(&mut self, model_path: String, file: &Path, json_path: String) {
+        self.0.push((model_path, file.to_path_buf(), json_path));
+    }
+
+    /// The origin of the longest registered prefix of `path` (a whole path segment).
+    pub fn find(&self, path: &str) -> Option<(&Path, &str)> {
+        self.0
+            .iter()
+            .filter(|(p, _, _)| {
+                path.strip_prefix(p.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+            })
+            .max_by_key(|(p, _, _)| p.len())
+            .map(|(_, f, j)| (f.as_path(), j.as_str()))
+    }
 }
 
 /// Where the configuration comes from, as the command line names it.
@@ -114,15 +232,27 @@ impl fmt::Display for Source {
 }
 
 /// Loads and validates a model from any source. `agent_address` (from `--source`) lets the
-/// importers find the agent's own interface and security groups.
+/// importers find the agent's own interface and security groups. Consistency problems are placed
+/// in the file: line and column of the YAML value, or the dump file, JSON path, line and column
+/// of the object an imported item came from.
 pub fn load(source: &Source, agent_address: Option<IpAddr>) -> Result<Model, ConfigError> {
-    let model = match source {
-        Source::Yaml(p) => load_yaml(p)?,
-        Source::Aws(d) => aws::load_dir(d, agent_address)?,
-        Source::Huawei(d) => huawei::load_dir(d, agent_address)?,
+    let (mut model, placer) = match source {
+        Source::Yaml(p) => {
+            let bytes = read_file(p, YAML_LIMIT)?;
+            let model = yaml::parse(&bytes, p)?;
+            (model, Placer::Yaml(bytes))
+        }
+        Source::Aws(d) => {
+            let files = read_json_dir(d)?;
+            let (model, origins) = aws::import_with_origins(&files, agent_address)?;
+            (model, Placer::Import(files, origins))
+        }
+        Source::Huawei(d) => {
+            let files = read_json_dir(d)?;
+            let (model, origins) = huawei::import_with_origins(&files, agent_address)?;
+            (model, Placer::Import(files, origins))
+        }
     };
-    let file = source.path();
-    let mut model = model;
     if let Some(a) = agent_address {
         model.agent.address = Some(a);
     }
@@ -130,10 +260,78 @@ pub fn load(source: &Source, agent_address: Option<IpAddr>) -> Result<Model, Con
     if errors.is_empty() {
         Ok(model)
     } else {
-        Err(ConfigError::Invalid {
-            file: file.to_path_buf(),
+        Err(placer.invalid(source.path(), errors))
+    }
+}
+
+/// How [`load`] finds the place of a consistency problem in what it read.
+enum Placer {
+    /// The YAML text: the model's field paths are its paths.
+    Yaml(Vec<u8>),
+    /// The dump files, and where each model item came from.
+    Import(Vec<JsonFile>, Origins),
+}
+
+/// Finding a place means parsing the file again up to it; files are parsed at most this many
+/// bytes in all, so a huge file with many problems lists the later ones without a line.
+const PLACING_BUDGET: usize = 32 << 20;
+
+impl Placer {
+    fn invalid(&self, source: &Path, errors: Vec<ModelError>) -> ConfigError {
+        let more = errors.len().saturating_sub(MAX_LISTED_PROBLEMS);
+        let mut budget = PLACING_BUDGET;
+        let mut spend = |bytes: &[u8]| {
+            let ok = budget >= bytes.len();
+            budget = budget.saturating_sub(bytes.len());
+            ok
+        };
+        let errors = errors
+            .into_iter()
+            .take(MAX_LISTED_PROBLEMS)
+            .map(|error| match self {
+                Placer::Yaml(bytes) => {
+                    let at = if spend(bytes) {
+                        place::in_yaml(bytes, &error.path)
+                    } else {
+                        None
+                    };
+                    Problem {
+                        file: source.to_path_buf(),
+                        line: at.map(|a| a.0),
+                        column: at.map(|a| a.1),
+                        origin: None,
+                        error,
+                    }
+                }
+                Placer::Import(files, origins) => match origins.find(&error.path) {
+                    Some((file, json_path)) => {
+                        let bytes = files.iter().find(|f| f.path == file).map(|f| &f.bytes[..]);
+                        let at = bytes
+                            .filter(|b| spend(b))
+                            .and_then(|b| place::in_json(b, json_path));
+                        Problem {
+                            file: file.to_path_buf(),
+                            line: at.map(|a| a.0),
+                            column: at.map(|a| a.1),
+                            origin: Some(json_path.to_string()),
+                            error,
+                        }
+                    }
+                    None => Problem {
+                        file: source.to_path_buf(),
+                        line: None,
+                        column: None,
+                        origin: None,
+                        error,
+                    },
+                },
+            })
+            .collect();
+        ConfigError::Invalid {
+            file: source.to_path_buf(),
             errors,
-        })
+            more,
+        }
     }
 }
 
@@ -174,28 +372,93 @@ pub fn load_with_agent(source: &Source, given: Option<IpAddr>) -> Result<Model, 
 
 /// Reads a native YAML file (not validated yet: [`load`] does that).
 pub fn load_yaml(path: &Path) -> Result<Model, ConfigError> {
-    let bytes = read_file(path)?;
+    let bytes = read_file(path, YAML_LIMIT)?;
     yaml::parse(&bytes, path)
 }
 
-/// Reads a whole file, refusing directories and files over [`MAX_FILE_BYTES`].
-pub fn read_file(path: &Path) -> Result<Vec<u8>, ConfigError> {
+/// Reads a whole file of at most `limit` bytes, refusing directories. A regular file is refused
+/// by its size before anything is read; anything else (a pipe, `/dev/stdin`) is read up to one
+/// byte past the limit.
+pub fn read_file(path: &Path, limit: Limit) -> Result<Vec<u8>, ConfigError> {
     let io = |reason: String| ConfigError::Io {
         file: path.to_path_buf(),
         reason,
     };
-    let meta = std::fs::metadata(path).map_err(|e| io(format!("cannot read: {e}")))?;
+    let file = std::fs::File::open(path).map_err(|e| io(format!("cannot read: {e}")))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| io(format!("cannot read: {e}")))?;
     if meta.is_dir() {
         return Err(io("is a directory, not a file".to_string()));
     }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(io(format!(
-            "{} bytes is larger than the {} MiB a configuration file may have",
-            meta.len(),
-            MAX_FILE_BYTES >> 20
-        )));
+    if meta.is_file() && meta.len() > limit.bytes {
+        return Err(io(too_large(Some(meta.len()), limit)));
     }
-    std::fs::read(path).map_err(|e| io(format!("cannot read: {e}")))
+    read_bounded(file, limit).map_err(io)
+}
+
+/// Reads standard input, at most `limit` bytes; errors name it `<stdin>`.
+pub fn read_stdin(limit: Limit) -> Result<Vec<u8>, ConfigError> {
+    read_bounded(std::io::stdin().lock(), limit).map_err(|reason| ConfigError::Io {
+        file: PathBuf::from("<stdin>"),
+        reason,
+    })
+}
+
+fn read_bounded(reader: impl Read, limit: Limit) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    reader
+        .take(limit.bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > limit.bytes {
+        return Err(too_large(None, limit));
+    }
+    Ok(bytes)
+}
+
+/// "100.0 MiB is larger than the 64 MiB limit for a targets file"; `size` is `None` for a pipe,
+/// whose size is known only once one byte past the limit was read.
+fn too_large(size: Option<u64>, limit: Limit) -> String {
+    match size {
+        Some(n) => format!(
+            "{:.1} MiB is larger than the {} MiB limit for {}",
+            n as f64 / f64::from(1 << 20),
+            limit.bytes >> 20,
+            limit.what
+        ),
+        None => format!(
+            "goes on past the {} MiB limit for {}",
+            limit.bytes >> 20,
+            limit.what
+        ),
+    }
+}
+
+/// `bytes` as text, or an error naming the line and the offset of the first byte that is not
+/// UTF-8, and that byte.
+pub fn utf8<'a>(bytes: &'a [u8], file: &Path) -> Result<&'a str, ConfigError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let offset = e.valid_up_to();
+        let before = &bytes[..offset];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = offset
+            - before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1)
+            + 1;
+        let byte = bytes.get(offset).copied().unwrap_or_default();
+        ConfigError::Syntax {
+            file: file.to_path_buf(),
+            line: Some(line),
+            column: Some(column),
+            path: ".".to_string(),
+            message: format!(
+                "not UTF-8 text: byte 0x{byte:02x} at offset {offset} (a binary file?)"
+            ),
+        }
+    })
 }
 
 /// One JSON document of an import directory.
@@ -208,24 +471,22 @@ pub struct JsonFile {
 }
 
 impl JsonFile {
-    /// Parses `bytes` enough to learn the top-level keys; the error names line and column.
+    /// Parses `bytes` enough to learn the top-level keys (the values are skipped, not kept);
+    /// the error names line and column.
     pub fn new(path: PathBuf, bytes: Vec<u8>) -> Result<Self, ConfigError> {
-        let value: serde_json::Value = parse_json(&path, &bytes)?;
-        let keys = match value {
-            serde_json::Value::Object(map) => map.keys().cloned().collect(),
-            other => {
-                return Err(ConfigError::Syntax {
-                    file: path,
-                    line: Some(1),
-                    column: Some(1),
-                    path: ".".to_string(),
-                    message: format!(
-                        "expected a JSON object at the top level, found {}",
-                        json_kind(&other)
-                    ),
-                });
-            }
-        };
+        utf8(&bytes, &path)?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ConfigError::Syntax {
+                file: path,
+                line: None,
+                column: None,
+                path: ".".to_string(),
+                message: "the file is empty: expected the JSON object a describe or list call \
+                          prints"
+                    .to_string(),
+            });
+        }
+        let TopKeys(keys) = parse_json(&path, &bytes)?;
         Ok(JsonFile { path, bytes, keys })
     }
 
@@ -239,14 +500,30 @@ impl JsonFile {
     }
 }
 
-fn json_kind(v: &serde_json::Value) -> &'static str {
-    match v {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
+/// The top-level keys of a JSON object, its values skipped.
+struct TopKeys(Vec<String>);
+
+impl<'de> serde::Deserialize<'de> for TopKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = TopKeys;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object at the top level")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<TopKeys, A::Error> {
+                let mut keys = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    keys.push(key);
+                }
+                Ok(TopKeys(keys))
+            }
+        }
+        d.deserialize_map(Keys)
     }
 }
 
@@ -255,7 +532,7 @@ pub fn parse_json<T: DeserializeOwned>(file: &Path, bytes: &[u8]) -> Result<T, C
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
     let value = result.map_err(|e| {
-        let path = e.path().to_string();
+        let path = short_path(e.path().to_string());
         let inner = e.into_inner();
         let message = strip_position(&inner.to_string());
         ConfigError::Syntax {
@@ -274,6 +551,22 @@ pub fn parse_json<T: DeserializeOwned>(file: &Path, bytes: &[u8]) -> Result<T, C
         message: strip_position(&e.to_string()),
     })?;
     Ok(value)
+}
+
+/// A field path of at most ~100 characters: a document nested 128 levels deep has a path of
+/// 128 `[0]`s, of which the first and last few say enough.
+fn short_path(path: String) -> String {
+    const KEEP: usize = 48;
+    if path.len() <= 2 * KEEP + 8 {
+        return path;
+    }
+    let head = path.char_indices().nth(KEEP).map_or(path.len(), |(i, _)| i);
+    let tail = path
+        .char_indices()
+        .rev()
+        .nth(KEEP - 1)
+        .map_or(0, |(i, _)| i);
+    format!("{}…{}", &path[..head], &path[tail..])
 }
 
 /// serde_json and serde_norway append " at line L column C"; the error already says where.
@@ -308,10 +601,20 @@ pub fn read_json_dir(dir: &Path) -> Result<Vec<JsonFile>, ConfigError> {
     if paths.is_empty() {
         return Err(io("no *.json files in the directory".to_string()));
     }
+    let mut total: u64 = 0;
     paths
         .into_iter()
         .map(|p| {
-            let bytes = read_file(&p)?;
+            let bytes = read_file(&p, JSON_LIMIT)?;
+            total += bytes.len() as u64;
+            if total > DUMP_LIMIT {
+                return Err(io(format!(
+                    "its *.json files are larger than the {} MiB limit for a provider dump \
+                     (the limit was passed at {})",
+                    DUMP_LIMIT >> 20,
+                    p.display()
+                )));
+            }
             JsonFile::new(p, bytes)
         })
         .collect()

@@ -135,9 +135,8 @@ impl Pem {
 
     fn read(&self, file: &Path) -> Result<Vec<u8>, ConfigError> {
         match &self.source {
-            PemSource::File(p) => {
-                super::read_file(p).map_err(|e| message_error(file, self.field, e.to_string()))
-            }
+            PemSource::File(p) => super::read_file(p, super::PEM_LIMIT)
+                .map_err(|e| message_error(file, self.field, e.to_string())),
             PemSource::Inline(text) => Ok(text.as_bytes().to_vec()),
         }
     }
@@ -227,9 +226,9 @@ impl FromStr for TlsVersion {
 
 /// Reads, checks and builds the web configuration at `path`.
 pub fn load(path: &Path) -> Result<WebConfig, ConfigError> {
-    let bytes = super::read_file(path)?;
+    let bytes = super::read_file(path, super::YAML_LIMIT)?;
     let raw = parse(&bytes, path)?;
-    build(raw, path)
+    build(raw, path).map_err(|e| super::yaml::place(e, &bytes))
 }
 
 /// Parses and checks a web configuration without reading the files it names. `file` is where
@@ -256,7 +255,7 @@ pub fn parse(bytes: &[u8], file: &Path) -> Result<RawWebConfig, ConfigError> {
         .map(|(user, hash)| (user, hash.0))
         .collect();
     let tls = match doc.tls_server_config {
-        Some(t) => tls_settings(t, file)?,
+        Some(t) => tls_settings(t, file).map_err(|e| super::yaml::place(e, bytes))?,
         None => None,
     };
     Ok(RawWebConfig {
@@ -879,12 +878,12 @@ mod tests {
             (
                 "missing key_file",
                 "tls_server_config:\n  cert_file: a.crt\n",
-                &["web.yml: tls_server_config: missing key_file"],
+                &["web.yml:2:3: tls_server_config: missing key_file"],
             ),
             (
                 "missing cert_file",
                 "tls_server_config:\n  key_file: a.key\n",
-                &["web.yml: tls_server_config: missing cert_file"],
+                &["web.yml:2:3: tls_server_config: missing cert_file"],
             ),
             (
                 "only a version: TLS is wanted but has no certificate",
@@ -1207,7 +1206,7 @@ mod tests {
                 "server.crt",
                 "other.key",
                 &[
-                    "web.yml: tls_server_config.key_file: the key in ",
+                    "web.yml:3:13: tls_server_config.key_file: the key in ",
                     "other.key does not match the certificate in ",
                     "server.crt",
                 ],
@@ -1217,7 +1216,7 @@ mod tests {
                 "nowhere.crt",
                 "server.key",
                 &[
-                    "web.yml: tls_server_config.cert_file: ",
+                    "web.yml:2:14: tls_server_config.cert_file: ",
                     "nowhere.crt: cannot read",
                 ],
             ),

@@ -26,7 +26,10 @@ pub use values::{Action, Direction, IpProto, PortRange, PortSet, ProtoError};
 
 /// Everything `probe` expects of the network.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping of top-level keys (agent, subnets, load_balancers, backend_groups, security_groups, network_acls, address_groups, expectations)"
+)]
 pub struct Model {
     /// Where `probe` itself runs.
     #[serde(default, skip_serializing_if = "Agent::is_unset")]
@@ -51,7 +54,10 @@ pub struct Model {
 
 /// The host `probe` runs on.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "the agent: a mapping with address, security_groups, subnet"
+)]
 pub struct Agent {
     /// Its address; detected from the route to the first backend when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,7 +78,10 @@ impl Agent {
 
 /// A subnet: where load balancer nodes and members live, and what network ACLs attach to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a subnet: a mapping with id and cidr"
+)]
 pub struct Subnet {
     pub id: String,
     pub cidr: IpNet,
@@ -116,7 +125,10 @@ pub enum LbKind {
 
 /// A load balancer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a load balancer: a mapping with name, provider, kind, listeners, ..."
+)]
 pub struct LoadBalancer {
     pub name: String,
     /// The provider's id or ARN, when it differs from the name.
@@ -151,7 +163,10 @@ pub const HUAWEI_SHARED_HC_SOURCE: &str = "100.125.0.0/16";
 
 /// A listener: a front-end port that forwards to a backend group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a listener: a mapping with protocol and port"
+)]
 pub struct Listener {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -207,7 +222,10 @@ impl AppProto {
 
 /// A listener's access control: an address whitelist or blacklist.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "access control: a mapping with mode and cidrs or address_groups"
+)]
 pub struct AccessControl {
     /// The address group (Huawei ipgroup) id, for reports and fixes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -233,7 +251,10 @@ pub enum AccessMode {
 
 /// A backend group (AWS target group, Huawei pool).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a backend group: a mapping with name, protocol, members, ..."
+)]
 pub struct BackendGroup {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -263,7 +284,10 @@ pub enum TargetType {
 
 /// A backend: one address and port behind a load balancer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a member: a mapping with address and, optionally, name, port, subnet, security_groups"
+)]
 pub struct Member {
     /// How findings name it; the address when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -293,7 +317,10 @@ impl Member {
 
 /// What the provider said about a member (`describe-target-health`, member `operating_status`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a reported health: a mapping with state and reason"
+)]
 pub struct ReportedHealth {
     pub state: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -302,7 +329,10 @@ pub struct ReportedHealth {
 
 /// A health check as the load balancer runs it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a health check: a mapping with protocol, port, path, ..."
+)]
 pub struct HealthCheck {
     pub protocol: HealthCheckProto,
     /// `traffic-port` (the member's port) or a number.
@@ -442,7 +472,10 @@ impl<'de> Deserialize<'de> for HealthCheckPort {
 
 /// A security group: stateful rules attached to interfaces.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a security group: a mapping with id and rules"
+)]
 pub struct SecurityGroup {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -454,7 +487,10 @@ pub struct SecurityGroup {
 /// One security-group rule. Exactly one of `cidr`, `group`, `address_group` names the remote
 /// side; none means any address.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a security group rule: a mapping with direction, protocol, ports, cidr, ..."
+)]
 pub struct SgRule {
     /// The provider's rule id; findings fall back to the rule's position (`ingress#3`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -495,7 +531,10 @@ fn is_allow(a: &Action) -> bool {
 
 /// A network ACL (AWS) or subnet firewall (Huawei): ordered numbered rules, default deny.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a network ACL: a mapping with id, subnets, inbound, outbound"
+)]
 pub struct NetworkAcl {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -516,7 +555,10 @@ pub struct NetworkAcl {
 
 /// One ACL entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a network ACL rule: a mapping with number, action, protocol, ports, cidr, ..."
+)]
 pub struct AclRule {
     /// Evaluation order (AWS `RuleNumber`, 1-32766; Huawei: the rule's position). 32767 is the implicit default deny, shown as `*`.
     pub number: u32,
@@ -546,7 +588,10 @@ pub struct AclRule {
 
 /// A named set of addresses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an address group: a mapping with id and cidrs"
+)]
 pub struct AddressGroup {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -557,7 +602,10 @@ pub struct AddressGroup {
 
 /// A flow that must pass or must be blocked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an expectation: a mapping with from, to and decision"
+)]
 pub struct Expectation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
