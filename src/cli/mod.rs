@@ -319,14 +319,27 @@ fn collect_targets(args: &SweepArgs) -> Result<Vec<Target>, UsageError> {
         let bytes = bytes.map_err(|e| UsageError(anyhow::anyhow!("targets file {e}")))?;
         let text = crate::config::utf8(&bytes, &name).map_err(|e| UsageError(e.into()))?;
         let name = name.display();
-        let parsed = target::parse_lines(text, &defaults)
-            .map_err(|(line, e)| UsageError(anyhow::anyhow!("{name}:{line}: {e}")))?;
+        let parsed = target::parse_lines(text, &defaults).map_err(|(line, e)| {
+            let e = e.to_string();
+            UsageError(anyhow::anyhow!(
+                "{name}:{line}: {}",
+                crate::config::clip(&e, 400)
+            ))
+        })?;
         targets.extend(parsed);
     }
     if targets.is_empty() {
-        return Err(UsageError(anyhow::anyhow!(
-            "no targets: give --target TARGET or --targets-file FILE"
-        )));
+        return Err(UsageError(match &args.targets_file {
+            Some(path) => anyhow::anyhow!(
+                "{}: no targets in the file (only blank lines and comments)",
+                if path.as_os_str() == "-" {
+                    "<stdin>".to_string()
+                } else {
+                    path.display().to_string()
+                }
+            ),
+            None => anyhow::anyhow!("no targets: give --target TARGET or --targets-file FILE"),
+        }));
     }
     if targets.len() > target::MAX_TARGETS {
         return Err(UsageError(anyhow::anyhow!(

@@ -95,9 +95,10 @@ pub fn import_with_origins(
 ) -> Result<(Model, Origins), ConfigError> {
     let mut dump = Dump::default();
     for file in files {
-        dump.add(file)?;
+        dump.add(file).map_err(|e| super::place_in_dump(e, files))?;
     }
     dump.build(agent_address)
+        .map_err(|e| super::place_in_dump(e, files))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -146,6 +147,7 @@ fn name_tag(tags: &[RawTag]) -> Option<String> {
 #[serde(rename_all = "PascalCase")]
 struct RawSubnet {
     subnet_id: String,
+    #[serde(deserialize_with = "crate::model::values::net::cidr")]
     cidr_block: IpNet,
     availability_zone: Option<String>,
     available_ip_address_count: Option<u32>,
@@ -183,6 +185,7 @@ struct RawPermission {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct RawIpRange {
+    #[serde(deserialize_with = "crate::model::values::net::cidr")]
     cidr_ip: IpNet,
     description: Option<String>,
 }
@@ -190,6 +193,7 @@ struct RawIpRange {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct RawIpv6Range {
+    #[serde(deserialize_with = "crate::model::values::net::cidr")]
     cidr_ipv6: IpNet,
     description: Option<String>,
 }
@@ -219,7 +223,9 @@ struct RawSgRule {
     ip_protocol: IpProto,
     from_port: Option<i64>,
     to_port: Option<i64>,
+    #[serde(deserialize_with = "crate::model::values::net::opt_cidr", default)]
     cidr_ipv4: Option<IpNet>,
+    #[serde(deserialize_with = "crate::model::values::net::opt_cidr", default)]
     cidr_ipv6: Option<IpNet>,
     prefix_list_id: Option<String>,
     referenced_group_info: Option<RawReferencedGroup>,
@@ -262,7 +268,9 @@ struct RawAclEntry {
     /// A number as a string (`"6"`, `"-1"`); [`IpProto`] reads every spelling.
     protocol: IpProto,
     rule_action: Action,
+    #[serde(deserialize_with = "crate::model::values::net::opt_cidr", default)]
     cidr_block: Option<IpNet>,
+    #[serde(deserialize_with = "crate::model::values::net::opt_cidr", default)]
     ipv6_cidr_block: Option<IpNet>,
     port_range: Option<RawPortRange>,
     icmp_type_code: Option<RawIcmpTypeCode>,
@@ -295,6 +303,7 @@ struct RawReservation {
 struct RawInstance {
     instance_id: String,
     /// The primary interface's primary address; absent once the instance is terminated.
+    #[serde(deserialize_with = "crate::model::values::net::opt_address", default)]
     private_ip_address: Option<IpAddr>,
     subnet_id: Option<String>,
     #[serde(default)]
@@ -316,6 +325,7 @@ struct RawInterface {
     subnet_id: Option<String>,
     #[serde(default)]
     groups: Vec<RawGroupRef>,
+    #[serde(deserialize_with = "crate::model::values::net::opt_address", default)]
     private_ip_address: Option<IpAddr>,
     #[serde(default)]
     private_ip_addresses: Vec<RawPrivateAddress>,
@@ -324,6 +334,7 @@ struct RawInterface {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct RawPrivateAddress {
+    #[serde(deserialize_with = "crate::model::values::net::address")]
     private_ip_address: IpAddr,
 }
 
@@ -484,12 +495,14 @@ struct RawPrefixList {
     prefix_list_name: Option<String>,
     /// Printed by `describe-prefix-lists` (AWS service lists); `describe-managed-prefix-lists`
     /// has no addresses, which `get-managed-prefix-list-entries` supplies.
+    #[serde(deserialize_with = "crate::model::values::net::opt_cidrs", default)]
     cidrs: Option<Vec<IpNet>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct RawPrefixEntry {
+    #[serde(deserialize_with = "crate::model::values::net::cidr")]
     cidr: IpNet,
 }
 
@@ -497,10 +510,23 @@ struct RawPrefixEntry {
 // Collecting the files.
 // ---------------------------------------------------------------------------------------------
 
+/// An importer error. One that starts with the JSON path of the value at fault
+/// (`Listeners[0].LoadBalancerArn: ...`) is placed in its file by line and column.
 fn import_error(file: &Path, message: impl Into<String>) -> ConfigError {
-    ConfigError::Import {
-        file: file.to_path_buf(),
-        message: message.into(),
+    let message = message.into();
+    let path_chars = |p: &str| {
+        p.starts_with(|c: char| c.is_ascii_alphabetic())
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'))
+    };
+    match message.split_once(": ") {
+        Some((path, rest)) if path_chars(path) => {
+            super::dump_error(file, path.to_string(), rest.to_string())
+        }
+        _ => ConfigError::Import {
+            file: file.to_path_buf(),
+            message,
+        },
     }
 }
 
@@ -2038,6 +2064,28 @@ mod tests {
     }
 
     #[test]
+    fn rule_numbers_outside_the_user_range_are_errors_not_defaults() {
+        for n in [0, 32769, 40000] {
+            let acl = json(
+                "acl.json",
+                &format!(
+                    r#"{{"NetworkAcls": [{{"NetworkAclId": "acl-1", "Entries": [
+                    {{"CidrBlock": "0.0.0.0/0", "RuleNumber": {n}, "Protocol": "-1", "Egress": false, "RuleAction": "allow"}}]}}]}}"#
+                ),
+            );
+            let e = err(&[acl]);
+            // Placed on the entry's line, just past the number.
+            assert!(e.starts_with("acl.json:2:"), "{e}");
+            assert!(
+                e.contains(&format!(
+                    ": NetworkAcls[0].Entries[0].RuleNumber: {n} is outside 1-32766"
+                )),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
     fn icmp_and_other_protocols_read_from_and_to_port_by_protocol() {
         let sg = json(
             "sg.json",
@@ -2068,7 +2116,7 @@ mod tests {
         );
         let e = err(&[bad]);
         assert!(
-            e.contains("sg.json: SecurityGroups[0].IpPermissions[0]: 300 is not an ICMP type"),
+            e.contains("sg.json:2:17: SecurityGroups[0].IpPermissions[0]: 300 is not an ICMP type"),
             "{e}"
         );
     }
@@ -2152,7 +2200,7 @@ mod tests {
         );
         let e = err(&[a, c]);
         assert!(
-            e.starts_with("c.json: SecurityGroups[0]: security group sg-2 differs")
+            e.starts_with("c.json:1:21: SecurityGroups[0]: security group sg-2 differs")
                 && e.contains("a.json"),
             "{e}"
         );
@@ -2251,7 +2299,9 @@ mod tests {
         );
         let e = err(&[groups, health, json("i.json", INSTANCES)]);
         assert!(
-            e.starts_with("th.json: TargetHealthDescriptions[0].Target.Id: instance i-0f76fade"),
+            e.starts_with(
+                "th.json:1:60: TargetHealthDescriptions[0].Target.Id: instance i-0f76fade"
+            ),
             "{e}"
         );
         assert!(e.contains("describe-instances"), "{e}");
@@ -2323,7 +2373,7 @@ mod tests {
         );
         let e = err(&[lbs, orphan]);
         assert!(
-            e.starts_with("l.json: Listeners[0].LoadBalancerArn: load balancer arn:lb/gone"),
+            e.starts_with("l.json:1:48: Listeners[0].LoadBalancerArn: load balancer arn:lb/gone"),
             "{e}"
         );
     }

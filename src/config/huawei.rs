@@ -93,10 +93,25 @@ pub fn import_with_origins(
     files: &[JsonFile],
     agent_address: Option<IpAddr>,
 ) -> Result<(Model, Origins), ConfigError> {
+    import_placed(files, agent_address).map_err(|e| super::place_in_dump(e, files))
+}
+
+fn import_placed(
+    files: &[JsonFile],
+    agent_address: Option<IpAddr>,
+) -> Result<(Model, Origins), ConfigError> {
     let mut dump = Collected::default();
     for file in files {
         dump.add(file)?;
     }
+    same_copies(&dump.loadbalancers, |l| &l.id, "load balancer")?;
+    same_copies(&dump.listeners, |l| &l.id, "listener")?;
+    same_copies(&dump.pools, |p| &p.id, "pool")?;
+    same_copies(&dump.healthmonitors, |m| &m.id, "health monitor")?;
+    same_copies(&dump.ipgroups, |g| &g.id, "ipgroup")?;
+    same_copies(&dump.subnets, |s| &s.id, "subnet")?;
+    same_copies(&dump.address_groups, |g| &g.id, "address group")?;
+    same_copies(&dump.servers, |s| &s.id, "server")?;
     let mut model = Model::default();
     let mut o = Origins::default();
     let subnets = SubnetIndex::build(&dump.subnets, &mut model.subnets, &mut o);
@@ -141,10 +156,7 @@ impl<T> Item<T> {
         } else {
             format!("{}.{field}", self.path)
         };
-        ConfigError::Import {
-            file: self.file.clone(),
-            message: format!("{path}: {message}"),
-        }
+        super::dump_error(&self.file, path, message.to_string())
     }
 }
 
@@ -268,8 +280,38 @@ impl Collected {
     }
 }
 
+/// Objects saved twice (overlapping pages, a list and a show response) must be the same object:
+/// if two copies of an id differ, which one is current is unknown.
+fn same_copies<T: PartialEq>(
+    items: &[Item<T>],
+    id: impl Fn(&T) -> &str,
+    what: &str,
+) -> Result<(), ConfigError> {
+    let mut first: HashMap<&str, &Item<T>> = HashMap::new();
+    for item in items {
+        let key = id(&item.v);
+        match first.get(key) {
+            Some(prev) if prev.v != item.v => {
+                return Err(item.err(
+                    "",
+                    format!(
+                        "{what} {key} differs from its copy at {} in {}; keep one dump of it",
+                        prev.path,
+                        prev.file.display()
+                    ),
+                ));
+            }
+            Some(_) => {}
+            None => {
+                first.insert(key, item);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The first object of each id: the same object saved twice (overlapping pages, a list and a
-/// show response) counts once.
+/// show response) counts once ([`same_copies`] checked that the copies agree).
 fn unique<T>(items: &[Item<T>], id: impl Fn(&T) -> &str) -> Vec<&Item<T>> {
     let mut seen = HashSet::new();
     items
@@ -292,7 +334,7 @@ fn owned(s: &Option<String>) -> Option<String> {
 // ---------------------------------------------------------------------------------------------
 
 /// Every key a file may have. Unknown keys (`page_info`, `request_id`, `count`) are ignored.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, PartialEq)]
 struct Dump {
     #[serde(default, deserialize_with = "de::null_default")]
     loadbalancers: Vec<RawLb>,
@@ -348,13 +390,13 @@ struct Dump {
 }
 
 /// `{"id": "..."}`, how ELB objects refer to each other.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 struct IdRef {
     id: String,
 }
 
 /// ELB v3 load balancer (`GET /v3/{project_id}/elb/loadbalancers`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 struct RawLb {
     id: String,
     #[serde(default)]
@@ -402,7 +444,7 @@ enum ListenerProto {
 }
 
 /// ELB v3 listener.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 struct RawListener {
     id: String,
     #[serde(default)]
@@ -419,7 +461,7 @@ struct RawListener {
 }
 
 /// A listener's access control.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 struct RawListenerIpGroup {
     #[serde(default)]
     ipgroup_id: Option<String>,
@@ -451,7 +493,7 @@ enum PoolProto {
 }
 
 /// ELB v3 pool (backend server group).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 struct RawPool {
     id: String,
     #[serde(default)]
@@ -465,11 +507,12 @@ struct RawPool {
 }
 
 /// ELB v3 member (`GET .../pools/{pool_id}/members`, or `GET .../elb/members`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 struct RawMember {
     id: String,
     #[serde(default)]
     name: Option<String>,
+    #[serde(deserialize_with = "crate::model::values::net::address")]
     address: IpAddr,
     #[serde(default)]
     protocol_port: Option<u16>,
@@ -488,7 +531,7 @@ struct RawMember {
     instance_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 struct RawMemberReason {
     #[serde(default)]
     reason_code: Option<String>,
@@ -511,7 +554,7 @@ enum MonitorType {
 }
 
 /// ELB v3 health monitor.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 struct RawMonitor {
     id: String,
     #[serde(rename = "type")]
@@ -540,7 +583,7 @@ struct RawMonitor {
 }
 
 /// ELB v3 IP address group (access control list of listeners).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 struct RawIpGroup {
     id: String,
     #[serde(default)]
@@ -549,7 +592,7 @@ struct RawIpGroup {
     ip_list: Vec<RawIpInfo>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 struct RawIpInfo {
     /// An address, a CIDR or a range `a-b`.
     #[serde(deserialize_with = "de::address_entry")]
@@ -557,7 +600,7 @@ struct RawIpInfo {
 }
 
 /// VPC v1 subnet (`GET /v1/{project_id}/subnets`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 struct RawSubnet {
     id: String,
     #[serde(default, deserialize_with = "de::opt_net")]
@@ -575,7 +618,7 @@ struct RawSubnet {
 }
 
 /// VPC security group, v1/v2 (rules embedded) or v3 (rules listed separately).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 struct RawSecurityGroup {
     id: String,
     #[serde(default)]
@@ -610,7 +653,7 @@ impl EtherType {
 }
 
 /// VPC security-group rule: v3 (`multiport`, `action`, `priority`) or older (`port_range_*`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 struct RawSgRule {
     #[serde(default)]
     id: Option<String>,
@@ -644,7 +687,7 @@ struct RawSgRule {
 }
 
 /// VPC v3 firewall (network ACL). `ListFirewall` omits the rules; `ShowFirewall` has them.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 struct RawFirewall {
     id: String,
     #[serde(default)]
@@ -665,13 +708,13 @@ impl RawFirewall {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 struct RawAssociation {
     virsubnet_id: String,
 }
 
 /// One firewall rule; the list is ordered and the first match decides.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 struct RawFwRule {
     #[serde(default)]
     id: Option<String>,
@@ -698,7 +741,7 @@ struct RawFwRule {
 }
 
 /// VPC v3 IP address group.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 struct RawAddressGroup {
     id: String,
     #[serde(default)]
@@ -710,7 +753,7 @@ struct RawAddressGroup {
 }
 
 /// ECS server (`GET /v1/{project_id}/cloudservers/detail`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 struct RawServer {
     id: String,
     #[serde(default)]
@@ -722,7 +765,7 @@ struct RawServer {
     security_groups: Vec<RawServerGroup>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 struct RawServerAddress {
     #[serde(default, deserialize_with = "de::opt_ip")]
     addr: Option<IpAddr>,
@@ -732,7 +775,7 @@ struct RawServerAddress {
 }
 
 /// `name` is "the name or the UUID"; `id` is not always present.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 struct RawServerGroup {
     #[serde(default)]
     id: Option<String>,
@@ -903,9 +946,7 @@ mod de {
 fn parse_net(s: &str) -> Result<IpNet, String> {
     let t = s.trim();
     if t.contains('/') {
-        t.parse::<IpNet>()
-            .map(|n| n.trunc())
-            .map_err(|_| format!("invalid CIDR {s:?}"))
+        crate::model::values::net::parse_cidr(t).map(|n| n.trunc())
     } else {
         t.parse::<IpAddr>()
             .map(IpNet::from)
@@ -2510,6 +2551,24 @@ mod tests {
         assert!(
             err.contains("pool p9, which is not in the pools dump"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn two_different_copies_of_one_id_are_an_error() {
+        let page1 = r#"{"pools": [{"id": "p1", "name": "web", "protocol": "HTTP"}]}"#;
+        let page2 = r#"{"pools": [{"id": "p1", "name": "web", "protocol": "HTTP"},
+            {"id": "p2", "name": "api", "protocol": "TCP"}]}"#;
+        // The same object twice (overlapping pages) counts once.
+        let m = import_ok(&[doc("a.json", page1), doc("b.json", page2)]);
+        assert_eq!(m.backend_groups.len(), 2);
+        let changed = r#"{"pools": [{"id": "p1", "name": "web", "protocol": "TCP"}]}"#;
+        let e = import_err(&[doc("a.json", page1), doc("c.json", changed)]);
+        assert!(
+            e.starts_with(
+                "c.json:1:12: pools[0]: pool p1 differs from its copy at pools[0] in a.json"
+            ),
+            "{e}"
         );
     }
 

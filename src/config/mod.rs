@@ -103,7 +103,7 @@ pub enum ConfigError {
         more: usize,
     },
     /// An import directory problem that is not about one value.
-    #[error("{file}: {message}")]
+    #[error("{}: {}", file.display(), clip(message, MAX_MESSAGE_CHARS))]
     Import { file: PathBuf, message: String },
 }
 
@@ -121,11 +121,35 @@ fn located(
             s.push_str(&format!(":{c}"));
         }
     }
+    let message = clip(message, MAX_MESSAGE_CHARS);
     if path.is_empty() || path == "." {
         format!("{s}: {message}")
     } else {
-        format!("{s}: {path}: {message}")
+        format!("{s}: {}: {message}", clip(path, MAX_PATH_CHARS))
     }
+}
+
+/// Longer messages are cut in the middle: a 1 MB value echoed in an error helps nobody.
+const MAX_MESSAGE_CHARS: usize = 400;
+/// Longer field paths are cut in the middle: 128 levels of `[0]` say no more than 20.
+const MAX_PATH_CHARS: usize = 100;
+
+/// `text` with its middle replaced by `…` when it has more than `max` characters; the end is
+/// kept too, as it often says what was expected.
+pub fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.chars().count() <= max {
+        return text.into();
+    }
+    let head = text
+        .char_indices()
+        .nth(max / 2)
+        .map_or(text.len(), |(i, _)| i);
+    let tail = text
+        .char_indices()
+        .rev()
+        .nth(max / 2 - 2)
+        .map_or(0, |(i, _)| i);
+    format!("{}…{}", &text[..head], &text[tail..]).into()
 }
 
 fn invalid(errors: &[Problem], more: usize) -> String {
@@ -461,6 +485,44 @@ pub fn utf8<'a>(bytes: &'a [u8], file: &Path) -> Result<&'a str, ConfigError> {
     })
 }
 
+/// An error about one value of a dump file, named by its JSON path; [`place_in_dump`] adds the
+/// line and column.
+pub(crate) fn dump_error(file: &Path, path: String, message: impl Into<String>) -> ConfigError {
+    ConfigError::Syntax {
+        file: file.to_path_buf(),
+        line: None,
+        column: None,
+        path,
+        message: message.into(),
+    }
+}
+
+/// Adds the line and column of its JSON path to an importer's error about one value.
+pub(crate) fn place_in_dump(error: ConfigError, files: &[JsonFile]) -> ConfigError {
+    match error {
+        ConfigError::Syntax {
+            file,
+            line: None,
+            column: None,
+            path,
+            message,
+        } if path != "." => {
+            let at = files
+                .iter()
+                .find(|f| f.path == file)
+                .and_then(|f| place::in_json(&f.bytes, &path));
+            ConfigError::Syntax {
+                file,
+                line: at.map(|a| a.0),
+                column: at.map(|a| a.1),
+                path,
+                message,
+            }
+        }
+        other => other,
+    }
+}
+
 /// One JSON document of an import directory.
 #[derive(Debug, Clone)]
 pub struct JsonFile {
@@ -532,7 +594,7 @@ pub fn parse_json<T: DeserializeOwned>(file: &Path, bytes: &[u8]) -> Result<T, C
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
     let value = result.map_err(|e| {
-        let path = short_path(e.path().to_string());
+        let path = e.path().to_string();
         let inner = e.into_inner();
         let message = strip_position(&inner.to_string());
         ConfigError::Syntax {
@@ -551,22 +613,6 @@ pub fn parse_json<T: DeserializeOwned>(file: &Path, bytes: &[u8]) -> Result<T, C
         message: strip_position(&e.to_string()),
     })?;
     Ok(value)
-}
-
-/// A field path of at most ~100 characters: a document nested 128 levels deep has a path of
-/// 128 `[0]`s, of which the first and last few say enough.
-fn short_path(path: String) -> String {
-    const KEEP: usize = 48;
-    if path.len() <= 2 * KEEP + 8 {
-        return path;
-    }
-    let head = path.char_indices().nth(KEEP).map_or(path.len(), |(i, _)| i);
-    let tail = path
-        .char_indices()
-        .rev()
-        .nth(KEEP - 1)
-        .map_or(0, |(i, _)| i);
-    format!("{}…{}", &path[..head], &path[tail..])
 }
 
 /// serde_json and serde_norway append " at line L column C"; the error already says where.
@@ -618,4 +664,64 @@ pub fn read_json_dir(dir: &Path) -> Result<Vec<JsonFile>, ConfigError> {
             JsonFile::new(p, bytes)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TINY: Limit = Limit {
+        bytes: 8,
+        what: "a test file",
+    };
+
+    #[test]
+    fn files_over_the_limit_are_refused_by_size_or_after_the_limit() {
+        let dir = std::env::temp_dir().join(format!("probe-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("big.yaml");
+        std::fs::write(&path, vec![b'x'; 3 << 20]).expect("write");
+        let e = read_file(&path, TINY).expect_err("too big").to_string();
+        assert!(
+            e.ends_with("big.yaml: 3.0 MiB is larger than the 0 MiB limit for a test file"),
+            "{e}"
+        );
+        std::fs::write(&path, b"12345678").expect("write");
+        assert_eq!(read_file(&path, TINY).expect("at the limit"), b"12345678");
+        assert!(
+            read_file(&dir, TINY)
+                .expect_err("a directory")
+                .to_string()
+                .contains("is a directory")
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        // A stream of unknown size is read one byte past the limit, no further.
+        let mut stream = std::io::Cursor::new(vec![b'x'; 1 << 20]);
+        let e = read_bounded(&mut stream, TINY).expect_err("too long");
+        assert_eq!(e, "goes on past the 0 MiB limit for a test file");
+        assert_eq!(stream.position(), 9);
+        assert_eq!(read_bounded(&b"1234"[..], TINY).expect("short"), b"1234");
+    }
+
+    #[test]
+    fn long_text_is_cut_in_the_middle() {
+        assert_eq!(clip("short", 10), "short");
+        let long = format!(
+            "unknown field `{}`, expected one of `a`, `b`",
+            "x".repeat(10_000)
+        );
+        let cut = clip(&long, 60);
+        assert!(cut.chars().count() <= 61, "{cut}");
+        assert!(cut.starts_with("unknown field `xxx"), "{cut}");
+        assert!(cut.ends_with("expected one of `a`, `b`"), "{cut}");
+    }
+
+    #[test]
+    fn not_utf8_names_line_column_and_byte() {
+        let e = utf8(b"a: 1\nb: caf\xe9\n", Path::new("x.yaml")).expect_err("latin-1");
+        assert_eq!(
+            e.to_string(),
+            "x.yaml:2:7: not UTF-8 text: byte 0xe9 at offset 11 (a binary file?)"
+        );
+    }
 }

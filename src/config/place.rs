@@ -18,24 +18,39 @@ pub fn in_yaml(bytes: &[u8], path: &str) -> Option<(usize, usize)> {
     let steps = steps(path)?;
     let de = serde_norway::Deserializer::from_slice(bytes);
     match Seek(&steps).deserialize(de) {
-        Err(e) if e.to_string().contains(HERE) => e.location().map(|l| (l.line(), l.column())),
+        Err(e) if marks_a_place(&e.to_string()) => e.location().map(|l| (l.line(), l.column())),
         _ => None,
     }
 }
 
 /// The line and column of `path` in a JSON document: where the parser stood when it had read the
 /// value (just past a scalar, at the first key of an object or the first item of an array).
+/// When the path goes further than the document, the deepest node that exists is named: JSON
+/// reports where a missing field was looked for at the end of its object, so the document is read
+/// again for the parent.
 pub fn in_json(bytes: &[u8], path: &str) -> Option<(usize, usize)> {
-    let steps = steps(path)?;
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    match Seek(&steps).deserialize(&mut de) {
-        Err(e) if e.to_string().contains(HERE) && e.line() > 0 => Some((e.line(), e.column())),
-        _ => None,
+    let mut steps = steps(path)?;
+    loop {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        match Seek(&steps).deserialize(&mut de) {
+            Err(e) if e.line() == 0 => return None,
+            Err(e) if e.to_string().contains(HERE) => return Some((e.line(), e.column())),
+            Err(e) if e.to_string().contains(ABSENT) && !steps.is_empty() => {
+                steps.pop();
+            }
+            _ => return None,
+        }
     }
 }
 
 /// The message of the error that marks the place; never shown.
 const HERE: &str = "<the place looked for>";
+/// The message of the error raised where the path goes further than the document.
+const ABSENT: &str = "<no further>";
+
+fn marks_a_place(message: &str) -> bool {
+    message.contains(HERE) || message.contains(ABSENT)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Step {
@@ -66,8 +81,16 @@ fn steps(path: &str) -> Option<Vec<Step>> {
     Some(steps)
 }
 
-/// Walks down `steps`; always fails: with [`HERE`] at the place, or with the parser's own error.
+/// Walks down `steps`; always fails: with [`HERE`] at the place, [`ABSENT`] at the deepest node
+/// when the path goes further, or with the parser's own error.
 struct Seek<'a>(&'a [Step]);
+
+impl Seek<'_> {
+    /// At a scalar: the place, unless the path goes on.
+    fn scalar<E: de::Error>(&self) -> E {
+        if self.0.is_empty() { here() } else { absent() }
+    }
+}
 
 impl<'de> DeserializeSeed<'de> for Seek<'_> {
     type Value = ();
@@ -81,6 +104,10 @@ fn here<E: de::Error>() -> E {
     E::custom(HERE)
 }
 
+fn absent<E: de::Error>() -> E {
+    E::custom(ABSENT)
+}
+
 impl<'de> Visitor<'de> for Seek<'_> {
     type Value = ();
 
@@ -89,34 +116,34 @@ impl<'de> Visitor<'de> for Seek<'_> {
     }
 
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Err(here())
+        Err(self.scalar())
     }
     fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Err(here())
+        Err(self.scalar())
     }
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Err(here())
+        Err(self.scalar())
     }
     fn visit_i128<E: de::Error>(self, _: i128) -> Result<(), E> {
-        Err(here())
+        Err(self.scalar())
     }
     fn visit_u128<E: de::Error>(self, _: u128) -> Result<(), E> {
-        Err(here())
+        Err(self.scalar())
     }
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Err(here())
+        Err(self.scalar())
     }
     fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Err(here())
+        Err(self.scalar())
     }
     fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<(), E> {
-        Err(here())
+        Err(self.scalar())
     }
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Err(here())
+        Err(self.scalar())
     }
     fn visit_none<E: de::Error>(self) -> Result<(), E> {
-        Err(here())
+        Err(self.scalar())
     }
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         self.deserialize(d)
@@ -126,29 +153,37 @@ impl<'de> Visitor<'de> for Seek<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        if let Some((Step::Key(want), rest)) = self.0.split_first() {
-            while let Some(key) = map.next_key::<String>()? {
-                if &key == want {
-                    map.next_value_seed(Seek(rest))?;
-                    // Seek always fails; a success means there was nothing to find.
-                    break;
+        match self.0.split_first() {
+            None => Err(here()),
+            Some((Step::Key(want), rest)) => {
+                while let Some(key) = map.next_key::<String>()? {
+                    if &key == want {
+                        // Seek always fails; a success means there was nothing to find.
+                        map.next_value_seed(Seek(rest))?;
+                        break;
+                    }
+                    map.next_value::<IgnoredAny>()?;
                 }
-                map.next_value::<IgnoredAny>()?;
+                Err(absent())
             }
+            Some((Step::Index(_), _)) => Err(absent()),
         }
-        Err(here())
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        if let Some((Step::Index(want), rest)) = self.0.split_first() {
-            for _ in 0..*want {
-                if seq.next_element::<IgnoredAny>()?.is_none() {
-                    return Err(here());
+        match self.0.split_first() {
+            None => Err(here()),
+            Some((Step::Index(want), rest)) => {
+                for _ in 0..*want {
+                    if seq.next_element::<IgnoredAny>()?.is_none() {
+                        return Err(absent());
+                    }
                 }
+                seq.next_element_seed(Seek(rest))?;
+                Err(absent())
             }
-            seq.next_element_seed(Seek(rest))?;
+            Some((Step::Key(_), _)) => Err(absent()),
         }
-        Err(here())
     }
 }
 
@@ -193,6 +228,15 @@ mod tests {
         // No third subnet: the list.
         assert_eq!(at("subnets[2].id"), Some((2, 3)));
         assert_eq!(at("agent.subnet"), Some((1, 1)));
+    }
+
+    #[test]
+    fn a_missing_json_field_names_its_object() {
+        let json = "{\n  \"Members\": [\n    {\n      \"Id\": \"m-1\"\n    }\n  ]\n}\n";
+        let at = |p: &str| in_json(json.as_bytes(), p).map(|(line, _)| line);
+        assert_eq!(at("Members[0].Id"), Some(4));
+        assert_eq!(at("Members[0].Port"), Some(4));
+        assert_eq!(at("Members[3].Port"), Some(3));
     }
 
     #[test]

@@ -254,7 +254,33 @@ mod tests {
             Err(e) => e.to_string(),
             Ok(_) => panic!("parsed"),
         };
-        assert!(e.contains("x.yaml:2") && e.contains("UTF-8"), "{e}");
+        assert!(
+            e.starts_with("x.yaml:2:3: not UTF-8 text: byte 0xff at offset 9"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn deep_flow_nesting_is_refused_before_parsing() {
+        let deep = format!("subnets: {}", "[".repeat(100_000));
+        let e = err(&deep);
+        assert!(
+            e.starts_with("lb.yaml:1:138: `[` and `{` nested more than 128 deep"),
+            "{e}"
+        );
+        // Closers hidden in quoted scalars do not hide the depth.
+        let quoted = format!("subnets: {}", "[ \"]\", ".repeat(200));
+        assert!(err(&quoted).contains("nested more than 128 deep"));
+        // Balanced brackets in strings and comments, and ordinary nesting, pass the scan.
+        let fine = "subnets: [{id: \"a[\", cidr: 10.0.0.0/24}]  # ]]]]\nexpectations: [[]]\n";
+        assert_eq!(nested_too_deep(fine), None);
+        assert_eq!(nested_too_deep(&"[".repeat(128)), None);
+    }
+
+    #[test]
+    fn a_second_document_names_its_line() {
+        let e = err("# probe\nsubnets: []\n---\nsubnets: []\n");
+        assert!(e.starts_with("lb.yaml:3:1: a second YAML document"), "{e}");
     }
 
     #[test]

@@ -60,7 +60,11 @@ pub struct Model {
 )]
 pub struct Agent {
     /// Its address; detected from the route to the first backend when omitted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "values::net::opt_address",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub address: Option<IpAddr>,
     /// Security groups on its interface.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -84,6 +88,7 @@ impl Agent {
 )]
 pub struct Subnet {
     pub id: String,
+    #[serde(deserialize_with = "values::net::cidr")]
     pub cidr: IpNet,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zone: Option<String>,
@@ -139,7 +144,11 @@ pub struct LoadBalancer {
     #[serde(default)]
     pub kind: LbKind,
     /// The virtual address clients connect to; listeners are probed there when set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "values::net::opt_address",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub address: Option<IpAddr>,
     /// Subnets the load balancer's nodes live in (Huawei dedicated: its backend subnets).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -148,7 +157,11 @@ pub struct LoadBalancer {
     pub security_groups: Vec<String>,
     /// Where health checks come from. Derived when omitted: AWS and Huawei dedicated = the load
     /// balancer's subnets; Huawei shared = 100.125.0.0/16.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "values::net::opt_cidrs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub health_check_sources: Option<Vec<IpNet>>,
     /// Huawei "IP as a backend" (cross-VPC backends). When off, security groups and firewalls do
     /// not apply to the traffic of TCP/UDP listeners. Omitted = off for Huawei, on elsewhere.
@@ -232,7 +245,11 @@ pub struct AccessControl {
     pub id: Option<String>,
     pub mode: AccessMode,
     /// Addresses listed inline.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        deserialize_with = "values::net::cidrs",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub cidrs: Vec<IpNet>,
     /// Address groups whose addresses are listed too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -292,6 +309,7 @@ pub struct Member {
     /// How findings name it; the address when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(deserialize_with = "values::net::address")]
     pub address: IpAddr,
     /// Traffic port; the group's port when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -513,7 +531,11 @@ pub struct SgRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub icmp_code: Option<u8>,
     /// Remote addresses (source for ingress, destination for egress).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "values::net::opt_cidr",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cidr: Option<IpNet>,
     /// Remote security group: any interface that carries it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -579,10 +601,18 @@ pub struct AclRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub icmp_code: Option<u8>,
     /// Remote addresses: source of inbound, destination of outbound traffic. Any when omitted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "values::net::opt_cidr",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cidr: Option<IpNet>,
     /// Local addresses inside the subnet (Huawei rules name both ends). Any when omitted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "values::net::opt_cidr",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub local_cidr: Option<IpNet>,
 }
 
@@ -596,7 +626,7 @@ pub struct AddressGroup {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default)]
+    #[serde(deserialize_with = "values::net::cidrs", default)]
     pub cidrs: Vec<IpNet>,
 }
 
