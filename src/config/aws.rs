@@ -130,6 +130,7 @@ struct Document {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a tag object")]
 struct RawTag {
     key: String,
     #[serde(default)]
@@ -145,6 +146,7 @@ fn name_tag(tags: &[RawTag]) -> Option<String> {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a subnet object")]
 struct RawSubnet {
     subnet_id: String,
     #[serde(deserialize_with = "crate::model::values::net::cidr")]
@@ -156,6 +158,7 @@ struct RawSubnet {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a security group object")]
 struct RawSecurityGroup {
     group_id: String,
     group_name: Option<String>,
@@ -168,6 +171,7 @@ struct RawSecurityGroup {
 /// One `IpPermissions` entry: a protocol and port range with any number of sources.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a permission object")]
 struct RawPermission {
     ip_protocol: IpProto,
     from_port: Option<i64>,
@@ -184,6 +188,7 @@ struct RawPermission {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "an IP range object")]
 struct RawIpRange {
     #[serde(deserialize_with = "crate::model::values::net::cidr")]
     cidr_ip: IpNet,
@@ -192,6 +197,7 @@ struct RawIpRange {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "an IPv6 range object")]
 struct RawIpv6Range {
     #[serde(deserialize_with = "crate::model::values::net::cidr")]
     cidr_ipv6: IpNet,
@@ -200,6 +206,7 @@ struct RawIpv6Range {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a prefix list id object")]
 struct RawPrefixListId {
     prefix_list_id: String,
     description: Option<String>,
@@ -207,6 +214,7 @@ struct RawPrefixListId {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a group pair object")]
 struct RawGroupPair {
     group_id: String,
     description: Option<String>,
@@ -215,6 +223,7 @@ struct RawGroupPair {
 /// One rule of `describe-security-group-rules`: like a permission with one source, plus an id.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a security group rule object")]
 struct RawSgRule {
     security_group_rule_id: Option<String>,
     group_id: String,
@@ -234,12 +243,14 @@ struct RawSgRule {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a referenced group object")]
 struct RawReferencedGroup {
     group_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a network ACL object")]
 struct RawNetworkAcl {
     network_acl_id: String,
     #[serde(default)]
@@ -255,12 +266,14 @@ struct RawNetworkAcl {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "an ACL association object")]
 struct RawAclAssociation {
     subnet_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "an ACL entry object")]
 struct RawAclEntry {
     rule_number: u32,
     #[serde(default)]
@@ -278,13 +291,17 @@ struct RawAclEntry {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a port range object")]
 struct RawPortRange {
+    #[serde(deserialize_with = "crate::model::values::net::port")]
     from: u16,
+    #[serde(deserialize_with = "crate::model::values::net::port")]
     to: u16,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "an ICMP type and code object")]
 struct RawIcmpTypeCode {
     #[serde(rename = "Type")]
     icmp_type: Option<i64>,
@@ -293,6 +310,7 @@ struct RawIcmpTypeCode {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a reservation object")]
 struct RawReservation {
     #[serde(default)]
     instances: Vec<RawInstance>,
@@ -300,6 +318,7 @@ struct RawReservation {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "an instance object")]
 struct RawInstance {
     instance_id: String,
     /// The primary interface's primary address; absent once the instance is terminated.
@@ -314,6 +333,7 @@ struct RawInstance {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a group ref object")]
 struct RawGroupRef {
     group_id: String,
 }
@@ -321,6 +341,7 @@ struct RawGroupRef {
 /// One interface of an instance: each has its own subnet and security groups.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "an interface object")]
 struct RawInterface {
     subnet_id: Option<String>,
     #[serde(default)]
@@ -333,6 +354,7 @@ struct RawInterface {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a private address object")]
 struct RawPrivateAddress {
     #[serde(deserialize_with = "crate::model::values::net::address")]
     private_ip_address: IpAddr,
@@ -349,6 +371,7 @@ enum RawLbType {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a load balancer object")]
 struct RawLoadBalancer {
     load_balancer_arn: String,
     load_balancer_name: String,
@@ -363,6 +386,7 @@ struct RawLoadBalancer {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "an availability zone object")]
 struct RawAvailabilityZone {
     subnet_id: Option<String>,
 }
@@ -396,10 +420,12 @@ impl RawProtocol {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a listener object")]
 struct RawListener {
     listener_arn: Option<String>,
     load_balancer_arn: String,
     /// Absent on gateway load balancers, which take every port.
+    #[serde(deserialize_with = "crate::model::values::net::opt_port", default)]
     port: Option<u16>,
     protocol: Option<RawProtocol>,
     #[serde(default)]
@@ -408,6 +434,7 @@ struct RawListener {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "an action object")]
 struct RawAction {
     #[serde(rename = "Type")]
     kind: String,
@@ -417,6 +444,7 @@ struct RawAction {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a forward config object")]
 struct RawForwardConfig {
     #[serde(default)]
     target_groups: Vec<RawWeightedTargetGroup>,
@@ -424,6 +452,7 @@ struct RawForwardConfig {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a weighted target group object")]
 struct RawWeightedTargetGroup {
     target_group_arn: String,
 }
@@ -439,11 +468,13 @@ enum RawHealthCheckProtocol {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a target group object")]
 struct RawTargetGroup {
     target_group_arn: String,
     target_group_name: String,
     /// Absent for Lambda target groups.
     protocol: Option<RawProtocol>,
+    #[serde(deserialize_with = "crate::model::values::net::opt_port", default)]
     port: Option<u16>,
     target_type: Option<TargetType>,
     health_check_enabled: Option<bool>,
@@ -462,12 +493,14 @@ struct RawTargetGroup {
 /// does not express (their HTTP status is 200), so it is not read.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a matcher object")]
 struct RawMatcher {
     http_code: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a target health object")]
 struct RawTargetHealth {
     target: RawTarget,
     target_health: Option<RawHealth>,
@@ -475,14 +508,17 @@ struct RawTargetHealth {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a target object")]
 struct RawTarget {
     /// Instance id, IP address, Lambda ARN or ALB ARN, by the group's target type.
     id: String,
+    #[serde(deserialize_with = "crate::model::values::net::opt_port", default)]
     port: Option<u16>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a health object")]
 struct RawHealth {
     state: Option<String>,
     reason: Option<String>,
@@ -490,6 +526,7 @@ struct RawHealth {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a prefix list object")]
 struct RawPrefixList {
     prefix_list_id: String,
     prefix_list_name: Option<String>,
@@ -501,6 +538,7 @@ struct RawPrefixList {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a prefix entry object")]
 struct RawPrefixEntry {
     #[serde(deserialize_with = "crate::model::values::net::cidr")]
     cidr: IpNet,

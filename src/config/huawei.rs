@@ -397,6 +397,7 @@ struct IdRef {
 
 /// ELB v3 load balancer (`GET /v3/{project_id}/elb/loadbalancers`).
 #[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a load balancer object")]
 struct RawLb {
     id: String,
     #[serde(default)]
@@ -445,12 +446,13 @@ enum ListenerProto {
 
 /// ELB v3 listener.
 #[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a listener object")]
 struct RawListener {
     id: String,
     #[serde(default)]
     name: Option<String>,
     protocol: ListenerProto,
-    #[serde(default)]
+    #[serde(deserialize_with = "crate::model::values::net::opt_port", default)]
     protocol_port: Option<u16>,
     #[serde(default)]
     default_pool_id: Option<String>,
@@ -462,6 +464,7 @@ struct RawListener {
 
 /// A listener's access control.
 #[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "an ipgroup (access control) object")]
 struct RawListenerIpGroup {
     #[serde(default)]
     ipgroup_id: Option<String>,
@@ -494,6 +497,7 @@ enum PoolProto {
 
 /// ELB v3 pool (backend server group).
 #[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a pool object")]
 struct RawPool {
     id: String,
     #[serde(default)]
@@ -508,13 +512,14 @@ struct RawPool {
 
 /// ELB v3 member (`GET .../pools/{pool_id}/members`, or `GET .../elb/members`).
 #[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a member object")]
 struct RawMember {
     id: String,
     #[serde(default)]
     name: Option<String>,
     #[serde(deserialize_with = "crate::model::values::net::address")]
     address: IpAddr,
-    #[serde(default)]
+    #[serde(deserialize_with = "crate::model::values::net::opt_port", default)]
     protocol_port: Option<u16>,
     /// Neutron subnet id (IPv4) or network id (IPv6).
     #[serde(default)]
@@ -532,6 +537,7 @@ struct RawMember {
 }
 
 #[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a member reason object")]
 struct RawMemberReason {
     #[serde(default)]
     reason_code: Option<String>,
@@ -555,6 +561,7 @@ enum MonitorType {
 
 /// ELB v3 health monitor.
 #[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a health monitor object")]
 struct RawMonitor {
     id: String,
     #[serde(rename = "type")]
@@ -570,7 +577,7 @@ struct RawMonitor {
     #[serde(default)]
     max_retries_down: Option<u32>,
     /// `null` = the member's port.
-    #[serde(default)]
+    #[serde(deserialize_with = "crate::model::values::net::opt_port", default)]
     monitor_port: Option<u16>,
     #[serde(default)]
     url_path: Option<String>,
@@ -584,6 +591,7 @@ struct RawMonitor {
 
 /// ELB v3 IP address group (access control list of listeners).
 #[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "an ipgroup object")]
 struct RawIpGroup {
     id: String,
     #[serde(default)]
@@ -593,6 +601,7 @@ struct RawIpGroup {
 }
 
 #[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "an IP entry object")]
 struct RawIpInfo {
     /// An address, a CIDR or a range `a-b`.
     #[serde(deserialize_with = "de::address_entry")]
@@ -601,6 +610,7 @@ struct RawIpInfo {
 
 /// VPC v1 subnet (`GET /v1/{project_id}/subnets`).
 #[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a subnet object")]
 struct RawSubnet {
     id: String,
     #[serde(default, deserialize_with = "de::opt_net")]
@@ -619,6 +629,7 @@ struct RawSubnet {
 
 /// VPC security group, v1/v2 (rules embedded) or v3 (rules listed separately).
 #[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a security group object")]
 struct RawSecurityGroup {
     id: String,
     #[serde(default)]
@@ -654,6 +665,7 @@ impl EtherType {
 
 /// VPC security-group rule: v3 (`multiport`, `action`, `priority`) or older (`port_range_*`).
 #[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a security group rule object")]
 struct RawSgRule {
     #[serde(default)]
     id: Option<String>,
@@ -688,6 +700,7 @@ struct RawSgRule {
 
 /// VPC v3 firewall (network ACL). `ListFirewall` omits the rules; `ShowFirewall` has them.
 #[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a firewall object")]
 struct RawFirewall {
     id: String,
     #[serde(default)]
@@ -709,12 +722,14 @@ impl RawFirewall {
 }
 
 #[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "an association object")]
 struct RawAssociation {
     virsubnet_id: String,
 }
 
 /// One firewall rule; the list is ordered and the first match decides.
 #[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a firewall rule object")]
 struct RawFwRule {
     #[serde(default)]
     id: Option<String>,
@@ -742,6 +757,7 @@ struct RawFwRule {
 
 /// VPC v3 IP address group.
 #[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "an address group object")]
 struct RawAddressGroup {
     id: String,
     #[serde(default)]
@@ -754,6 +770,7 @@ struct RawAddressGroup {
 
 /// ECS server (`GET /v1/{project_id}/cloudservers/detail`).
 #[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a server object")]
 struct RawServer {
     id: String,
     #[serde(default)]
@@ -766,6 +783,7 @@ struct RawServer {
 }
 
 #[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a server address object")]
 struct RawServerAddress {
     #[serde(default, deserialize_with = "de::opt_ip")]
     addr: Option<IpAddr>,
@@ -776,6 +794,7 @@ struct RawServerAddress {
 
 /// `name` is "the name or the UUID"; `id` is not always present.
 #[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a server group object")]
 struct RawServerGroup {
     #[serde(default)]
     id: Option<String>,

@@ -594,9 +594,12 @@ pub fn parse_json<T: DeserializeOwned>(file: &Path, bytes: &[u8]) -> Result<T, C
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
     let value = result.map_err(|e| {
-        let path = e.path().to_string();
+        let path = field_path(e.path().to_string());
         let inner = e.into_inner();
-        let message = strip_position(&inner.to_string());
+        let mut message = strip_position(&inner.to_string());
+        if inner.is_eof() {
+            message.push_str(" (the file ends there: is it cut short?)");
+        }
         ConfigError::Syntax {
             file: file.to_path_buf(),
             line: (inner.line() > 0).then_some(inner.line()),
@@ -616,10 +619,57 @@ pub fn parse_json<T: DeserializeOwned>(file: &Path, bytes: &[u8]) -> Result<T, C
 }
 
 /// serde_json and serde_norway append " at line L column C"; the error already says where.
+/// libyaml also puts one in the middle ("did not find expected ',' at line 9 column 1, while
+/// parsing a flow mapping at line 8 column 14"); every copy goes.
 fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
+    let digits = |s: &str| s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(i) = rest.find(" at line ") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + " at line ".len()..];
+        let n = digits(after);
+        match after[n..].strip_prefix(" column ") {
+            Some(col) if n > 0 => rest = &col[digits(col)..],
+            _ => {
+                out.push_str(" at line ");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    humane(&out)
+}
+
+/// serde names Rust's integer types; a configuration's reader knows ranges.
+fn humane(message: &str) -> String {
+    [
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        ("expected u64", "expected a whole number"),
+        ("expected i64", "expected a whole number"),
+    ]
+    .iter()
+    .fold(message.to_string(), |m, (rust, plain)| {
+        if m.ends_with(rust) {
+            format!("{}{plain}", &m[..m.len() - rust.len()])
+        } else {
+            m
+        }
+    })
+}
+
+/// serde_path_to_error's path, without the `?` it gives a place it could not name.
+fn field_path(path: String) -> String {
+    let trimmed = path.trim_end_matches(".?").trim_end_matches('?');
+    if trimmed.is_empty() {
+        ".".to_string()
+    } else {
+        trimmed.to_string()
     }
 }
 

@@ -10,13 +10,20 @@ use crate::model::Model;
 
 /// Parses a YAML document into a model (not validated: see [`crate::model::validate`]).
 pub fn parse(bytes: &[u8], file: &Path) -> Result<Model, ConfigError> {
-    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+    let blank = |line: &str| {
+        let line = line.trim();
+        line.is_empty() || line.starts_with('#') || line == "---" || line == "..."
+    };
+    if bytes.iter().all(|b| b.is_ascii_whitespace())
+        || std::str::from_utf8(bytes).is_ok_and(|text| text.lines().all(blank))
+    {
         return Err(ConfigError::Syntax {
             file: file.to_path_buf(),
             line: None,
             column: None,
             path: ".".to_string(),
-            message: "the file is empty: nothing to check (see docs/config.md)".to_string(),
+            message: "the file is empty (or only comments): nothing to check (see docs/config.md)"
+                .to_string(),
         });
     }
     parse_document(bytes, file)
@@ -48,13 +55,26 @@ pub fn parse_document<T: DeserializeOwned>(bytes: &[u8], file: &Path) -> Result<
     }
     let de = serde_norway::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
-        let path = e.path().to_string();
+        let path = super::field_path(e.path().to_string());
         let inner = e.into_inner();
         let (line, column) = inner
             .location()
             .map(|l| (Some(l.line()), Some(l.column())))
             .unwrap_or((None, None));
         let mut message = super::strip_position(&inner.to_string());
+        if line.is_some_and(|l| l > text.lines().count()) {
+            message.push_str(" (the file ends there: is it cut short?)");
+        }
+        let at = |l: usize, c: usize| {
+            text.lines()
+                .nth(l.saturating_sub(1))
+                .and_then(|t| t.chars().nth(c.saturating_sub(1)))
+        };
+        if let (Some(l), Some(c)) = (line, column)
+            && at(l, c) == Some('\t')
+        {
+            message.push_str(" (a tab: YAML indents with spaces)");
+        }
         // serde_norway prefixes its own (shorter) path; ours is already in front.
         if let Some((prefix, rest)) = message.split_once(": ")
             && !prefix.contains(' ')

@@ -184,6 +184,7 @@ pub struct Listener {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub protocol: AppProto,
+    #[serde(deserialize_with = "values::net::port")]
     pub port: u16,
     /// Name of the backend group it forwards to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -278,7 +279,11 @@ pub struct BackendGroup {
     pub id: Option<String>,
     pub protocol: AppProto,
     /// The members' traffic port when a member does not name its own.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "values::net::opt_port",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub port: Option<u16>,
     /// AWS: targets registered by `instance` (NLB preserves client addresses) or by `ip`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -312,7 +317,11 @@ pub struct Member {
     #[serde(deserialize_with = "values::net::address")]
     pub address: IpAddr,
     /// Traffic port; the group's port when omitted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "values::net::opt_port",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub port: Option<u16>,
     /// Subnet id; found from the address when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -514,6 +514,43 @@ pub mod net {
         }
     }
 
+    /// A port number 0-65535 (0 is refused later, with the field's own reason).
+    struct Port;
+
+    impl Visitor<'_> for Port {
+        type Value = u16;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a port number from 1 to 65535")
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u16, E> {
+            u16::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u16, E> {
+            u16::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
+        }
+    }
+
+    struct PortNumber(u16);
+
+    impl<'de> Deserialize<'de> for PortNumber {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_u64(Port).map(PortNumber)
+        }
+    }
+
+    /// A port: "expected a port number from 1 to 65535" rather than "expected u16".
+    pub fn port<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+        PortNumber::deserialize(d).map(|p| p.0)
+    }
+
+    /// An optional port (with `#[serde(default)]`).
+    pub fn opt_port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+        Option::<PortNumber>::deserialize(d).map(|p| p.map(|p| p.0))
+    }
+
     /// A CIDR.
     pub fn cidr<'de, D: Deserializer<'de>>(d: D) -> Result<IpNet, D::Error> {
         Cidr::deserialize(d).map(|c| c.0)
