@@ -386,7 +386,7 @@ fn prometheus_scrapes_healthy_and_blocked_backends_reload_and_sigterm() {
 }
 
 /// Kills a process (the agent) if the test fails before it stops it.
-struct KillOnDrop(u32);
+pub(crate) struct KillOnDrop(pub(crate) u32);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
@@ -399,7 +399,10 @@ impl Drop for KillOnDrop {
 
 /// Starts the agent on a free loopback port of the test's own namespace with `extra` flags and
 /// returns it and its address (read from its "agent started" log line).
-fn start_local_agent(lab: &crate::lab::Lab, extra: &[&str]) -> (std::process::Child, String) {
+pub(crate) fn start_local_agent(
+    lab: &crate::lab::Lab,
+    extra: &[&str],
+) -> (std::process::Child, String) {
     // One member on loopback, port 9 (discard; nothing listens): the agent probes only 127.0.0.1.
     let config = lab.dir.join("lb.yaml");
     std::fs::write(
@@ -441,7 +444,7 @@ fn start_local_agent(lab: &crate::lab::Lab, extra: &[&str]) -> (std::process::Ch
 }
 
 /// curl in the test's own namespace: (HTTP status, body); status 0 when the request failed.
-fn local_curl(args: &[&str]) -> (u16, String) {
+pub(crate) fn local_curl(args: &[&str]) -> (u16, String) {
     let out = Command::new("curl")
         .args(["-s", "-m", "10", "-w", "\n%{http_code}"])
         .args(args)

@@ -2,6 +2,7 @@
 //! real nftables rules (see `lab`), plus command-line behaviour that needs no network.
 
 mod agent;
+mod bad_input;
 mod cli;
 mod lab;
 mod scenarios;
