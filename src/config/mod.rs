@@ -1,16 +1,19 @@
 //! Reading the expected configuration: the native YAML format and the providers' own JSON.
 //!
-//! This is the only module that reads configuration files. Parsing works on bytes and is pure;
-//! the `load_*` functions add the file system. Every error names the file, the line and column
-//! where the parser knows them, the field path (`backend_groups[0].members[1].port`), and the bad
-//! value.
+//! This is the only module that reads files the user gives (configurations, dumps, web
+//! configurations and their PEM files, targets files), each through [`read_file`] with its
+//! [`Limit`]: nothing larger is read into memory. Parsing works on bytes and is pure; the `load_*`
+//! functions add the file system. Every error names the file, the line and column, the field path
+//! (`backend_groups[0].members[1].port`), and the bad value. Problems found after parsing
+//! (duplicate ids, references to nothing) are placed too: [`place`] reads the text again up to the
+//! field, and an imported item remembers the dump file and JSON path it came from ([`Origins`]).
 //!
 //! | source                 | entry point                       | recognised by                      |
 //! |------------------------|-----------------------------------|------------------------------------|
 //! | native YAML            | [`load_yaml`] / [`yaml::parse`]   | `--config FILE`                    |
 //! | AWS CLI JSON outputs   | [`aws::load_dir`]                 | each file's top-level key          |
 //! | Huawei Cloud API JSON  | [`huawei::load_dir`]              | each file's top-level key          |
-//! | agent web settings     | [`web::load`] / [`web::parse`]    | `--web.config.file FILE`           |
+//! | agent web settings     | [`web::load`] / [`web::parse`]    | `--web-config FILE`                |
 
 pub mod aws;
 pub mod huawei;

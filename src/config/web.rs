@@ -1,4 +1,4 @@
-//! The web configuration of `probe agent` (`--web.config.file`): TLS, HTTP basic auth and extra
+//! The web configuration of `probe agent` (`--web-config`): TLS, HTTP basic auth and extra
 //! response headers, in the file format of the Prometheus exporter-toolkit, so the file an
 //! operator already keeps for node_exporter works here too. `docs/agent-web-config.md` is the
 //! user's reference.
