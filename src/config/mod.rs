@@ -150,7 +150,7 @@ pub fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
     let tail = text
         .char_indices()
         .rev()
-        .nth(max / 2 - 2)
+        .nth((max / 2).saturating_sub(2))
         .map_or(0, |(i, _)| i);
     format!("{}…{}", &text[..head], &text[tail..]).into()
 }
