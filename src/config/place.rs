@@ -254,4 +254,17 @@ mod tests {
         assert_eq!(at("LoadBalancers[1]"), Some(5));
         assert_eq!(at("LoadBalancers[1].SecurityGroups[1]"), Some(6));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Any text, any path: an answer or none, never a panic.
+        #[test]
+        fn never_panics(text in "[\\[\\]{}:, \\-\"'a-z0-9\n#]{0,80}", path in "[a-z.\\[\\]0-9?]{0,20}") {
+            let _ = in_yaml(text.as_bytes(), &path);
+            let _ = in_json(text.as_bytes(), &path);
+            let _ = crate::config::yaml::parse(text.as_bytes(), std::path::Path::new("p.yaml"));
+            let _ = crate::config::JsonFile::new("p.json".into(), text.into_bytes());
+        }
+    }
 }
