@@ -15,7 +15,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::{Args, Parser, ValueEnum};
 use hyper::header::{HeaderName, HeaderValue};
 use tokio::sync::mpsc;
@@ -317,33 +316,42 @@ fn collect_targets(args: &SweepArgs) -> Result<Vec<Target>, UsageError> {
         targets.extend(target::parse(t, &defaults).map_err(|e| UsageError(e.into()))?);
     }
     if let Some(path) = &args.targets_file {
-        let (text, name) = if path.as_os_str() == "-" {
-            let mut text = String::new();
-            io::Read::read_to_string(&mut io::stdin(), &mut text)
-                .context("cannot read targets from stdin")
-                .map_err(UsageError)?;
-            (text, "<stdin>".to_string())
+        // Read by the config module, like every file: bounded, and refused if not UTF-8.
+        let (bytes, name) = if path.as_os_str() == "-" {
+            (
+                crate::config::read_stdin(crate::config::TARGETS_LIMIT),
+                PathBuf::from("<stdin>"),
+            )
         } else {
-            let text = std::fs::read(path)
-                .with_context(|| format!("cannot read targets file {}", path.display()))
-                .map_err(UsageError)?;
-            let text = String::from_utf8(text).map_err(|e| {
-                UsageError(anyhow::anyhow!(
-                    "targets file {} is not UTF-8 text (invalid byte at offset {})",
-                    path.display(),
-                    e.utf8_error().valid_up_to()
-                ))
-            })?;
-            (text, path.display().to_string())
+            (
+                crate::config::read_file(path, crate::config::TARGETS_LIMIT),
+                path.clone(),
+            )
         };
-        let parsed = target::parse_lines(&text, &defaults)
-            .map_err(|(line, e)| UsageError(anyhow::anyhow!("{name}:{line}: {e}")))?;
+        let bytes = bytes.map_err(|e| UsageError(anyhow::anyhow!("targets file {e}")))?;
+        let text = crate::config::utf8(&bytes, &name).map_err(|e| UsageError(e.into()))?;
+        let name = name.display();
+        let parsed = target::parse_lines(text, &defaults).map_err(|(line, e)| {
+            let e = e.to_string();
+            UsageError(anyhow::anyhow!(
+                "{name}:{line}: {}",
+                crate::config::clip(&e, 400)
+            ))
+        })?;
         targets.extend(parsed);
     }
     if targets.is_empty() {
-        return Err(UsageError(anyhow::anyhow!(
-            "no targets: give --target TARGET or --targets-file FILE"
-        )));
+        return Err(UsageError(match &args.targets_file {
+            Some(path) => anyhow::anyhow!(
+                "{}: no targets in the file (only blank lines and comments)",
+                if path.as_os_str() == "-" {
+                    "<stdin>".to_string()
+                } else {
+                    path.display().to_string()
+                }
+            ),
+            None => anyhow::anyhow!("no targets: give --target TARGET or --targets-file FILE"),
+        }));
     }
     if targets.len() > target::MAX_TARGETS {
         return Err(UsageError(anyhow::anyhow!(

@@ -42,7 +42,7 @@ use std::path::Path;
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use super::{ConfigError, JsonFile};
+use super::{ConfigError, JsonFile, Origins};
 use crate::model::{
     AclRule, Action, AddressGroup, Agent, AppProto, BackendGroup, Direction, HealthCheck,
     HealthCheckPort, HealthCheckProto, IpProto, LbKind, Listener, LoadBalancer, Member, Model,
@@ -68,9 +68,12 @@ const KNOWN_KEYS: &[&str] = &[
     "LoadBalancerDescriptions",
 ];
 
-/// AWS network ACL rule numbers above this are the unmodifiable default entries (32767 for IPv4,
-/// 32768 for IPv6).
+/// The highest network ACL rule number a user can give.
 const MAX_USER_RULE: u32 = 32766;
+
+/// The unmodifiable default entries of a network ACL (IPv4, IPv6): dropped, as the model implies
+/// the final deny.
+const DEFAULT_RULES: [u32; 2] = [32767, 32768];
 
 /// Reads every JSON file of `dir` and builds the model (not validated: [`super::load`] does that).
 pub fn load_dir(dir: &Path, agent_address: Option<IpAddr>) -> Result<Model, ConfigError> {
@@ -82,11 +85,20 @@ pub fn load_dir(dir: &Path, agent_address: Option<IpAddr>) -> Result<Model, Conf
 /// feed it. With `agent_address`, the agent's security groups and subnet come from the instance
 /// interface that has that address.
 pub fn import(files: &[JsonFile], agent_address: Option<IpAddr>) -> Result<Model, ConfigError> {
+    import_with_origins(files, agent_address).map(|(model, _)| model)
+}
+
+/// [`import`], also saying which file and JSON path each item of the model came from.
+pub fn import_with_origins(
+    files: &[JsonFile],
+    agent_address: Option<IpAddr>,
+) -> Result<(Model, Origins), ConfigError> {
     let mut dump = Dump::default();
     for file in files {
-        dump.add(file)?;
+        dump.add(file).map_err(|e| super::place_in_dump(e, files))?;
     }
     dump.build(agent_address)
+        .map_err(|e| super::place_in_dump(e, files))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -118,6 +130,7 @@ struct Document {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a tag object")]
 struct RawTag {
     key: String,
     #[serde(default)]
@@ -133,8 +146,10 @@ fn name_tag(tags: &[RawTag]) -> Option<String> {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a subnet object")]
 struct RawSubnet {
     subnet_id: String,
+    #[serde(deserialize_with = "crate::model::values::net::cidr")]
     cidr_block: IpNet,
     availability_zone: Option<String>,
     available_ip_address_count: Option<u32>,
@@ -143,6 +158,7 @@ struct RawSubnet {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a security group object")]
 struct RawSecurityGroup {
     group_id: String,
     group_name: Option<String>,
@@ -155,6 +171,7 @@ struct RawSecurityGroup {
 /// One `IpPermissions` entry: a protocol and port range with any number of sources.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a permission object")]
 struct RawPermission {
     ip_protocol: IpProto,
     from_port: Option<i64>,
@@ -171,20 +188,25 @@ struct RawPermission {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "an IP range object")]
 struct RawIpRange {
+    #[serde(deserialize_with = "crate::model::values::net::cidr")]
     cidr_ip: IpNet,
     description: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "an IPv6 range object")]
 struct RawIpv6Range {
+    #[serde(deserialize_with = "crate::model::values::net::cidr")]
     cidr_ipv6: IpNet,
     description: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a prefix list id object")]
 struct RawPrefixListId {
     prefix_list_id: String,
     description: Option<String>,
@@ -192,6 +214,7 @@ struct RawPrefixListId {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a group pair object")]
 struct RawGroupPair {
     group_id: String,
     description: Option<String>,
@@ -200,6 +223,7 @@ struct RawGroupPair {
 /// One rule of `describe-security-group-rules`: like a permission with one source, plus an id.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a security group rule object")]
 struct RawSgRule {
     security_group_rule_id: Option<String>,
     group_id: String,
@@ -208,7 +232,9 @@ struct RawSgRule {
     ip_protocol: IpProto,
     from_port: Option<i64>,
     to_port: Option<i64>,
+    #[serde(deserialize_with = "crate::model::values::net::opt_cidr", default)]
     cidr_ipv4: Option<IpNet>,
+    #[serde(deserialize_with = "crate::model::values::net::opt_cidr", default)]
     cidr_ipv6: Option<IpNet>,
     prefix_list_id: Option<String>,
     referenced_group_info: Option<RawReferencedGroup>,
@@ -217,12 +243,14 @@ struct RawSgRule {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a referenced group object")]
 struct RawReferencedGroup {
     group_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a network ACL object")]
 struct RawNetworkAcl {
     network_acl_id: String,
     #[serde(default)]
@@ -238,12 +266,14 @@ struct RawNetworkAcl {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "an ACL association object")]
 struct RawAclAssociation {
     subnet_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "an ACL entry object")]
 struct RawAclEntry {
     rule_number: u32,
     #[serde(default)]
@@ -251,7 +281,9 @@ struct RawAclEntry {
     /// A number as a string (`"6"`, `"-1"`); [`IpProto`] reads every spelling.
     protocol: IpProto,
     rule_action: Action,
+    #[serde(deserialize_with = "crate::model::values::net::opt_cidr", default)]
     cidr_block: Option<IpNet>,
+    #[serde(deserialize_with = "crate::model::values::net::opt_cidr", default)]
     ipv6_cidr_block: Option<IpNet>,
     port_range: Option<RawPortRange>,
     icmp_type_code: Option<RawIcmpTypeCode>,
@@ -259,13 +291,17 @@ struct RawAclEntry {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a port range object")]
 struct RawPortRange {
+    #[serde(deserialize_with = "crate::model::values::net::port")]
     from: u16,
+    #[serde(deserialize_with = "crate::model::values::net::port")]
     to: u16,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "an ICMP type and code object")]
 struct RawIcmpTypeCode {
     #[serde(rename = "Type")]
     icmp_type: Option<i64>,
@@ -274,6 +310,7 @@ struct RawIcmpTypeCode {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a reservation object")]
 struct RawReservation {
     #[serde(default)]
     instances: Vec<RawInstance>,
@@ -281,9 +318,11 @@ struct RawReservation {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "an instance object")]
 struct RawInstance {
     instance_id: String,
     /// The primary interface's primary address; absent once the instance is terminated.
+    #[serde(deserialize_with = "crate::model::values::net::opt_address", default)]
     private_ip_address: Option<IpAddr>,
     subnet_id: Option<String>,
     #[serde(default)]
@@ -294,6 +333,7 @@ struct RawInstance {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a group ref object")]
 struct RawGroupRef {
     group_id: String,
 }
@@ -301,10 +341,12 @@ struct RawGroupRef {
 /// One interface of an instance: each has its own subnet and security groups.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "an interface object")]
 struct RawInterface {
     subnet_id: Option<String>,
     #[serde(default)]
     groups: Vec<RawGroupRef>,
+    #[serde(deserialize_with = "crate::model::values::net::opt_address", default)]
     private_ip_address: Option<IpAddr>,
     #[serde(default)]
     private_ip_addresses: Vec<RawPrivateAddress>,
@@ -312,7 +354,9 @@ struct RawInterface {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a private address object")]
 struct RawPrivateAddress {
+    #[serde(deserialize_with = "crate::model::values::net::address")]
     private_ip_address: IpAddr,
 }
 
@@ -327,6 +371,7 @@ enum RawLbType {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a load balancer object")]
 struct RawLoadBalancer {
     load_balancer_arn: String,
     load_balancer_name: String,
@@ -341,6 +386,7 @@ struct RawLoadBalancer {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "an availability zone object")]
 struct RawAvailabilityZone {
     subnet_id: Option<String>,
 }
@@ -374,10 +420,12 @@ impl RawProtocol {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a listener object")]
 struct RawListener {
     listener_arn: Option<String>,
     load_balancer_arn: String,
     /// Absent on gateway load balancers, which take every port.
+    #[serde(deserialize_with = "crate::model::values::net::opt_port", default)]
     port: Option<u16>,
     protocol: Option<RawProtocol>,
     #[serde(default)]
@@ -386,6 +434,7 @@ struct RawListener {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "an action object")]
 struct RawAction {
     #[serde(rename = "Type")]
     kind: String,
@@ -395,6 +444,7 @@ struct RawAction {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a forward config object")]
 struct RawForwardConfig {
     #[serde(default)]
     target_groups: Vec<RawWeightedTargetGroup>,
@@ -402,6 +452,7 @@ struct RawForwardConfig {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a weighted target group object")]
 struct RawWeightedTargetGroup {
     target_group_arn: String,
 }
@@ -417,11 +468,13 @@ enum RawHealthCheckProtocol {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a target group object")]
 struct RawTargetGroup {
     target_group_arn: String,
     target_group_name: String,
     /// Absent for Lambda target groups.
     protocol: Option<RawProtocol>,
+    #[serde(deserialize_with = "crate::model::values::net::opt_port", default)]
     port: Option<u16>,
     target_type: Option<TargetType>,
     health_check_enabled: Option<bool>,
@@ -440,12 +493,14 @@ struct RawTargetGroup {
 /// does not express (their HTTP status is 200), so it is not read.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a matcher object")]
 struct RawMatcher {
     http_code: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a target health object")]
 struct RawTargetHealth {
     target: RawTarget,
     target_health: Option<RawHealth>,
@@ -453,14 +508,17 @@ struct RawTargetHealth {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a target object")]
 struct RawTarget {
     /// Instance id, IP address, Lambda ARN or ALB ARN, by the group's target type.
     id: String,
+    #[serde(deserialize_with = "crate::model::values::net::opt_port", default)]
     port: Option<u16>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a health object")]
 struct RawHealth {
     state: Option<String>,
     reason: Option<String>,
@@ -468,17 +526,21 @@ struct RawHealth {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a prefix list object")]
 struct RawPrefixList {
     prefix_list_id: String,
     prefix_list_name: Option<String>,
     /// Printed by `describe-prefix-lists` (AWS service lists); `describe-managed-prefix-lists`
     /// has no addresses, which `get-managed-prefix-list-entries` supplies.
+    #[serde(deserialize_with = "crate::model::values::net::opt_cidrs", default)]
     cidrs: Option<Vec<IpNet>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a prefix entry object")]
 struct RawPrefixEntry {
+    #[serde(deserialize_with = "crate::model::values::net::cidr")]
     cidr: IpNet,
 }
 
@@ -486,10 +548,23 @@ struct RawPrefixEntry {
 // Collecting the files.
 // ---------------------------------------------------------------------------------------------
 
+/// An importer error. One that starts with the JSON path of the value at fault
+/// (`Listeners[0].LoadBalancerArn: ...`) is placed in its file by line and column.
 fn import_error(file: &Path, message: impl Into<String>) -> ConfigError {
-    ConfigError::Import {
-        file: file.to_path_buf(),
-        message: message.into(),
+    let message = message.into();
+    let path_chars = |p: &str| {
+        p.starts_with(|c: char| c.is_ascii_alphabetic())
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'))
+    };
+    match message.split_once(": ") {
+        Some((path, rest)) if path_chars(path) => {
+            super::dump_error(file, path.to_string(), rest.to_string())
+        }
+        _ => ConfigError::Import {
+            file: file.to_path_buf(),
+            message,
+        },
     }
 }
 
@@ -729,25 +804,29 @@ impl<'a> Dump<'a> {
         Ok(())
     }
 
-    fn build(self, agent_address: Option<IpAddr>) -> Result<Model, ConfigError> {
+    fn build(self, agent_address: Option<IpAddr>) -> Result<(Model, Origins), ConfigError> {
+        let mut origins = Origins::default();
         let mut model = Model {
-            subnets: self.subnets(),
+            subnets: self.subnets(&mut origins),
             ..Model::default()
         };
-        model.address_groups = self.address_groups();
-        model.security_groups = self.security_groups()?;
-        model.network_acls = self.network_acls()?;
+        model.address_groups = self.address_groups(&mut origins);
+        model.security_groups = self.security_groups(&mut origins)?;
+        model.network_acls = self.network_acls(&mut origins)?;
         let interfaces = Interfaces::new(&self.instances);
-        model.backend_groups = self.backend_groups(&interfaces)?;
-        model.load_balancers = self.load_balancers()?;
+        model.backend_groups = self.backend_groups(&interfaces, &mut origins)?;
+        model.load_balancers = self.load_balancers(&mut origins)?;
         add_placeholders(&mut model);
         if let Some(address) = agent_address {
             model.agent = agent(address, &interfaces);
         }
-        Ok(model)
+        Ok((model, origins))
     }
 
-    fn subnets(&self) -> Vec<Subnet> {
+    fn subnets(&self, origins: &mut Origins) -> Vec<Subnet> {
+        for (i, s) in self.subnets.iter().enumerate() {
+            origins.add(format!("subnets[{i}]"), s.file, s.path.clone());
+        }
         self.subnets
             .iter()
             .map(|s| Subnet {
@@ -761,7 +840,10 @@ impl<'a> Dump<'a> {
 
     /// Prefix lists with their addresses: `Cidrs` of `describe-prefix-lists` plus any wrapped
     /// `Entries` file. An `Entries` file for a list not otherwise described makes a list too.
-    fn address_groups(&self) -> Vec<AddressGroup> {
+    fn address_groups(&self, origins: &mut Origins) -> Vec<AddressGroup> {
+        for (i, p) in self.prefix_lists.iter().enumerate() {
+            origins.add(format!("address_groups[{i}]"), p.file, p.path.clone());
+        }
         let mut groups: Vec<AddressGroup> = self
             .prefix_lists
             .iter()
@@ -771,10 +853,15 @@ impl<'a> Dump<'a> {
                 cidrs: p.item.cidrs.clone().unwrap_or_default(),
             })
             .collect();
-        for (_, id, entries) in &self.prefix_entries {
+        for (file, id, entries) in &self.prefix_entries {
             let group = match groups.iter().position(|g| &g.id == id) {
                 Some(i) => &mut groups[i],
                 None => {
+                    origins.add(
+                        format!("address_groups[{}]", groups.len()),
+                        file,
+                        "Entries".to_string(),
+                    );
                     groups.push(AddressGroup {
                         id: id.clone(),
                         name: None,
@@ -795,21 +882,34 @@ impl<'a> Dump<'a> {
 
     /// Security groups with their rules. A group described by `describe-security-group-rules`
     /// takes its rules from there (they carry rule ids); otherwise from its `IpPermissions`.
-    fn security_groups(&self) -> Result<Vec<SecurityGroup>, ConfigError> {
-        let mut by_rules: HashMap<&str, Vec<SgRule>> = HashMap::new();
+    fn security_groups(&self, origins: &mut Origins) -> Result<Vec<SecurityGroup>, ConfigError> {
+        // Each rule with the file and JSON path it came from.
+        type Placed<'p> = Vec<(SgRule, &'p Path, String)>;
+        let mut by_rules: HashMap<&str, Placed> = HashMap::new();
         let mut rule_only_groups: Vec<&str> = Vec::new();
         for r in self.sg_rules.iter() {
             let id = r.item.group_id.as_str();
             if self.security_groups.get(id).is_none() && !rule_only_groups.contains(&id) {
                 rule_only_groups.push(id);
             }
-            by_rules
-                .entry(id)
-                .or_default()
-                .push(listed_rule(&r.item, r.file, &r.path)?);
+            by_rules.entry(id).or_default().push((
+                listed_rule(&r.item, r.file, &r.path)?,
+                r.file,
+                r.path.clone(),
+            ));
         }
 
         let mut out = Vec::new();
+        let mut place = |i: usize, rules: Placed| -> Vec<SgRule> {
+            rules
+                .into_iter()
+                .enumerate()
+                .map(|(j, (rule, file, path))| {
+                    origins.add(format!("security_groups[{i}].rules[{j}]"), file, path);
+                    rule
+                })
+                .collect()
+        };
         for g in self.security_groups.iter() {
             let rules = match by_rules.remove(g.item.group_id.as_str()) {
                 Some(rules) => rules,
@@ -825,31 +925,40 @@ impl<'a> Dump<'a> {
                     ] {
                         for (j, p) in perms.iter().enumerate() {
                             let path = format!("{}.{key}[{j}]", g.path);
-                            rules.extend(permission_rules(p, direction, g.file, &path)?);
+                            for rule in permission_rules(p, direction, g.file, &path)? {
+                                rules.push((rule, g.file, path.clone()));
+                            }
                         }
                     }
                     rules
                 }
             };
+            let i = out.len();
             out.push(SecurityGroup {
                 id: g.item.group_id.clone(),
                 name: g.item.group_name.clone(),
-                rules,
+                rules: place(i, rules),
             });
         }
         for id in rule_only_groups {
+            let rules = by_rules.remove(id).unwrap_or_default();
+            let i = out.len();
             out.push(SecurityGroup {
                 id: id.to_string(),
                 name: None,
-                rules: by_rules.remove(id).unwrap_or_default(),
+                rules: place(i, rules),
             });
+        }
+        for (i, g) in self.security_groups.iter().enumerate() {
+            origins.add(format!("security_groups[{i}]"), g.file, g.path.clone());
         }
         Ok(out)
     }
 
-    fn network_acls(&self) -> Result<Vec<NetworkAcl>, ConfigError> {
+    fn network_acls(&self, origins: &mut Origins) -> Result<Vec<NetworkAcl>, ConfigError> {
         let mut out = Vec::new();
-        for a in self.network_acls.iter() {
+        for (i, a) in self.network_acls.iter().enumerate() {
+            origins.add(format!("network_acls[{i}]"), a.file, a.path.clone());
             let mut acl = NetworkAcl {
                 id: a.item.network_acl_id.clone(),
                 name: name_tag(&a.item.tags),
@@ -863,19 +972,41 @@ impl<'a> Dump<'a> {
                     acl.subnets.push(assoc.subnet_id.clone());
                 }
             }
+            let (mut inbound, mut outbound) = (Vec::new(), Vec::new());
             for (j, e) in a.item.entries.iter().enumerate() {
-                if e.rule_number > MAX_USER_RULE {
+                let path = format!("{}.Entries[{j}]", a.path);
+                if DEFAULT_RULES.contains(&e.rule_number) {
                     continue;
                 }
-                let rule = acl_rule(e, a.file, &format!("{}.Entries[{j}]", a.path))?;
+                if !(1..=MAX_USER_RULE).contains(&e.rule_number) {
+                    return Err(import_error(
+                        a.file,
+                        format!(
+                            "{path}.RuleNumber: {} is outside 1-{MAX_USER_RULE} \
+                             ({} are the default entries)",
+                            e.rule_number,
+                            DEFAULT_RULES.map(|n| n.to_string()).join(" and ")
+                        ),
+                    ));
+                }
+                let rule = acl_rule(e, a.file, &path)?;
                 if e.egress {
-                    acl.outbound.push(rule);
+                    outbound.push((rule, path));
                 } else {
-                    acl.inbound.push(rule);
+                    inbound.push((rule, path));
                 }
             }
-            acl.inbound.sort_by_key(|r| r.number);
-            acl.outbound.sort_by_key(|r| r.number);
+            for (dir, rules, into) in [
+                ("inbound", inbound, &mut acl.inbound),
+                ("outbound", outbound, &mut acl.outbound),
+            ] {
+                let mut rules = rules;
+                rules.sort_by_key(|(r, _)| r.number);
+                for (j, (rule, path)) in rules.into_iter().enumerate() {
+                    origins.add(format!("network_acls[{i}].{dir}[{j}]"), a.file, path);
+                    into.push(rule);
+                }
+            }
             out.push(acl);
         }
 
@@ -899,11 +1030,19 @@ impl<'a> Dump<'a> {
         Ok(out)
     }
 
-    fn backend_groups(&self, interfaces: &Interfaces) -> Result<Vec<BackendGroup>, ConfigError> {
+    fn backend_groups(
+        &self,
+        interfaces: &Interfaces,
+        origins: &mut Origins,
+    ) -> Result<Vec<BackendGroup>, ConfigError> {
         let mut groups: Vec<BackendGroup> = self
             .target_groups
             .iter()
-            .map(|t| backend_group(&t.item))
+            .enumerate()
+            .map(|(i, t)| {
+                origins.add(format!("backend_groups[{i}]"), t.file, t.path.clone());
+                backend_group(&t.item)
+            })
             .collect();
         let mut seen: HashMap<usize, &Path> = HashMap::new();
         for h in &self.health {
@@ -922,6 +1061,11 @@ impl<'a> Dump<'a> {
             for (i, t) in h.targets.iter().enumerate() {
                 let path = format!("TargetHealthDescriptions[{i}]");
                 if let Some(member) = member(t, group, interfaces, h.file, &path)? {
+                    origins.add(
+                        format!("backend_groups[{index}].members[{}]", group.members.len()),
+                        h.file,
+                        path,
+                    );
                     group.members.push(member);
                 }
             }
@@ -971,7 +1115,10 @@ impl<'a> Dump<'a> {
         }
     }
 
-    fn load_balancers(&self) -> Result<Vec<LoadBalancer>, ConfigError> {
+    fn load_balancers(&self, origins: &mut Origins) -> Result<Vec<LoadBalancer>, ConfigError> {
+        for (i, l) in self.load_balancers.iter().enumerate() {
+            origins.add(format!("load_balancers[{i}]"), l.file, l.path.clone());
+        }
         let mut lbs: Vec<LoadBalancer> = self
             .load_balancers
             .iter()
@@ -1029,6 +1176,14 @@ impl<'a> Dump<'a> {
                 },
                 None => None,
             };
+            origins.add(
+                format!(
+                    "load_balancers[{index}].listeners[{}]",
+                    lbs[index].listeners.len()
+                ),
+                l.file,
+                l.path.clone(),
+            );
             lbs[index].listeners.push(Listener {
                 name: None,
                 protocol: protocol.app(),
@@ -1947,6 +2102,28 @@ mod tests {
     }
 
     #[test]
+    fn rule_numbers_outside_the_user_range_are_errors_not_defaults() {
+        for n in [0, 32769, 40000] {
+            let acl = json(
+                "acl.json",
+                &format!(
+                    r#"{{"NetworkAcls": [{{"NetworkAclId": "acl-1", "Entries": [
+                    {{"CidrBlock": "0.0.0.0/0", "RuleNumber": {n}, "Protocol": "-1", "Egress": false, "RuleAction": "allow"}}]}}]}}"#
+                ),
+            );
+            let e = err(&[acl]);
+            // Placed on the entry's line, just past the number.
+            assert!(e.starts_with("acl.json:2:"), "{e}");
+            assert!(
+                e.contains(&format!(
+                    ": NetworkAcls[0].Entries[0].RuleNumber: {n} is outside 1-32766"
+                )),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
     fn icmp_and_other_protocols_read_from_and_to_port_by_protocol() {
         let sg = json(
             "sg.json",
@@ -1977,7 +2154,7 @@ mod tests {
         );
         let e = err(&[bad]);
         assert!(
-            e.contains("sg.json: SecurityGroups[0].IpPermissions[0]: 300 is not an ICMP type"),
+            e.contains("sg.json:2:17: SecurityGroups[0].IpPermissions[0]: 300 is not an ICMP type"),
             "{e}"
         );
     }
@@ -2061,7 +2238,7 @@ mod tests {
         );
         let e = err(&[a, c]);
         assert!(
-            e.starts_with("c.json: SecurityGroups[0]: security group sg-2 differs")
+            e.starts_with("c.json:1:21: SecurityGroups[0]: security group sg-2 differs")
                 && e.contains("a.json"),
             "{e}"
         );
@@ -2160,7 +2337,9 @@ mod tests {
         );
         let e = err(&[groups, health, json("i.json", INSTANCES)]);
         assert!(
-            e.starts_with("th.json: TargetHealthDescriptions[0].Target.Id: instance i-0f76fade"),
+            e.starts_with(
+                "th.json:1:60: TargetHealthDescriptions[0].Target.Id: instance i-0f76fade"
+            ),
             "{e}"
         );
         assert!(e.contains("describe-instances"), "{e}");
@@ -2232,7 +2411,7 @@ mod tests {
         );
         let e = err(&[lbs, orphan]);
         assert!(
-            e.starts_with("l.json: Listeners[0].LoadBalancerArn: load balancer arn:lb/gone"),
+            e.starts_with("l.json:1:48: Listeners[0].LoadBalancerArn: load balancer arn:lb/gone"),
             "{e}"
         );
     }

@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use ipnet::{IpNet, Ipv4Net, Ipv4Subnets, Ipv6Net, Ipv6Subnets};
 use serde::Deserialize;
 
-use super::{ConfigError, JsonFile};
+use super::{ConfigError, JsonFile, Origins};
 use crate::model::{
     AccessControl, AccessMode, AclRule, Action, AddressGroup, AppProto, BackendGroup, Direction,
     HealthCheck, HealthCheckPort, HealthCheckProto, IpProto, LbKind, Listener, LoadBalancer,
@@ -85,26 +85,50 @@ pub fn load_dir(dir: &Path, agent_address: Option<IpAddr>) -> Result<Model, Conf
 /// `agent_address` is where `probe` runs; with a `servers` dump it also gives the agent's
 /// security groups.
 pub fn import(files: &[JsonFile], agent_address: Option<IpAddr>) -> Result<Model, ConfigError> {
+    import_with_origins(files, agent_address).map(|(model, _)| model)
+}
+
+/// [`import`], also saying which file and JSON path each item of the model came from.
+pub fn import_with_origins(
+    files: &[JsonFile],
+    agent_address: Option<IpAddr>,
+) -> Result<(Model, Origins), ConfigError> {
+    import_placed(files, agent_address).map_err(|e| super::place_in_dump(e, files))
+}
+
+fn import_placed(
+    files: &[JsonFile],
+    agent_address: Option<IpAddr>,
+) -> Result<(Model, Origins), ConfigError> {
     let mut dump = Collected::default();
     for file in files {
         dump.add(file)?;
     }
+    same_copies(&dump.loadbalancers, |l| &l.id, "load balancer")?;
+    same_copies(&dump.listeners, |l| &l.id, "listener")?;
+    same_copies(&dump.pools, |p| &p.id, "pool")?;
+    same_copies(&dump.healthmonitors, |m| &m.id, "health monitor")?;
+    same_copies(&dump.ipgroups, |g| &g.id, "ipgroup")?;
+    same_copies(&dump.subnets, |s| &s.id, "subnet")?;
+    same_copies(&dump.address_groups, |g| &g.id, "address group")?;
+    same_copies(&dump.servers, |s| &s.id, "server")?;
     let mut model = Model::default();
-    let subnets = SubnetIndex::build(&dump.subnets, &mut model.subnets);
-    let vpc_groups = vpc_address_groups(&dump.address_groups, &mut model.address_groups);
-    let ipgroups = elb_ipgroups(&dump.ipgroups, &mut model.address_groups);
-    let dumped_groups = security_groups(&dump, &mut model)?;
-    model.network_acls = firewalls(&dump.firewalls, &subnets, &vpc_groups)?;
+    let mut o = Origins::default();
+    let subnets = SubnetIndex::build(&dump.subnets, &mut model.subnets, &mut o);
+    let vpc_groups = vpc_address_groups(&dump.address_groups, &mut model.address_groups, &mut o);
+    let ipgroups = elb_ipgroups(&dump.ipgroups, &mut model.address_groups, &mut o);
+    let dumped_groups = security_groups(&dump, &mut model, &mut o)?;
+    model.network_acls = firewalls(&dump.firewalls, &subnets, &vpc_groups, &mut o)?;
     let servers = ServerIndex::build(&dump.servers, &model.security_groups, &dumped_groups)?;
-    let pools = backend_groups(&dump, &subnets, &servers, &mut model.backend_groups)?;
-    model.load_balancers = load_balancers(&dump, &subnets, &pools, &ipgroups)?;
+    let pools = backend_groups(&dump, &subnets, &servers, &mut model.backend_groups, &mut o)?;
+    model.load_balancers = load_balancers(&dump, &subnets, &pools, &ipgroups, &mut o)?;
     model.agent.address = agent_address;
     if let Some(addr) = agent_address
         && let Some(groups) = servers.by_address.get(&addr)
     {
         model.agent.security_groups = groups.clone();
     }
-    Ok(model)
+    Ok((model, o))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -121,16 +145,18 @@ struct Item<T> {
 }
 
 impl<T> Item<T> {
+    /// Records that the model item at `model_path` came from this object.
+    fn origin(&self, origins: &mut Origins, model_path: String) {
+        origins.add(model_path, &self.file, self.path.clone());
+    }
+
     fn err(&self, field: &str, message: impl std::fmt::Display) -> ConfigError {
         let path = if field.is_empty() {
             self.path.clone()
         } else {
             format!("{}.{field}", self.path)
         };
-        ConfigError::Import {
-            file: self.file.clone(),
-            message: format!("{path}: {message}"),
-        }
+        super::dump_error(&self.file, path, message.to_string())
     }
 }
 
@@ -254,8 +280,38 @@ impl Collected {
     }
 }
 
+/// Objects saved twice (overlapping pages, a list and a show response) must be the same object:
+/// if two copies of an id differ, which one is current is unknown.
+fn same_copies<T: PartialEq>(
+    items: &[Item<T>],
+    id: impl Fn(&T) -> &str,
+    what: &str,
+) -> Result<(), ConfigError> {
+    let mut first: HashMap<&str, &Item<T>> = HashMap::new();
+    for item in items {
+        let key = id(&item.v);
+        match first.get(key) {
+            Some(prev) if prev.v != item.v => {
+                return Err(item.err(
+                    "",
+                    format!(
+                        "{what} {key} differs from its copy at {} in {}; keep one dump of it",
+                        prev.path,
+                        prev.file.display()
+                    ),
+                ));
+            }
+            Some(_) => {}
+            None => {
+                first.insert(key, item);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The first object of each id: the same object saved twice (overlapping pages, a list and a
-/// show response) counts once.
+/// show response) counts once ([`same_copies`] checked that the copies agree).
 fn unique<T>(items: &[Item<T>], id: impl Fn(&T) -> &str) -> Vec<&Item<T>> {
     let mut seen = HashSet::new();
     items
@@ -278,7 +334,7 @@ fn owned(s: &Option<String>) -> Option<String> {
 // ---------------------------------------------------------------------------------------------
 
 /// Every key a file may have. Unknown keys (`page_info`, `request_id`, `count`) are ignored.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, PartialEq)]
 struct Dump {
     #[serde(default, deserialize_with = "de::null_default")]
     loadbalancers: Vec<RawLb>,
@@ -334,13 +390,14 @@ struct Dump {
 }
 
 /// `{"id": "..."}`, how ELB objects refer to each other.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 struct IdRef {
     id: String,
 }
 
 /// ELB v3 load balancer (`GET /v3/{project_id}/elb/loadbalancers`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a load balancer object")]
 struct RawLb {
     id: String,
     #[serde(default)]
@@ -388,13 +445,14 @@ enum ListenerProto {
 }
 
 /// ELB v3 listener.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a listener object")]
 struct RawListener {
     id: String,
     #[serde(default)]
     name: Option<String>,
     protocol: ListenerProto,
-    #[serde(default)]
+    #[serde(deserialize_with = "crate::model::values::net::opt_port", default)]
     protocol_port: Option<u16>,
     #[serde(default)]
     default_pool_id: Option<String>,
@@ -405,7 +463,8 @@ struct RawListener {
 }
 
 /// A listener's access control.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "an ipgroup (access control) object")]
 struct RawListenerIpGroup {
     #[serde(default)]
     ipgroup_id: Option<String>,
@@ -437,7 +496,8 @@ enum PoolProto {
 }
 
 /// ELB v3 pool (backend server group).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a pool object")]
 struct RawPool {
     id: String,
     #[serde(default)]
@@ -451,13 +511,15 @@ struct RawPool {
 }
 
 /// ELB v3 member (`GET .../pools/{pool_id}/members`, or `GET .../elb/members`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a member object")]
 struct RawMember {
     id: String,
     #[serde(default)]
     name: Option<String>,
+    #[serde(deserialize_with = "crate::model::values::net::address")]
     address: IpAddr,
-    #[serde(default)]
+    #[serde(deserialize_with = "crate::model::values::net::opt_port", default)]
     protocol_port: Option<u16>,
     /// Neutron subnet id (IPv4) or network id (IPv6).
     #[serde(default)]
@@ -474,7 +536,8 @@ struct RawMember {
     instance_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a member reason object")]
 struct RawMemberReason {
     #[serde(default)]
     reason_code: Option<String>,
@@ -497,7 +560,8 @@ enum MonitorType {
 }
 
 /// ELB v3 health monitor.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a health monitor object")]
 struct RawMonitor {
     id: String,
     #[serde(rename = "type")]
@@ -513,7 +577,7 @@ struct RawMonitor {
     #[serde(default)]
     max_retries_down: Option<u32>,
     /// `null` = the member's port.
-    #[serde(default)]
+    #[serde(deserialize_with = "crate::model::values::net::opt_port", default)]
     monitor_port: Option<u16>,
     #[serde(default)]
     url_path: Option<String>,
@@ -526,7 +590,8 @@ struct RawMonitor {
 }
 
 /// ELB v3 IP address group (access control list of listeners).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "an ipgroup object")]
 struct RawIpGroup {
     id: String,
     #[serde(default)]
@@ -535,7 +600,8 @@ struct RawIpGroup {
     ip_list: Vec<RawIpInfo>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "an IP entry object")]
 struct RawIpInfo {
     /// An address, a CIDR or a range `a-b`.
     #[serde(deserialize_with = "de::address_entry")]
@@ -543,7 +609,8 @@ struct RawIpInfo {
 }
 
 /// VPC v1 subnet (`GET /v1/{project_id}/subnets`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a subnet object")]
 struct RawSubnet {
     id: String,
     #[serde(default, deserialize_with = "de::opt_net")]
@@ -561,7 +628,8 @@ struct RawSubnet {
 }
 
 /// VPC security group, v1/v2 (rules embedded) or v3 (rules listed separately).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a security group object")]
 struct RawSecurityGroup {
     id: String,
     #[serde(default)]
@@ -596,7 +664,8 @@ impl EtherType {
 }
 
 /// VPC security-group rule: v3 (`multiport`, `action`, `priority`) or older (`port_range_*`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a security group rule object")]
 struct RawSgRule {
     #[serde(default)]
     id: Option<String>,
@@ -630,7 +699,8 @@ struct RawSgRule {
 }
 
 /// VPC v3 firewall (network ACL). `ListFirewall` omits the rules; `ShowFirewall` has them.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a firewall object")]
 struct RawFirewall {
     id: String,
     #[serde(default)]
@@ -651,13 +721,15 @@ impl RawFirewall {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "an association object")]
 struct RawAssociation {
     virsubnet_id: String,
 }
 
 /// One firewall rule; the list is ordered and the first match decides.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a firewall rule object")]
 struct RawFwRule {
     #[serde(default)]
     id: Option<String>,
@@ -684,7 +756,8 @@ struct RawFwRule {
 }
 
 /// VPC v3 IP address group.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "an address group object")]
 struct RawAddressGroup {
     id: String,
     #[serde(default)]
@@ -696,7 +769,8 @@ struct RawAddressGroup {
 }
 
 /// ECS server (`GET /v1/{project_id}/cloudservers/detail`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a server object")]
 struct RawServer {
     id: String,
     #[serde(default)]
@@ -708,7 +782,8 @@ struct RawServer {
     security_groups: Vec<RawServerGroup>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a server address object")]
 struct RawServerAddress {
     #[serde(default, deserialize_with = "de::opt_ip")]
     addr: Option<IpAddr>,
@@ -718,7 +793,8 @@ struct RawServerAddress {
 }
 
 /// `name` is "the name or the UUID"; `id` is not always present.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a server group object")]
 struct RawServerGroup {
     #[serde(default)]
     id: Option<String>,
@@ -889,9 +965,7 @@ mod de {
 fn parse_net(s: &str) -> Result<IpNet, String> {
     let t = s.trim();
     if t.contains('/') {
-        t.parse::<IpNet>()
-            .map(|n| n.trunc())
-            .map_err(|_| format!("invalid CIDR {s:?}"))
+        crate::model::values::net::parse_cidr(t).map(|n| n.trunc())
     } else {
         t.parse::<IpAddr>()
             .map(IpNet::from)
@@ -944,12 +1018,13 @@ struct SubnetIndex {
 }
 
 impl SubnetIndex {
-    fn build(items: &[Item<RawSubnet>], out: &mut Vec<Subnet>) -> Self {
+    fn build(items: &[Item<RawSubnet>], out: &mut Vec<Subnet>, origins: &mut Origins) -> Self {
         let mut index = SubnetIndex::default();
         for item in unique(items, |s| &s.id) {
             let s = &item.v;
             let zone = owned(&s.availability_zone);
             let v4 = s.cidr.map(|cidr| {
+                item.origin(origins, format!("subnets[{}]", out.len()));
                 out.push(Subnet {
                     id: s.id.clone(),
                     cidr,
@@ -960,6 +1035,7 @@ impl SubnetIndex {
             });
             let v6 = s.cidr_v6.map(|cidr| {
                 let id = format!("{}{IPV6_SUBNET_SUFFIX}", s.id);
+                item.origin(origins, format!("subnets[{}]", out.len()));
                 out.push(Subnet {
                     id: id.clone(),
                     cidr,
@@ -1013,6 +1089,7 @@ impl SubnetIndex {
 fn vpc_address_groups(
     items: &[Item<RawAddressGroup>],
     out: &mut Vec<AddressGroup>,
+    origins: &mut Origins,
 ) -> HashMap<String, Vec<IpNet>> {
     let mut by_id = HashMap::new();
     for item in unique(items, |g| &g.id) {
@@ -1028,6 +1105,7 @@ fn vpc_address_groups(
             }
         }
         by_id.insert(g.id.clone(), cidrs.clone());
+        item.origin(origins, format!("address_groups[{}]", out.len()));
         out.push(AddressGroup {
             id: g.id.clone(),
             name: owned(&g.name),
@@ -1039,7 +1117,11 @@ fn vpc_address_groups(
 
 /// ELB ipgroups → model address groups; returns the ids. An empty `ip_list` means every address
 /// (the API says so), which is spelled out as `0.0.0.0/0` and `::/0`.
-fn elb_ipgroups(items: &[Item<RawIpGroup>], out: &mut Vec<AddressGroup>) -> HashSet<String> {
+fn elb_ipgroups(
+    items: &[Item<RawIpGroup>],
+    out: &mut Vec<AddressGroup>,
+    origins: &mut Origins,
+) -> HashSet<String> {
     let mut ids = HashSet::new();
     for item in unique(items, |g| &g.id) {
         let g = &item.v;
@@ -1053,6 +1135,7 @@ fn elb_ipgroups(items: &[Item<RawIpGroup>], out: &mut Vec<AddressGroup>) -> Hash
             cidrs = vec![EtherType::V4.any(), EtherType::V6.any()];
         }
         ids.insert(g.id.clone());
+        item.origin(origins, format!("address_groups[{}]", out.len()));
         out.push(AddressGroup {
             id: g.id.clone(),
             name: owned(&g.name),
@@ -1069,7 +1152,11 @@ fn elb_ipgroups(items: &[Item<RawIpGroup>], out: &mut Vec<AddressGroup>) -> Hash
 /// Security groups with their rules, embedded or listed separately, plus placeholders for remote
 /// groups and address groups that are not in the dump. Returns the ids that were dumped (as
 /// opposed to placeholders).
-fn security_groups(dump: &Collected, model: &mut Model) -> Result<HashSet<String>, ConfigError> {
+fn security_groups(
+    dump: &Collected,
+    model: &mut Model,
+    origins: &mut Origins,
+) -> Result<HashSet<String>, ConfigError> {
     let mut groups: Vec<SecurityGroup> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut rule_ids: HashSet<(usize, String)> = HashSet::new();
@@ -1091,10 +1178,17 @@ fn security_groups(dump: &Collected, model: &mut Model) -> Result<HashSet<String
     for item in &dump.security_groups {
         let g = &item.v;
         let i = slot(&mut groups, &g.id, owned(&g.name));
+        item.origin(origins, format!("security_groups[{i}]"));
         for (j, r) in g.security_group_rules.iter().enumerate() {
             let path = format!("security_group_rules[{j}]");
-            if let Some(rule) = sg_rule(r, item, &path)? {
-                add_rule(&mut groups[i], i, rule, &mut rule_ids);
+            if let Some(rule) = sg_rule(r, item, &path)?
+                && let Some(k) = add_rule(&mut groups[i], i, rule, &mut rule_ids)
+            {
+                origins.add(
+                    format!("security_groups[{i}].rules[{k}]"),
+                    &item.file,
+                    format!("{}.{path}", item.path),
+                );
             }
         }
     }
@@ -1107,8 +1201,10 @@ fn security_groups(dump: &Collected, model: &mut Model) -> Result<HashSet<String
             ));
         };
         let i = slot(&mut groups, gid, None);
-        if let Some(rule) = sg_rule(r, item, "")? {
-            add_rule(&mut groups[i], i, rule, &mut rule_ids);
+        if let Some(rule) = sg_rule(r, item, "")?
+            && let Some(k) = add_rule(&mut groups[i], i, rule, &mut rule_ids)
+        {
+            item.origin(origins, format!("security_groups[{i}].rules[{k}]"));
         }
     }
 
@@ -1147,19 +1243,20 @@ fn security_groups(dump: &Collected, model: &mut Model) -> Result<HashSet<String
 }
 
 /// Adds a rule unless the same rule id is already in the group (a rule both embedded in its group
-/// and listed on its own).
+/// and listed on its own); returns its index.
 fn add_rule(
     group: &mut SecurityGroup,
     index: usize,
     rule: SgRule,
     seen: &mut HashSet<(usize, String)>,
-) {
+) -> Option<usize> {
     if let Some(id) = &rule.id
         && !seen.insert((index, id.clone()))
     {
-        return;
+        return None;
     }
     group.rules.push(rule);
+    Some(group.rules.len() - 1)
 }
 
 /// One security-group rule; `None` for a disabled rule.
@@ -1265,6 +1362,7 @@ fn firewalls(
     items: &[Item<RawFirewall>],
     subnets: &SubnetIndex,
     vpc_groups: &HashMap<String, Vec<IpNet>>,
+    origins: &mut Origins,
 ) -> Result<Vec<NetworkAcl>, ConfigError> {
     let mut chosen: Vec<&Item<RawFirewall>> = Vec::new();
     let mut index: HashMap<&str, usize> = HashMap::new();
@@ -1312,25 +1410,50 @@ fn firewalls(
             acl_subnets.extend(ids);
         }
         let none = Vec::new();
+        let i = out.len();
+        item.origin(origins, format!("network_acls[{i}]"));
+        let mut rules = |list: &Option<Vec<RawFwRule>>, direction, key, dir| {
+            let rules = acl_rules(
+                list.as_ref().unwrap_or(&none),
+                direction,
+                vpc_groups,
+                item,
+                key,
+            )?;
+            Ok::<_, ConfigError>(
+                rules
+                    .into_iter()
+                    .enumerate()
+                    .map(|(j, (rule, path))| {
+                        origins.add(
+                            format!("network_acls[{i}].{dir}[{j}]"),
+                            &item.file,
+                            format!("{}.{path}", item.path),
+                        );
+                        rule
+                    })
+                    .collect(),
+            )
+        };
+        let inbound = rules(
+            &fw.ingress_rules,
+            Direction::Ingress,
+            "ingress_rules",
+            "inbound",
+        )?;
+        let outbound = rules(
+            &fw.egress_rules,
+            Direction::Egress,
+            "egress_rules",
+            "outbound",
+        )?;
         out.push(NetworkAcl {
             id: fw.id.clone(),
             name: owned(&fw.name),
             stateful: true,
             subnets: acl_subnets,
-            inbound: acl_rules(
-                fw.ingress_rules.as_ref().unwrap_or(&none),
-                Direction::Ingress,
-                vpc_groups,
-                item,
-                "ingress_rules",
-            )?,
-            outbound: acl_rules(
-                fw.egress_rules.as_ref().unwrap_or(&none),
-                Direction::Egress,
-                vpc_groups,
-                item,
-                "egress_rules",
-            )?,
+            inbound,
+            outbound,
         });
     }
     Ok(out)
@@ -1349,7 +1472,7 @@ fn acl_rules(
     vpc_groups: &HashMap<String, Vec<IpNet>>,
     item: &Item<RawFirewall>,
     list: &str,
-) -> Result<Vec<AclRule>, ConfigError> {
+) -> Result<Vec<(AclRule, String)>, ConfigError> {
     let mut out = Vec::new();
     let mut next: u32 = 1;
     for (i, r) in rules.iter().enumerate() {
@@ -1418,18 +1541,21 @@ fn acl_rules(
         for remote in &remote {
             let cidr = remote.or(family.map(EtherType::any));
             for local in &local {
-                out.push(AclRule {
-                    number: next + n,
-                    id: owned(&r.id),
-                    action: r.action,
-                    protocol,
-                    ports: ports.clone(),
-                    source_ports: source_ports.clone(),
-                    icmp_type: None,
-                    icmp_code: None,
-                    cidr,
-                    local_cidr: *local,
-                });
+                out.push((
+                    AclRule {
+                        number: next + n,
+                        id: owned(&r.id),
+                        action: r.action,
+                        protocol,
+                        ports: ports.clone(),
+                        source_ports: source_ports.clone(),
+                        icmp_type: None,
+                        icmp_code: None,
+                        cidr,
+                        local_cidr: *local,
+                    },
+                    path.clone(),
+                ));
                 n += 1;
             }
         }
@@ -1565,6 +1691,7 @@ fn backend_groups(
     subnets: &SubnetIndex,
     servers: &ServerIndex,
     out: &mut Vec<BackendGroup>,
+    origins: &mut Origins,
 ) -> Result<HashMap<String, String>, ConfigError> {
     let pools = unique(&dump.pools, |p| &p.id);
     let names = unique_names(pools.iter().map(|p| (p.v.id.as_str(), text(&p.v.name))));
@@ -1580,7 +1707,7 @@ fn backend_groups(
         }
     }
 
-    let mut members: HashMap<&str, Vec<Member>> = HashMap::new();
+    let mut members: HashMap<&str, Vec<(Member, &Item<MemberIn>)>> = HashMap::new();
     let member_owner: HashMap<&str, &str> = pools
         .iter()
         .flat_map(|p| p.v.members.iter().map(|m| (m.id.as_str(), p.v.id.as_str())))
@@ -1630,17 +1757,21 @@ fn backend_groups(
                 ));
             }
         };
-        members.entry(pool).or_default().push(Member {
-            name: owned(&m.name),
-            address: m.address,
-            port: Some(port),
-            subnet: text(&m.subnet_cidr_id).and_then(|id| subnets.for_cidr_id(id, Some(m.address))),
-            security_groups: servers.groups_for(text(&m.instance_id), m.address),
-            reported_health: owned(&m.operating_status).map(|state| ReportedHealth {
-                state,
-                reason: m.reason.as_ref().and_then(|r| owned(&r.reason_code)),
-            }),
-        });
+        members.entry(pool).or_default().push((
+            Member {
+                name: owned(&m.name),
+                address: m.address,
+                port: Some(port),
+                subnet: text(&m.subnet_cidr_id)
+                    .and_then(|id| subnets.for_cidr_id(id, Some(m.address))),
+                security_groups: servers.groups_for(text(&m.instance_id), m.address),
+                reported_health: owned(&m.operating_status).map(|state| ReportedHealth {
+                    state,
+                    reason: m.reason.as_ref().and_then(|r| owned(&r.reason_code)),
+                }),
+            },
+            item,
+        ));
     }
 
     let mut by_id = HashMap::new();
@@ -1674,6 +1805,21 @@ fn backend_groups(
             None => monitor_of_pool.get(p.id.as_str()).copied(),
         };
         by_id.insert(p.id.clone(), name.clone());
+        let i = out.len();
+        item.origin(origins, format!("backend_groups[{i}]"));
+        if let Some(m) = monitor {
+            m.origin(origins, format!("backend_groups[{i}].health_check"));
+        }
+        let members = members
+            .remove(p.id.as_str())
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(j, (member, from))| {
+                from.origin(origins, format!("backend_groups[{i}].members[{j}]"));
+                member
+            })
+            .collect();
         out.push(BackendGroup {
             name,
             id: Some(p.id.clone()),
@@ -1681,7 +1827,7 @@ fn backend_groups(
             port: None,
             target_type: None,
             health_check: monitor.and_then(|m| health_check(&m.v)),
-            members: members.remove(p.id.as_str()).unwrap_or_default(),
+            members,
         });
     }
     Ok(by_id)
@@ -1733,6 +1879,7 @@ fn load_balancers(
     subnets: &SubnetIndex,
     pools: &HashMap<String, String>,
     ipgroups: &HashSet<String>,
+    origins: &mut Origins,
 ) -> Result<Vec<LoadBalancer>, ConfigError> {
     let lbs = unique(&dump.loadbalancers, |l| &l.id);
     let names = unique_names(lbs.iter().map(|l| (l.v.id.as_str(), text(&l.v.name))));
@@ -1780,9 +1927,18 @@ fn load_balancers(
             let attached = l.v.loadbalancers.iter().any(|r| r.id == lb.id)
                 || lb.listeners.iter().any(|r| r.id == l.v.id);
             if attached {
+                l.origin(
+                    origins,
+                    format!(
+                        "load_balancers[{}].listeners[{}]",
+                        out.len(),
+                        lb_listeners.len()
+                    ),
+                );
                 lb_listeners.push(listener(l, pools, ipgroups)?);
             }
         }
+        item.origin(origins, format!("load_balancers[{}]", out.len()));
         out.push(LoadBalancer {
             name: names.get(&lb.id).cloned().unwrap_or_else(|| lb.id.clone()),
             id: Some(lb.id.clone()),
@@ -2414,6 +2570,24 @@ mod tests {
         assert!(
             err.contains("pool p9, which is not in the pools dump"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn two_different_copies_of_one_id_are_an_error() {
+        let page1 = r#"{"pools": [{"id": "p1", "name": "web", "protocol": "HTTP"}]}"#;
+        let page2 = r#"{"pools": [{"id": "p1", "name": "web", "protocol": "HTTP"},
+            {"id": "p2", "name": "api", "protocol": "TCP"}]}"#;
+        // The same object twice (overlapping pages) counts once.
+        let m = import_ok(&[doc("a.json", page1), doc("b.json", page2)]);
+        assert_eq!(m.backend_groups.len(), 2);
+        let changed = r#"{"pools": [{"id": "p1", "name": "web", "protocol": "TCP"}]}"#;
+        let e = import_err(&[doc("a.json", page1), doc("c.json", changed)]);
+        assert!(
+            e.starts_with(
+                "c.json:1:12: pools[0]: pool p1 differs from its copy at pools[0] in a.json"
+            ),
+            "{e}"
         );
     }
 

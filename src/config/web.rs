@@ -1,4 +1,4 @@
-//! The web configuration of `probe agent` (`--web.config.file`): TLS, HTTP basic auth and extra
+//! The web configuration of `probe agent` (`--web-config`): TLS, HTTP basic auth and extra
 //! response headers, in the file format of the Prometheus exporter-toolkit, so the file an
 //! operator already keeps for node_exporter works here too. `docs/agent-web-config.md` is the
 //! user's reference.
@@ -135,9 +135,8 @@ impl Pem {
 
     fn read(&self, file: &Path) -> Result<Vec<u8>, ConfigError> {
         match &self.source {
-            PemSource::File(p) => {
-                super::read_file(p).map_err(|e| message_error(file, self.field, e.to_string()))
-            }
+            PemSource::File(p) => super::read_file(p, super::PEM_LIMIT)
+                .map_err(|e| message_error(file, self.field, e.to_string())),
             PemSource::Inline(text) => Ok(text.as_bytes().to_vec()),
         }
     }
@@ -227,9 +226,9 @@ impl FromStr for TlsVersion {
 
 /// Reads, checks and builds the web configuration at `path`.
 pub fn load(path: &Path) -> Result<WebConfig, ConfigError> {
-    let bytes = super::read_file(path)?;
+    let bytes = super::read_file(path, super::YAML_LIMIT)?;
     let raw = parse(&bytes, path)?;
-    build(raw, path)
+    build(raw, path).map_err(|e| super::yaml::place(e, &bytes))
 }
 
 /// Parses and checks a web configuration without reading the files it names. `file` is where
@@ -251,12 +250,13 @@ pub fn parse(bytes: &[u8], file: &Path) -> Result<RawWebConfig, ConfigError> {
     }
     let basic_auth_users = doc
         .basic_auth_users
+        .map(|u| u.0)
         .unwrap_or_default()
         .into_iter()
         .map(|(user, hash)| (user, hash.0))
         .collect();
     let tls = match doc.tls_server_config {
-        Some(t) => tls_settings(t, file)?,
+        Some(t) => tls_settings(t, file).map_err(|e| super::yaml::place(e, bytes))?,
         None => None,
     };
     Ok(RawWebConfig {
@@ -540,11 +540,14 @@ fn non_empty(s: Option<String>) -> Option<String> {
 // ---- The serde form of the file. ----
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "the web configuration: a mapping with tls_server_config, http_server_config, basic_auth_users"
+)]
 struct Document {
     tls_server_config: Option<TlsDocument>,
     http_server_config: Option<HttpDocument>,
-    basic_auth_users: Option<BTreeMap<String, BcryptHash>>,
+    basic_auth_users: Option<Users>,
     #[serde(rename = "rate_limit", default, deserialize_with = "refuse_rate_limit")]
     _rate_limit: Option<()>,
     #[serde(
@@ -556,7 +559,10 @@ struct Document {
 }
 
 #[derive(Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "tls_server_config: a mapping with cert_file, key_file, ..."
+)]
 struct TlsDocument {
     cert: Option<String>,
     key: Option<String>,
@@ -589,7 +595,10 @@ struct TlsDocument {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "http_server_config: a mapping with headers, http2"
+)]
 struct HttpDocument {
     http2: Option<bool>,
     headers: Option<Headers>,
@@ -602,6 +611,49 @@ struct Parsed<T>(T);
 impl<'de, T: FromStr<Err = String>> Deserialize<'de> for Parsed<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(Text(|s: String| s.parse().map(Parsed)))
+    }
+}
+
+/// `basic_auth_users`: a user listed twice is an error (YAML would keep the last hash silently).
+#[derive(Debug)]
+struct Users(BTreeMap<String, BcryptHash>);
+
+impl<'de> Deserialize<'de> for Users {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Users;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of user name to bcrypt hash")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Users, A::Error> {
+                let mut users = BTreeMap::new();
+                while let Some(user) = map.next_key::<String>()? {
+                    if users.contains_key(&user) {
+                        let why = format!("user {user} is listed twice");
+                        map.next_value_seed(Twice(why))?;
+                    }
+                    let hash = map.next_value::<BcryptHash>()?;
+                    users.insert(user, hash);
+                }
+                Ok(Users(users))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// The value of a key seen before: an error carrying the value's line and column.
+struct Twice(String);
+
+impl<'de> DeserializeSeed<'de> for Twice {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        let why = self.0;
+        d.deserialize_any(Text(move |_: String| Err::<(), String>(why)))
     }
 }
 
@@ -661,7 +713,12 @@ impl<'de> Visitor<'de> for HeadersVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Headers, A::Error> {
         let mut headers = Vec::new();
+        let mut seen = Vec::new();
         while let Some(name) = map.next_key::<String>()? {
+            if seen.contains(&name) {
+                map.next_value_seed(Twice(format!("header {name} is set twice")))?;
+            }
+            seen.push(name.clone());
             if let Some(value) = map.next_value_seed(HeaderValue { name: &name })? {
                 headers.push((name, value));
             }
@@ -879,12 +936,12 @@ mod tests {
             (
                 "missing key_file",
                 "tls_server_config:\n  cert_file: a.crt\n",
-                &["web.yml: tls_server_config: missing key_file"],
+                &["web.yml:2:3: tls_server_config: missing key_file"],
             ),
             (
                 "missing cert_file",
                 "tls_server_config:\n  key_file: a.key\n",
-                &["web.yml: tls_server_config: missing cert_file"],
+                &["web.yml:2:3: tls_server_config: missing cert_file"],
             ),
             (
                 "only a version: TLS is wanted but has no certificate",
@@ -1004,6 +1061,18 @@ mod tests {
                 &[
                     "header x-frame-options cannot be configured",
                     "write X-Frame-Options",
+                ],
+            ),
+            (
+                "a user twice",
+                "basic_auth_users:\n  alice: '$2y$10$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7zG'\n  bob: '$2y$10$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7zG'\n  alice: '$2y$10$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7zG'\n",
+                &["web.yml:4:10: basic_auth_users.alice: user alice is listed twice"],
+            ),
+            (
+                "a header twice",
+                "http_server_config:\n  headers:\n    X-Frame-Options: deny\n    X-Frame-Options: sameorigin\n",
+                &[
+                    "web.yml:4:22: http_server_config.headers.X-Frame-Options: header X-Frame-Options is set twice",
                 ],
             ),
             (
@@ -1207,7 +1276,7 @@ mod tests {
                 "server.crt",
                 "other.key",
                 &[
-                    "web.yml: tls_server_config.key_file: the key in ",
+                    "web.yml:3:13: tls_server_config.key_file: the key in ",
                     "other.key does not match the certificate in ",
                     "server.crt",
                 ],
@@ -1217,7 +1286,7 @@ mod tests {
                 "nowhere.crt",
                 "server.key",
                 &[
-                    "web.yml: tls_server_config.cert_file: ",
+                    "web.yml:2:14: tls_server_config.cert_file: ",
                     "nowhere.crt: cannot read",
                 ],
             ),

@@ -26,7 +26,10 @@ pub use values::{Action, Direction, IpProto, PortRange, PortSet, ProtoError};
 
 /// Everything `probe` expects of the network.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping of top-level keys (agent, subnets, load_balancers, backend_groups, security_groups, network_acls, address_groups, expectations)"
+)]
 pub struct Model {
     /// Where `probe` itself runs.
     #[serde(default, skip_serializing_if = "Agent::is_unset")]
@@ -51,10 +54,17 @@ pub struct Model {
 
 /// The host `probe` runs on.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "the agent: a mapping with address, security_groups, subnet"
+)]
 pub struct Agent {
     /// Its address; detected from the route to the first backend when omitted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "values::net::opt_address",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub address: Option<IpAddr>,
     /// Security groups on its interface.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -72,9 +82,13 @@ impl Agent {
 
 /// A subnet: where load balancer nodes and members live, and what network ACLs attach to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a subnet: a mapping with id and cidr"
+)]
 pub struct Subnet {
     pub id: String,
+    #[serde(deserialize_with = "values::net::cidr")]
     pub cidr: IpNet,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zone: Option<String>,
@@ -116,7 +130,10 @@ pub enum LbKind {
 
 /// A load balancer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a load balancer: a mapping with name, provider, kind, listeners, ..."
+)]
 pub struct LoadBalancer {
     pub name: String,
     /// The provider's id or ARN, when it differs from the name.
@@ -127,7 +144,11 @@ pub struct LoadBalancer {
     #[serde(default)]
     pub kind: LbKind,
     /// The virtual address clients connect to; listeners are probed there when set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "values::net::opt_address",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub address: Option<IpAddr>,
     /// Subnets the load balancer's nodes live in (Huawei dedicated: its backend subnets).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -136,7 +157,11 @@ pub struct LoadBalancer {
     pub security_groups: Vec<String>,
     /// Where health checks come from. Derived when omitted: AWS and Huawei dedicated = the load
     /// balancer's subnets; Huawei shared = 100.125.0.0/16.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "values::net::opt_cidrs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub health_check_sources: Option<Vec<IpNet>>,
     /// Huawei "IP as a backend" (cross-VPC backends). When off, security groups and firewalls do
     /// not apply to the traffic of TCP/UDP listeners. Omitted = off for Huawei, on elsewhere.
@@ -151,11 +176,15 @@ pub const HUAWEI_SHARED_HC_SOURCE: &str = "100.125.0.0/16";
 
 /// A listener: a front-end port that forwards to a backend group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a listener: a mapping with protocol and port"
+)]
 pub struct Listener {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub protocol: AppProto,
+    #[serde(deserialize_with = "values::net::port")]
     pub port: u16,
     /// Name of the backend group it forwards to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -207,14 +236,21 @@ impl AppProto {
 
 /// A listener's access control: an address whitelist or blacklist.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "access control: a mapping with mode and cidrs or address_groups"
+)]
 pub struct AccessControl {
     /// The address group (Huawei ipgroup) id, for reports and fixes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub mode: AccessMode,
     /// Addresses listed inline.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        deserialize_with = "values::net::cidrs",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub cidrs: Vec<IpNet>,
     /// Address groups whose addresses are listed too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -233,14 +269,21 @@ pub enum AccessMode {
 
 /// A backend group (AWS target group, Huawei pool).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a backend group: a mapping with name, protocol, members, ..."
+)]
 pub struct BackendGroup {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub protocol: AppProto,
     /// The members' traffic port when a member does not name its own.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "values::net::opt_port",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub port: Option<u16>,
     /// AWS: targets registered by `instance` (NLB preserves client addresses) or by `ip`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -263,14 +306,22 @@ pub enum TargetType {
 
 /// A backend: one address and port behind a load balancer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a member: a mapping with address and, optionally, name, port, subnet, security_groups"
+)]
 pub struct Member {
     /// How findings name it; the address when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(deserialize_with = "values::net::address")]
     pub address: IpAddr,
     /// Traffic port; the group's port when omitted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "values::net::opt_port",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub port: Option<u16>,
     /// Subnet id; found from the address when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -293,7 +344,10 @@ impl Member {
 
 /// What the provider said about a member (`describe-target-health`, member `operating_status`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a reported health: a mapping with state and reason"
+)]
 pub struct ReportedHealth {
     pub state: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -302,7 +356,10 @@ pub struct ReportedHealth {
 
 /// A health check as the load balancer runs it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a health check: a mapping with protocol, port, path, ..."
+)]
 pub struct HealthCheck {
     pub protocol: HealthCheckProto,
     /// `traffic-port` (the member's port) or a number.
@@ -442,7 +499,10 @@ impl<'de> Deserialize<'de> for HealthCheckPort {
 
 /// A security group: stateful rules attached to interfaces.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a security group: a mapping with id and rules"
+)]
 pub struct SecurityGroup {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -454,7 +514,10 @@ pub struct SecurityGroup {
 /// One security-group rule. Exactly one of `cidr`, `group`, `address_group` names the remote
 /// side; none means any address.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a security group rule: a mapping with direction, protocol, ports, cidr, ..."
+)]
 pub struct SgRule {
     /// The provider's rule id; findings fall back to the rule's position (`ingress#3`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -477,7 +540,11 @@ pub struct SgRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub icmp_code: Option<u8>,
     /// Remote addresses (source for ingress, destination for egress).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "values::net::opt_cidr",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cidr: Option<IpNet>,
     /// Remote security group: any interface that carries it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -495,7 +562,10 @@ fn is_allow(a: &Action) -> bool {
 
 /// A network ACL (AWS) or subnet firewall (Huawei): ordered numbered rules, default deny.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a network ACL: a mapping with id, subnets, inbound, outbound"
+)]
 pub struct NetworkAcl {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -516,7 +586,10 @@ pub struct NetworkAcl {
 
 /// One ACL entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a network ACL rule: a mapping with number, action, protocol, ports, cidr, ..."
+)]
 pub struct AclRule {
     /// Evaluation order (AWS `RuleNumber`, 1-32766; Huawei: the rule's position). 32767 is the implicit default deny, shown as `*`.
     pub number: u32,
@@ -537,27 +610,41 @@ pub struct AclRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub icmp_code: Option<u8>,
     /// Remote addresses: source of inbound, destination of outbound traffic. Any when omitted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "values::net::opt_cidr",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cidr: Option<IpNet>,
     /// Local addresses inside the subnet (Huawei rules name both ends). Any when omitted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "values::net::opt_cidr",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub local_cidr: Option<IpNet>,
 }
 
 /// A named set of addresses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an address group: a mapping with id and cidrs"
+)]
 pub struct AddressGroup {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default)]
+    #[serde(deserialize_with = "values::net::cidrs", default)]
     pub cidrs: Vec<IpNet>,
 }
 
 /// A flow that must pass or must be blocked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an expectation: a mapping with from, to and decision"
+)]
 pub struct Expectation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,

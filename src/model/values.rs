@@ -377,6 +377,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn cidrs_and_addresses_are_refused_with_the_value_and_the_reason() {
+        use super::net::{parse_address, parse_cidr};
+        assert_eq!(
+            parse_cidr("10.0.0.0/16").map(|n| n.to_string()),
+            Ok("10.0.0.0/16".into())
+        );
+        let e = |s: &str| parse_cidr(s).expect_err(s);
+        assert_eq!(
+            e("10.0.0.0/33"),
+            "invalid CIDR \"10.0.0.0/33\": prefix length 33 is longer than 32"
+        );
+        assert_eq!(
+            e("2001:db8::/129"),
+            "invalid CIDR \"2001:db8::/129\": prefix length 129 is longer than 128"
+        );
+        assert!(e("10.0.1.5").contains("write 10.0.1.5/32"));
+        assert!(e("10.0.300.0/24").contains("\"10.0.300.0\" is not an IP address"));
+        assert!(e("10.0.0.0/x").contains("\"x\" is not a prefix length"));
+        assert!(e("web").contains("not an address/prefix-length"));
+        assert!(
+            parse_address("10.0.1.300")
+                .expect_err("bad")
+                .contains("\"10.0.1.300\"")
+        );
+    }
+
+    #[test]
     fn protocols_parse_in_every_provider_spelling() {
         for (s, p) in [
             ("-1", IpProto::Any),
@@ -405,5 +432,152 @@ mod tests {
         for bad in ["70000", "90-80", "80,,81", "http"] {
             assert!(bad.parse::<PortSet>().is_err(), "{bad}");
         }
+    }
+}
+
+/// Addresses and CIDRs read with messages that name the bad value and say what is wrong with it
+/// (serde's own say only "invalid IP address syntax"). For `#[serde(deserialize_with)]`.
+pub mod net {
+    use std::fmt;
+    use std::marker::PhantomData;
+    use std::net::IpAddr;
+
+    use ipnet::IpNet;
+    use serde::de::{self, Visitor};
+    use serde::{Deserialize, Deserializer};
+
+    /// `10.0.0.0/16` or `2001:db8::/32`; a bare address is refused (it is a CIDR with a prefix
+    /// length the reader would have to guess).
+    pub fn parse_cidr(s: &str) -> Result<IpNet, String> {
+        if let Ok(net) = s.parse::<IpNet>() {
+            return Ok(net);
+        }
+        let bad = |why: String| format!("invalid CIDR {s:?}: {why}");
+        let Some((addr, len)) = s.split_once('/') else {
+            return Err(match s.parse::<IpAddr>() {
+                Ok(a) => bad(format!(
+                    "no prefix length (write {a}/{} for one address)",
+                    if a.is_ipv4() { 32 } else { 128 }
+                )),
+                Err(_) => bad("not an address/prefix-length such as 10.0.0.0/16".to_string()),
+            });
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| bad(format!("{addr:?} is not an IP address")))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        match len.parse::<u32>() {
+            Ok(n) if n > max => Err(bad(format!("prefix length {n} is longer than {max}"))),
+            _ => Err(bad(format!("{len:?} is not a prefix length (0-{max})"))),
+        }
+    }
+
+    /// An IPv4 or IPv6 address.
+    pub fn parse_address(s: &str) -> Result<IpAddr, String> {
+        s.parse()
+            .map_err(|_| format!("invalid IP address {s:?}: expected e.g. 10.0.1.5 or 2001:db8::5"))
+    }
+
+    struct Text<T>(fn(&str) -> Result<T, String>, &'static str, PhantomData<T>);
+
+    impl<T> Visitor<'_> for Text<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.1)
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+            (self.0)(v).map_err(E::custom)
+        }
+    }
+
+    struct Cidr(IpNet);
+
+    impl<'de> Deserialize<'de> for Cidr {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_str(Text(parse_cidr, "a CIDR such as 10.0.0.0/16", PhantomData))
+                .map(Cidr)
+        }
+    }
+
+    struct Address(IpAddr);
+
+    impl<'de> Deserialize<'de> for Address {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_str(Text(
+                parse_address,
+                "an IP address such as 10.0.1.5",
+                PhantomData,
+            ))
+            .map(Address)
+        }
+    }
+
+    /// A port number 0-65535 (0 is refused later, with the field's own reason).
+    struct Port;
+
+    impl Visitor<'_> for Port {
+        type Value = u16;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a port number from 1 to 65535")
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u16, E> {
+            u16::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u16, E> {
+            u16::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
+        }
+    }
+
+    struct PortNumber(u16);
+
+    impl<'de> Deserialize<'de> for PortNumber {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_u64(Port).map(PortNumber)
+        }
+    }
+
+    /// A port: "expected a port number from 1 to 65535" rather than "expected u16".
+    pub fn port<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+        PortNumber::deserialize(d).map(|p| p.0)
+    }
+
+    /// An optional port (with `#[serde(default)]`).
+    pub fn opt_port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+        Option::<PortNumber>::deserialize(d).map(|p| p.map(|p| p.0))
+    }
+
+    /// A CIDR.
+    pub fn cidr<'de, D: Deserializer<'de>>(d: D) -> Result<IpNet, D::Error> {
+        Cidr::deserialize(d).map(|c| c.0)
+    }
+
+    /// An optional CIDR (with `#[serde(default)]`).
+    pub fn opt_cidr<'de, D: Deserializer<'de>>(d: D) -> Result<Option<IpNet>, D::Error> {
+        Option::<Cidr>::deserialize(d).map(|c| c.map(|c| c.0))
+    }
+
+    /// A list of CIDRs.
+    pub fn cidrs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+        Vec::<Cidr>::deserialize(d).map(|v| v.into_iter().map(|c| c.0).collect())
+    }
+
+    /// An optional list of CIDRs (with `#[serde(default)]`).
+    pub fn opt_cidrs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<IpNet>>, D::Error> {
+        Option::<Vec<Cidr>>::deserialize(d).map(|v| v.map(|v| v.into_iter().map(|c| c.0).collect()))
+    }
+
+    /// An address.
+    pub fn address<'de, D: Deserializer<'de>>(d: D) -> Result<IpAddr, D::Error> {
+        Address::deserialize(d).map(|a| a.0)
+    }
+
+    /// An optional address (with `#[serde(default)]`).
+    pub fn opt_address<'de, D: Deserializer<'de>>(d: D) -> Result<Option<IpAddr>, D::Error> {
+        Option::<Address>::deserialize(d).map(|a| a.map(|a| a.0))
     }
 }

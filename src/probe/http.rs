@@ -184,8 +184,17 @@ impl TlsRoots {
                 path: path.display().to_string(),
                 reason,
             };
-            let certs = CertificateDer::pem_file_iter(path)
-                .map_err(|e| ca_err(e.to_string()))?
+            // Read by the config module, like every file the user names: bounded in size.
+            let bytes = crate::config::read_file(path, crate::config::PEM_LIMIT).map_err(|e| {
+                ca_err(match e {
+                    crate::config::ConfigError::Io { reason, .. } => reason
+                        .strip_prefix("cannot read: ")
+                        .unwrap_or(&reason)
+                        .to_string(),
+                    other => other.to_string(),
+                })
+            })?;
+            let certs = CertificateDer::pem_slice_iter(&bytes)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| ca_err(e.to_string()))?;
             if certs.is_empty() {

@@ -161,6 +161,12 @@ pub enum TargetError {
         count: u128,
         max: usize,
     },
+    #[error("{target:?} brings the targets to {count}, more than the {max} one run may probe")]
+    TooManyInFile {
+        target: String,
+        count: usize,
+        max: usize,
+    },
     #[error("unsupported URL scheme {scheme:?} in {target:?}: use http, https, tcp, udp or icmp")]
     UnsupportedScheme { target: String, scheme: String },
     #[error("invalid host {host:?} in target {target:?}")]
@@ -222,9 +228,9 @@ pub fn parse_lines(
         if targets.len() > MAX_TARGETS {
             return Err((
                 index + 1,
-                TargetError::TooManyTargets {
+                TargetError::TooManyInFile {
                     target: line.to_string(),
-                    count: targets.len() as u128,
+                    count: targets.len(),
                     max: MAX_TARGETS,
                 },
             ));

@@ -3,6 +3,7 @@
 #![allow(clippy::expect_used)] // a test or bench stops at the first surprise
 
 mod agent;
+mod bad_input;
 mod cli;
 mod hostile;
 mod lab;
