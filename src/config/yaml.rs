@@ -121,4 +121,16 @@ mod tests {
         let back = parse(out.as_bytes(), Path::new("b.yaml")).expect("re-parses");
         assert_eq!(m, back);
     }
+
+    /// Found by the `yaml_config` fuzz target (seed `policy-tests-*.yaml`): a rule on every port
+    /// renders without `ports`, and must parse back to the same model.
+    #[test]
+    fn render_round_trips_a_rule_on_every_port() {
+        let text = "network_acls:\n  - id: acl\n    inbound:\n      - {number: 200, action: deny, protocol: \"6\", ports: 0-65535, cidr: 10.0.0.0/24}\n";
+        let m = parse(text.as_bytes(), Path::new("a.yaml")).expect("parses");
+        let out = render(&m, "test").expect("renders");
+        assert!(!out.contains("ports"), "{out}");
+        let back = parse(out.as_bytes(), Path::new("b.yaml")).expect("re-parses");
+        assert_eq!(m, back);
+    }
 }
