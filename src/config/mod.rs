@@ -16,6 +16,7 @@ pub mod aws;
 pub mod huawei;
 pub mod web;
 pub mod yaml;
+pub mod yaml_nesting;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -315,4 +316,28 @@ pub fn read_json_dir(dir: &Path) -> Result<Vec<JsonFile>, ConfigError> {
             JsonFile::new(p, bytes)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// serde_json stops at 128 levels, before the stack does, and says where.
+    #[test]
+    fn deeply_nested_json_is_an_error_naming_the_place() {
+        for text in [
+            "[".repeat(100_000),
+            format!("{{\"Subnets\": {}", "[".repeat(100_000)),
+            format!("{{\"a\": {}", "{\"a\": ".repeat(100_000)),
+        ] {
+            let e = match JsonFile::new("dump.json".into(), text.into_bytes()) {
+                Ok(f) => panic!("parsed: {:?}", f.keys),
+                Err(e) => e.to_string(),
+            };
+            assert!(
+                e.starts_with("dump.json:1:") && e.contains("recursion limit exceeded"),
+                "{e}"
+            );
+        }
+    }
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 
 use super::ConfigError;
+use super::yaml_nesting::{MAX_FLOW_DEPTH, flow_depth};
 use crate::model::Model;
 
 /// Parses a YAML document into a model (not validated: see [`crate::model::validate`]).
@@ -23,8 +24,9 @@ pub fn parse(bytes: &[u8], file: &Path) -> Result<Model, ConfigError> {
 }
 
 /// Deserializes one YAML document into `T`, for every YAML format this crate reads (the native
-/// configuration, the agent's web configuration). Refuses bytes that are not UTF-8; errors carry
-/// the line, column and field path.
+/// configuration, the agent's web configuration). Refuses bytes that are not UTF-8 and flow
+/// collections nested deeper than [`MAX_FLOW_DEPTH`]; errors carry the line, column and field
+/// path.
 pub fn parse_document<T: DeserializeOwned>(bytes: &[u8], file: &Path) -> Result<T, ConfigError> {
     let syntax = |line, column, path: String, message: String| ConfigError::Syntax {
         file: file.to_path_buf(),
@@ -33,14 +35,30 @@ pub fn parse_document<T: DeserializeOwned>(bytes: &[u8], file: &Path) -> Result<
         path,
         message,
     };
-    if let Err(e) = std::str::from_utf8(bytes) {
-        let offset = e.valid_up_to();
-        let line = bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1;
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let offset = e.valid_up_to();
+            let line = bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1;
+            return Err(syntax(
+                Some(line),
+                None,
+                ".".to_string(),
+                format!("not UTF-8 text (invalid byte at offset {offset})"),
+            ));
+        }
+    };
+    // The YAML scanner's time grows with the square of the flow nesting depth: refuse deep
+    // nesting before it starts.
+    if let Some((line, column)) = flow_depth(text, MAX_FLOW_DEPTH).too_deep_at {
         return Err(syntax(
             Some(line),
-            None,
+            Some(column),
             ".".to_string(),
-            format!("not UTF-8 text (invalid byte at offset {offset})"),
+            format!(
+                "flow collections (`[...]`, `{{...}}`) nested more than {MAX_FLOW_DEPTH} deep; \
+                 a configuration needs far fewer"
+            ),
         ));
     }
     let de = serde_norway::Deserializer::from_slice(bytes);
@@ -132,5 +150,68 @@ mod tests {
         assert!(!out.contains("ports"), "{out}");
         let back = parse(out.as_bytes(), Path::new("b.yaml")).expect("re-parses");
         assert_eq!(m, back);
+    }
+
+    /// Found by the deep-nesting inputs of the fuzzing work: 64 KiB of `[` kept the YAML scanner
+    /// busy for two seconds, a quarter of a minute in the fuzzing build (its time grows with the
+    /// square of the flow nesting depth). Deep flow nesting is refused before the scanner runs,
+    /// naming where it goes too deep.
+    #[test]
+    fn deep_flow_nesting_is_refused_quickly() {
+        let started = std::time::Instant::now();
+        let e = err(&format!(
+            "subnets: {}{}\n",
+            "[".repeat(1 << 20),
+            "]".repeat(1 << 20)
+        ));
+        assert!(
+            e.starts_with(
+                "lb.yaml:1:74: flow collections (`[...]`, `{...}`) nested more than 64 deep"
+            ),
+            "{e}"
+        );
+        for text in [
+            format!("agent: {}\n", "{a: ".repeat(200_000)),
+            format!("subnets: {}\n", "[ \"]\", ".repeat(100_000)),
+        ] {
+            let e = err(&text);
+            assert!(e.contains("nested more than 64 deep"), "{e}");
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+
+    #[test]
+    fn nesting_within_the_limits_parses() {
+        let text = "security_groups:\n  - id: sg\n    rules:\n      - {direction: ingress, ports: [[80, [443]]]}\n";
+        let m = parse(text.as_bytes(), Path::new("a.yaml")).expect("parses");
+        assert!(m.security_groups[0].rules[0].ports.contains(443));
+    }
+
+    /// Port lists nest (a list of lists is one list), so block nesting reaches serde_norway's
+    /// recursion limit of 128 rather than the stack's end.
+    #[test]
+    fn deep_block_nesting_stops_at_the_recursion_limit() {
+        let rule = "security_groups:\n  - id: sg\n    rules:\n      - direction: ingress\n        ports:\n";
+        let e = err(&format!("{rule}          {}80\n", "- ".repeat(10_000)));
+        assert!(e.contains("recursion limit exceeded"), "{e}");
+    }
+
+    /// Anchors and aliases that expand to 10^9 ports: serde_norway's repetition limit stops them.
+    #[test]
+    fn alias_expansion_is_bounded() {
+        let mut ports = String::from("[&a0 [80, 81, 82, 83, 84, 85, 86, 87, 88, 89]");
+        for i in 1..9 {
+            ports.push_str(&format!(
+                ", &a{i} [{}]",
+                vec![format!("*a{}", i - 1); 10].join(", ")
+            ));
+        }
+        ports.push(']');
+        let started = std::time::Instant::now();
+        let e = err(&format!(
+            "security_groups:\n  - id: sg\n    rules:\n      - direction: ingress\n        ports: {ports}\n"
+        ));
+        assert!(e.contains("repetition limit exceeded"), "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
     }
 }
