@@ -75,7 +75,9 @@ impl<'a> Scanner<'a> {
     fn new(b: &'a [u8]) -> Self {
         Scanner {
             b,
-            i: 0,
+            // The reader takes a byte order mark at the start of the stream for the encoding's;
+            // the scanner never sees it (one at the start of a later line is a character).
+            i: if b.starts_with(b"\xef\xbb\xbf") { 3 } else { 0 },
             index: 0,
             line: 0,
             column: 0,
@@ -218,7 +220,11 @@ impl<'a> Scanner<'a> {
             self.unroll_indent(self.column as isize);
             let c = self.at(0);
             if self.column == 0 && c == b'%' {
-                // A directive (%YAML, %TAG) fills its line.
+                // A directive (%YAML, %TAG) fills its line and, like a document marker, closes
+                // every block collection.
+                self.unroll_indent(-1);
+                self.remove_key();
+                self.allowed = false;
                 self.skip_to_break();
                 continue;
             }
@@ -576,6 +582,25 @@ mod tests {
         ] {
             assert_eq!(depth(&text), 80, "{text:?}");
         }
+    }
+
+    /// Found by the `yaml_config` fuzz target (the guard against libyaml's scanner): a byte order
+    /// mark at the start of the stream takes no column, so the next lines continue the plain
+    /// scalar and the `[` in them is text.
+    #[test]
+    fn a_leading_byte_order_mark_takes_no_column() {
+        let text = "\u{feff}a: b\n c\n |[\n";
+        assert_eq!(depth(text), 0);
+        assert_eq!(depth(&text[3..]), 0);
+        assert_eq!(depth("a: b\n\u{feff}[x]\n"), 1);
+    }
+
+    /// Found by the `yaml_config` fuzz target: after a directive no block is open, so a plain
+    /// scalar continues on every following line, `[` and all.
+    #[test]
+    fn a_directive_closes_the_blocks() {
+        assert_eq!(depth("a:\n  - b\n%YAML 1.1\n--\n- [x]\n"), 0);
+        assert_eq!(depth("%YAML 1.1\n---\n- [x]\n"), 1);
     }
 
     #[test]
