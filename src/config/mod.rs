@@ -20,6 +20,7 @@ pub mod huawei;
 mod place;
 pub mod web;
 pub mod yaml;
+pub mod yaml_nesting;
 
 use std::fmt;
 use std::io::Read;
@@ -70,11 +71,6 @@ pub const PEM_LIMIT: Limit = Limit {
     bytes: 16 << 20,
     what: "a PEM file",
 };
-
-/// A flow collection (`[` or `{`) nested deeper than this in a YAML file is refused before the
-/// YAML parser sees it: libyaml's scanner takes time quadratic in the nesting depth (100,000
-/// levels take minutes), and serde refuses more than 128 levels anyway.
-pub const MAX_YAML_NESTING: usize = 128;
 
 /// At most this many consistency problems are listed; the rest are counted.
 pub const MAX_LISTED_PROBLEMS: usize = 20;
@@ -776,5 +772,41 @@ mod tests {
             e.to_string(),
             "x.yaml:2:7: not UTF-8 text: byte 0xe9 at offset 11 (a binary file?)"
         );
+    }
+
+    /// serde_json stops at 128 levels, before the stack does, and says where.
+    #[test]
+    fn deeply_nested_json_is_an_error_naming_the_place() {
+        // A top-level array is refused before its depth matters.
+        let e = JsonFile::new("dump.json".into(), "[".repeat(100_000).into_bytes())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("expected a JSON object at the top level"), "{e}");
+        // Cut short or closed, 100,000 levels end in an error that says where, never in a
+        // stack overflow: values of unknown keys are skipped without recursion, known ones are
+        // parsed under serde_json's limit of 128.
+        for text in [
+            format!("{{\"Subnets\": {}", "[".repeat(100_000)),
+            format!("{{\"a\": {}", "{\"a\": ".repeat(100_000)),
+            format!(
+                "{{\"Subnets\": {}{}}}",
+                "[".repeat(100_000),
+                "]".repeat(100_000)
+            ),
+        ] {
+            let e = match JsonFile::new("dump.json".into(), text.into_bytes()) {
+                Ok(f) => match f.parse::<serde_json::Value>() {
+                    Ok(_) => "parsed".to_string(),
+                    Err(e) => e.to_string(),
+                },
+                Err(e) => e.to_string(),
+            };
+            assert!(
+                e.starts_with("dump.json:1:")
+                    && (e.contains("recursion limit exceeded") || e.contains("EOF while parsing")),
+                "{e}"
+            );
+        }
     }
 }

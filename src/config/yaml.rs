@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 
 use super::ConfigError;
+use super::yaml_nesting::{MAX_FLOW_DEPTH, flow_depth};
 use crate::model::Model;
 
 /// Parses a YAML document into a model (not validated: see [`crate::model::validate`]).
@@ -30,8 +31,9 @@ pub fn parse(bytes: &[u8], file: &Path) -> Result<Model, ConfigError> {
 }
 
 /// Deserializes one YAML document into `T`, for every YAML format this crate reads (the native
-/// configuration, the agent's web configuration). Refuses bytes that are not UTF-8; errors carry
-/// the line, column and field path.
+/// configuration, the agent's web configuration). Refuses bytes that are not UTF-8 and flow
+/// collections nested deeper than [`MAX_FLOW_DEPTH`]; errors carry the line, column and field
+/// path.
 pub fn parse_document<T: DeserializeOwned>(bytes: &[u8], file: &Path) -> Result<T, ConfigError> {
     let syntax = |line, column, path: String, message: String| ConfigError::Syntax {
         file: file.to_path_buf(),
@@ -41,15 +43,16 @@ pub fn parse_document<T: DeserializeOwned>(bytes: &[u8], file: &Path) -> Result<
         message,
     };
     let text = super::utf8(bytes, file)?;
-    if let Some((line, column)) = nested_too_deep(text) {
+    // The YAML scanner's time grows with the square of the flow nesting depth: refuse deep
+    // nesting before it starts.
+    if let Some((line, column)) = flow_depth(text, MAX_FLOW_DEPTH).too_deep_at {
         return Err(syntax(
             Some(line),
             Some(column),
             ".".to_string(),
             format!(
-                "`[` and `{{` nested more than {} deep; the YAML parser's time grows with the \
-                 square of the depth, and no configuration needs this",
-                super::MAX_YAML_NESTING
+                "`[` and `{{` nested more than {MAX_FLOW_DEPTH} deep; the YAML parser's time grows \
+                 with the square of the depth, and no configuration needs this"
             ),
         ));
     }
@@ -107,98 +110,6 @@ fn second_document(text: &str) -> Option<usize> {
         if !trimmed.is_empty() && !trimmed.starts_with('#') && !line.starts_with('%') {
             content = true;
         }
-    }
-    None
-}
-
-/// Where a `[` or `{` opens a flow collection nested more than [`super::MAX_YAML_NESTING`]
-/// deep, by two scans that do not parse: one counts every bracket, the other skips comments and
-/// quoted scalars inside flow collections. Either finding the depth refuses the file. A file
-/// crafted to mislead both (quotes that the YAML parser reads as plain text) is not caught.
-fn nested_too_deep(text: &str) -> Option<(usize, usize)> {
-    raw_depth(text.as_bytes()).or_else(|| flow_depth(text.as_bytes()))
-}
-
-/// Line and column (from 1, in bytes) of index `i`.
-fn position(bytes: &[u8], i: usize) -> (usize, usize) {
-    let before = &bytes[..i];
-    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |n| n + 1);
-    (line, i - start + 1)
-}
-
-fn raw_depth(bytes: &[u8]) -> Option<(usize, usize)> {
-    let mut depth = 0usize;
-    for (i, &b) in bytes.iter().enumerate() {
-        match b {
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > super::MAX_YAML_NESTING {
-                    return Some(position(bytes, i));
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    None
-}
-
-fn flow_depth(bytes: &[u8]) -> Option<(usize, usize)> {
-    let space = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
-    let mut depth = 0usize;
-    // Inside a flow collection: whether a quote here would start a quoted scalar (rather than
-    // be part of a plain one).
-    let mut token_start = true;
-    let mut prev = b'\n';
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match b {
-            b'#' if space(prev) => {
-                while i + 1 < bytes.len() && bytes[i + 1] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'"' | b'\'' if depth > 0 && token_start => {
-                i += 1;
-                while i < bytes.len() {
-                    match (b, bytes[i]) {
-                        (b'"', b'\\') => i += 1,
-                        (b'\'', b'\'') if bytes.get(i + 1) == Some(&b'\'') => i += 1,
-                        (q, c) if q == c => break,
-                        _ => {}
-                    }
-                    i += 1;
-                }
-                token_start = false;
-            }
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > super::MAX_YAML_NESTING {
-                    return Some(position(bytes, i));
-                }
-                token_start = true;
-            }
-            b']' | b'}' => {
-                depth = depth.saturating_sub(1);
-                token_start = false;
-            }
-            b',' => token_start = true,
-            b':' | b'?' | b'-' => {
-                let next = bytes.get(i + 1).copied().unwrap_or(b' ');
-                token_start = space(next)
-                    || matches!(next, b',' | b'[' | b']' | b'{' | b'}' | b'"' | b'\'')
-                    || matches!(prev, b'"' | b'\'' | b']' | b'}');
-            }
-            c if space(c) => {}
-            _ => token_start = false,
-        }
-        prev = bytes.get(i).copied().unwrap_or(b' ');
-        i += 1;
     }
     None
 }
@@ -281,23 +192,6 @@ mod tests {
     }
 
     #[test]
-    fn deep_flow_nesting_is_refused_before_parsing() {
-        let deep = format!("subnets: {}", "[".repeat(100_000));
-        let e = err(&deep);
-        assert!(
-            e.starts_with("lb.yaml:1:138: `[` and `{` nested more than 128 deep"),
-            "{e}"
-        );
-        // Closers hidden in quoted scalars do not hide the depth.
-        let quoted = format!("subnets: {}", "[ \"]\", ".repeat(200));
-        assert!(err(&quoted).contains("nested more than 128 deep"));
-        // Balanced brackets in strings and comments, and ordinary nesting, pass the scan.
-        let fine = "subnets: [{id: \"a[\", cidr: 10.0.0.0/24}]  # ]]]]\nexpectations: [[]]\n";
-        assert_eq!(nested_too_deep(fine), None);
-        assert_eq!(nested_too_deep(&"[".repeat(128)), None);
-    }
-
-    #[test]
     fn a_second_document_names_its_line() {
         let e = err("# probe\nsubnets: []\n---\nsubnets: []\n");
         assert!(e.starts_with("lb.yaml:3:1: a second YAML document"), "{e}");
@@ -310,5 +204,78 @@ mod tests {
         let out = render(&m, "test").expect("renders");
         let back = parse(out.as_bytes(), Path::new("b.yaml")).expect("re-parses");
         assert_eq!(m, back);
+    }
+
+    /// Found by the `yaml_config` fuzz target (seed `policy-tests-*.yaml`): a rule on every port
+    /// renders without `ports`, and must parse back to the same model.
+    #[test]
+    fn render_round_trips_a_rule_on_every_port() {
+        let text = "network_acls:\n  - id: acl\n    inbound:\n      - {number: 200, action: deny, protocol: \"6\", ports: 0-65535, cidr: 10.0.0.0/24}\n";
+        let m = parse(text.as_bytes(), Path::new("a.yaml")).expect("parses");
+        let out = render(&m, "test").expect("renders");
+        assert!(!out.contains("ports"), "{out}");
+        let back = parse(out.as_bytes(), Path::new("b.yaml")).expect("re-parses");
+        assert_eq!(m, back);
+    }
+
+    /// Found by the deep-nesting inputs of the fuzzing work: 64 KiB of `[` kept the YAML scanner
+    /// busy for two seconds, a quarter of a minute in the fuzzing build (its time grows with the
+    /// square of the flow nesting depth). Deep flow nesting is refused before the scanner runs,
+    /// naming where it goes too deep.
+    #[test]
+    fn deep_flow_nesting_is_refused_quickly() {
+        let started = std::time::Instant::now();
+        let e = err(&format!(
+            "subnets: {}{}\n",
+            "[".repeat(1 << 20),
+            "]".repeat(1 << 20)
+        ));
+        assert!(
+            e.starts_with("lb.yaml:1:74: `[` and `{` nested more than 64 deep"),
+            "{e}"
+        );
+        for text in [
+            format!("agent: {}\n", "{a: ".repeat(200_000)),
+            format!("subnets: {}\n", "[ \"]\", ".repeat(100_000)),
+        ] {
+            let e = err(&text);
+            assert!(e.contains("nested more than 64 deep"), "{e}");
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+
+    #[test]
+    fn nesting_within_the_limits_parses() {
+        let text = "security_groups:\n  - id: sg\n    rules:\n      - {direction: ingress, ports: [[80, [443]]]}\n";
+        let m = parse(text.as_bytes(), Path::new("a.yaml")).expect("parses");
+        assert!(m.security_groups[0].rules[0].ports.contains(443));
+    }
+
+    /// Port lists nest (a list of lists is one list), so block nesting reaches serde_norway's
+    /// recursion limit of 128 rather than the stack's end.
+    #[test]
+    fn deep_block_nesting_stops_at_the_recursion_limit() {
+        let rule = "security_groups:\n  - id: sg\n    rules:\n      - direction: ingress\n        ports:\n";
+        let e = err(&format!("{rule}          {}80\n", "- ".repeat(10_000)));
+        assert!(e.contains("recursion limit exceeded"), "{e}");
+    }
+
+    /// Anchors and aliases that expand to 10^9 ports: serde_norway's repetition limit stops them.
+    #[test]
+    fn alias_expansion_is_bounded() {
+        let mut ports = String::from("[&a0 [80, 81, 82, 83, 84, 85, 86, 87, 88, 89]");
+        for i in 1..9 {
+            ports.push_str(&format!(
+                ", &a{i} [{}]",
+                vec![format!("*a{}", i - 1); 10].join(", ")
+            ));
+        }
+        ports.push(']');
+        let started = std::time::Instant::now();
+        let e = err(&format!(
+            "security_groups:\n  - id: sg\n    rules:\n      - direction: ingress\n        ports: {ports}\n"
+        ));
+        assert!(e.contains("repetition limit exceeded"), "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
     }
 }

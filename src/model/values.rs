@@ -179,8 +179,35 @@ impl fmt::Display for PortRange {
 
 /// A set of destination ports: `80`, `80,443`, `8000-9000`, or a list of those. An empty set means
 /// every port (as an absent port range does in both providers' formats).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+///
+/// Equality follows the meaning: every set that contains 0-65535 equals the empty set, so `ports:
+/// 0-65535` and the omitted `ports` that it renders as are the same model.
+#[derive(Debug, Clone, Default)]
 pub struct PortSet(pub Vec<PortRange>);
+
+impl PartialEq for PortSet {
+    fn eq(&self, other: &Self) -> bool {
+        match (self.is_any(), other.is_any()) {
+            (true, true) => true,
+            (false, false) => self.0 == other.0,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for PortSet {}
+
+impl std::hash::Hash for PortSet {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Consistent with `eq`: every "any" hashes alike.
+        if self.is_any() {
+            state.write_u8(0);
+        } else {
+            state.write_u8(1);
+            self.0.hash(state);
+        }
+    }
+}
 
 impl PortSet {
     /// Every port.
@@ -432,6 +459,20 @@ mod tests {
         for bad in ["70000", "90-80", "80,,81", "http"] {
             assert!(bad.parse::<PortSet>().is_err(), "{bad}");
         }
+    }
+
+    /// Found by the `yaml_config` fuzz target: `ports: 0-65535` renders as an omitted `ports`
+    /// (every port), which parsed back to a model that compared unequal to the original.
+    #[test]
+    fn every_spelling_of_all_ports_is_the_same_set() {
+        let all: PortSet = "0-65535".parse().expect("valid");
+        assert_eq!(all, PortSet::any());
+        assert_eq!("80,0-65535".parse::<PortSet>(), Ok(PortSet::any()));
+        assert_ne!(PortSet::range(0, 65534), PortSet::any());
+        assert_ne!(PortSet::single(80), PortSet::any());
+        use std::hash::BuildHasher;
+        let state = std::hash::RandomState::new();
+        assert_eq!(state.hash_one(&all), state.hash_one(PortSet::any()));
     }
 }
 

@@ -113,7 +113,7 @@ const CASES: &[(&str, &str, &[&str])] = &[
     ),
     (
         "config/deep-nesting.yaml",
-        ":1:138: `[` and `{` nested more than 128 deep",
+        ":1:74: `[` and `{` nested more than 64 deep",
         &[],
     ),
     (
@@ -352,7 +352,7 @@ const CASES: &[(&str, &str, &[&str])] = &[
     ),
     (
         "web/deep-nesting.yml",
-        ":1:533: `[` and `{` nested more than 128 deep",
+        ":1:277: `[` and `{` nested more than 64 deep",
         &[],
     ),
     (
