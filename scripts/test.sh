@@ -6,9 +6,11 @@
 # Installs the system packages the network lab needs (Prometheus and promtool among them: the
 # agent's tests run a real Prometheus server; GNU time measures the probe's peak memory in the
 # hostile-peer tests), then: rustfmt, clippy, the unit and integration
-# tests (the lab tests build network namespaces, so they need root), the doctests, the deploy/
+# tests (the lab tests build network namespaces, so they need root), the agent soak (alone, 90 s),
+# the doctests, the deploy/
 # checks (promtool check config/rules/test rules, systemd-analyze verify, every YAML/JSON file),
-# the scale benchmark of benches/README.md through benches/run.sh (it installs nmap, fping and
+# the fuzz targets (scripts/fuzz.sh, 60 s each), the scale benchmark of benches/README.md
+# through benches/run.sh (it installs nmap, fping and
 # blackbox_exporter, and fails only if probe misclassifies a target), and the evaluator
 # benchmark (criterion, a short run: flow evaluations per second at 1,000 rules).
 set -euo pipefail
@@ -56,6 +58,9 @@ else
   cargo test --locked --test it soak -- --ignored
 fi
 cargo test --locked --doc
+# Every parser of outside input under libFuzzer for PROBE_FUZZ_SECS (60) s each, from the
+# committed seeds (fuzz/README.md); installs cargo-fuzz on first use.
+PROBE_FUZZ_SECS="${PROBE_FUZZ_SECS:-60}" bash scripts/fuzz.sh
 PROBE_BIN="$PWD/target/debug/probe" bash scripts/check-deploy.sh
 PROBE_BENCH_RUNS="${PROBE_BENCH_RUNS:-3}" bash benches/run.sh
 cargo bench --locked --bench evaluator -- --warm-up-time 1 --measurement-time 3 evaluate
