@@ -498,6 +498,20 @@ pub(crate) fn dump_error(file: &Path, path: String, message: impl Into<String>) 
 
 /// Adds the line and column of its JSON path to an importer's error about one value.
 pub(crate) fn place_in_dump(error: ConfigError, files: &[JsonFile]) -> ConfigError {
+    place_with(error, |file, path| {
+        files
+            .iter()
+            .find(|f| f.path == file)
+            .and_then(|f| place::in_json(&f.bytes, path))
+    })
+}
+
+/// Gives an error that names a field but no position the line and column `locate(file, path)`
+/// finds, if it finds one.
+pub(crate) fn place_with(
+    error: ConfigError,
+    locate: impl FnOnce(&Path, &str) -> Option<(usize, usize)>,
+) -> ConfigError {
     match error {
         ConfigError::Syntax {
             file,
@@ -506,10 +520,7 @@ pub(crate) fn place_in_dump(error: ConfigError, files: &[JsonFile]) -> ConfigErr
             path,
             message,
         } if path != "." => {
-            let at = files
-                .iter()
-                .find(|f| f.path == file)
-                .and_then(|f| place::in_json(&f.bytes, &path));
+            let at = locate(&file, &path);
             ConfigError::Syntax {
                 file,
                 line: at.map(|a| a.0),

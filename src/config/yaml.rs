@@ -117,25 +117,7 @@ fn second_document(text: &str) -> Option<usize> {
 /// Adds the line and column of its field to an error found after `bytes` were parsed (a web
 /// configuration's missing key file, say), when the field is in the text.
 pub fn place(error: ConfigError, bytes: &[u8]) -> ConfigError {
-    match error {
-        ConfigError::Syntax {
-            file,
-            line: None,
-            column: None,
-            path,
-            message,
-        } if path != "." => {
-            let at = super::place::in_yaml(bytes, &path);
-            ConfigError::Syntax {
-                file,
-                line: at.map(|a| a.0),
-                column: at.map(|a| a.1),
-                path,
-                message,
-            }
-        }
-        other => other,
-    }
+    super::place_with(error, |_, path| super::place::in_yaml(bytes, path))
 }
 
 /// Renders a model as native YAML, with a header naming where it came from.

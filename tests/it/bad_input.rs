@@ -623,25 +623,31 @@ fn every_file_in_the_corpus_has_an_expectation() {
     }
 }
 
+/// Every command that reads a configuration file, given `config` (none sends a packet before
+/// the file is read).
+fn config_commands(config: &str) -> [Vec<&str>; 4] {
+    [
+        vec!["validate", "--config", config],
+        vec!["check", "--config", config, "--no-progress"],
+        vec![
+            "explain",
+            "--config",
+            config,
+            "--from",
+            "lb",
+            "--to",
+            "127.0.0.5:80/tcp",
+        ],
+        vec!["agent", "--config", config, "--listen", "127.0.0.1:0"],
+    ]
+}
+
 #[test]
 fn bad_configurations_are_refused_by_every_command() {
     for (path, name, located, more) in cases("config") {
         let p = path_str(&path);
-        for args in [
-            &["validate", "--config", p][..],
-            &["check", "--config", p, "--no-progress"],
-            &[
-                "explain",
-                "--config",
-                p,
-                "--from",
-                "lb",
-                "--to",
-                "127.0.0.5:80/tcp",
-            ],
-            &["agent", "--config", p, "--listen", "127.0.0.1:0"],
-        ] {
-            assert_refused(args, None, name, located, more);
+        for args in config_commands(p) {
+            assert_refused(&args, None, name, located, more);
         }
     }
 }
@@ -783,22 +789,9 @@ fn files_of_100_mib_are_refused_by_size() {
     let web = huge("huge-web.yml");
     let good = good_config(&lab);
     let c = path_str(&config);
-    for args in [
-        &["validate", "--config", c][..],
-        &["check", "--config", c, "--no-progress"],
-        &[
-            "explain",
-            "--config",
-            c,
-            "--from",
-            "lb",
-            "--to",
-            "127.0.0.5:80/tcp",
-        ],
-        &["agent", "--config", c, "--listen", "127.0.0.1:0"],
-    ] {
+    for args in config_commands(c) {
         assert_refused(
-            args,
+            &args,
             None,
             "huge.yaml",
             ": 100.0 MiB is larger than the 16 MiB limit for a YAML configuration file",
