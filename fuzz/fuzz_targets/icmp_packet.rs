@@ -4,8 +4,9 @@
 //! Input: byte 0 picks the socket (`% 3`: ICMPv4 ping socket, ICMPv4 raw socket with the IP
 //! header, ICMPv6), bytes 1..17 are the sender's address (ICMPv4 uses the first 4), the rest is
 //! the packet. Whatever is read must come from inside the packet, at the offsets the protocol
-//! puts it (checked against an independent reading here), and an error must classify and
-//! describe without panic.
+//! puts it (checked against an independent reading here), a reply must carry the run's payload
+//! back (bit 7 of byte 0 chooses whether the expected payload is the packet's own), and an error
+//! must classify and describe without panic.
 #![no_main]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -24,7 +25,7 @@ fn ipv4_payload(b: &[u8], at: usize) -> Option<usize> {
     (first >> 4 == 4 && len >= 20 && at + len <= b.len()).then_some(at + len)
 }
 
-fn check_v4(packet: &[u8], from: Ipv4Addr, raw: bool, got: Option<Incoming>) {
+fn check_v4(packet: &[u8], from: Ipv4Addr, raw: bool, payload: &[u8], got: Option<Incoming>) {
     let Some(got) = got else { return };
     let icmp = if raw {
         assert_eq!(packet[9], 1, "outer IP protocol is not ICMP");
@@ -40,6 +41,11 @@ fn check_v4(packet: &[u8], from: Ipv4Addr, raw: bool, got: Option<Incoming>) {
         } => {
             assert_eq!(packet[icmp], 0, "not an echo reply");
             assert!(icmp + 8 <= packet.len(), "reply header outside the packet");
+            assert_eq!(
+                &packet[icmp + 8..],
+                payload,
+                "a reply without the run's payload"
+            );
             assert_eq!(
                 (f, ident, seq),
                 (
@@ -81,7 +87,7 @@ fn check_v4(packet: &[u8], from: Ipv4Addr, raw: bool, got: Option<Incoming>) {
     }
 }
 
-fn check_v6(packet: &[u8], from: Ipv6Addr, got: Option<Incoming>) {
+fn check_v6(packet: &[u8], from: Ipv6Addr, payload: &[u8], got: Option<Incoming>) {
     let Some(got) = got else { return };
     match got {
         Incoming::Reply {
@@ -91,6 +97,7 @@ fn check_v6(packet: &[u8], from: Ipv6Addr, got: Option<Incoming>) {
         } => {
             assert_eq!(packet[0], 129, "not an echo reply");
             assert!(packet.len() >= 8, "reply header outside the packet");
+            assert_eq!(&packet[8..], payload, "a reply without the run's payload");
             assert_eq!(
                 (f, ident, seq),
                 (IpAddr::V6(from), be16(packet, 4), be16(packet, 6))
@@ -143,16 +150,27 @@ fuzz_target!(|data: &[u8]| {
     octets[..addr.len()].copy_from_slice(addr);
     let v4_from = Ipv4Addr::new(octets[0], octets[1], octets[2], octets[3]);
     let v6_from = Ipv6Addr::from(octets);
+    // The payload the run expects back: half the time the packet's own echo data (so a reply
+    // can match), otherwise a fixed one (so it must not).
+    let raw = selector % 3 == 1;
+    let data = if raw {
+        ipv4_payload(packet, 0)
+    } else {
+        Some(0)
+    };
+    let payload = match data.and_then(|i| packet.get(i + 8..)) {
+        Some(own) if selector & 0x80 != 0 => own,
+        _ => b"probe-fuzz-payload".as_slice(),
+    };
     let got = match selector % 3 {
         0 | 1 => {
-            let raw = selector % 3 == 1;
-            let got = parse_v4(packet, v4_from, raw);
-            check_v4(packet, v4_from, raw, got);
+            let got = parse_v4(packet, v4_from, raw, payload);
+            check_v4(packet, v4_from, raw, payload, got);
             got
         }
         _ => {
-            let got = parse_v6(packet, v6_from);
-            check_v6(packet, v6_from, got);
+            let got = parse_v6(packet, v6_from, payload);
+            check_v6(packet, v6_from, payload, got);
             got
         }
     };
@@ -172,9 +190,9 @@ fuzz_target!(|data: &[u8]| {
     }
     request[0] = if v6 { 129 } else { 0 };
     let reply = if v6 {
-        parse_v6(&request, v6_from)
+        parse_v6(&request, v6_from, packet)
     } else {
-        parse_v4(&request, v4_from, false)
+        parse_v4(&request, v4_from, false, packet)
     };
     assert!(
         matches!(reply, Some(Incoming::Reply { ident: i, seq: s, .. }) if (i, s) == (ident, seq)),
