@@ -151,37 +151,39 @@ pub fn check_yaml_nesting(data: &[u8]) {
 #[allow(unsafe_code)]
 pub fn libyaml_flow_depth(text: &[u8]) -> (usize, bool) {
     use std::mem::MaybeUninit;
-    use unsafe_libyaml_norway as y;
+    use unsafe_libyaml_norway as unsafe_yaml;
     // SAFETY: the parser is initialised before use and deleted once; `text` outlives it; every
     // token is deleted after its type is read.
     unsafe {
-        let mut parser = MaybeUninit::<y::yaml_parser_t>::uninit();
-        if !y::yaml_parser_initialize(parser.as_mut_ptr()).ok {
+        let mut parser = MaybeUninit::<unsafe_yaml::yaml_parser_t>::uninit();
+        if !unsafe_yaml::yaml_parser_initialize(parser.as_mut_ptr()).ok {
             return (0, false);
         }
         let parser = parser.as_mut_ptr();
-        y::yaml_parser_set_input_string(parser, text.as_ptr(), text.len() as _);
+        unsafe_yaml::yaml_parser_set_input_string(parser, text.as_ptr(), text.len() as _);
         let (mut depth, mut max) = (0usize, 0usize);
         let complete = loop {
-            let mut token = MaybeUninit::<y::yaml_token_t>::uninit();
-            if !y::yaml_parser_scan(parser, token.as_mut_ptr()).ok {
+            let mut token = MaybeUninit::<unsafe_yaml::yaml_token_t>::uninit();
+            if !unsafe_yaml::yaml_parser_scan(parser, token.as_mut_ptr()).ok {
                 break false;
             }
             let kind = (*token.as_ptr()).type_;
-            y::yaml_token_delete(token.as_mut_ptr());
+            unsafe_yaml::yaml_token_delete(token.as_mut_ptr());
             match kind {
-                y::YAML_FLOW_SEQUENCE_START_TOKEN | y::YAML_FLOW_MAPPING_START_TOKEN => {
+                unsafe_yaml::YAML_FLOW_SEQUENCE_START_TOKEN
+                | unsafe_yaml::YAML_FLOW_MAPPING_START_TOKEN => {
                     depth += 1;
                     max = max.max(depth);
                 }
-                y::YAML_FLOW_SEQUENCE_END_TOKEN | y::YAML_FLOW_MAPPING_END_TOKEN => {
+                unsafe_yaml::YAML_FLOW_SEQUENCE_END_TOKEN
+                | unsafe_yaml::YAML_FLOW_MAPPING_END_TOKEN => {
                     depth = depth.saturating_sub(1);
                 }
-                y::YAML_STREAM_END_TOKEN => break true,
+                unsafe_yaml::YAML_STREAM_END_TOKEN => break true,
                 _ => {}
             }
         };
-        y::yaml_parser_delete(parser);
+        unsafe_yaml::yaml_parser_delete(parser);
         (max, complete)
     }
 }
