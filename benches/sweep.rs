@@ -23,8 +23,7 @@ mod lab;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpStream};
+use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -357,7 +356,7 @@ impl<'a> Bench<'a> {
                 Measured {
                     wall,
                     cpu: cpu_seconds(pid) - cpu_before,
-                    rss_kb: status_kb(pid, "VmHWM:"),
+                    rss_kb: lab::status_kb(pid, "VmHWM:"),
                 },
                 correct,
             );
@@ -391,7 +390,7 @@ impl<'a> Bench<'a> {
         let client = self.sweep.client.clone();
         let scrape = move || {
             in_netns(&client, || {
-                http_get(AGENT_LISTEN, "/metrics").unwrap_or_default()
+                lab::http_request(AGENT_LISTEN, "GET /metrics HTTP/1.0\r\n\r\n").unwrap_or_default()
             })
         };
         let before = scrape();
@@ -403,7 +402,7 @@ impl<'a> Bench<'a> {
         let mut next_scrape = started + Duration::from_secs(15);
         while started.elapsed() < Duration::from_secs(secs) {
             std::thread::sleep(Duration::from_millis(500));
-            rss_max = rss_max.max(status_kb(pid, "VmRSS:"));
+            rss_max = rss_max.max(lab::status_kb(pid, "VmRSS:"));
             if Instant::now() >= next_scrape {
                 scrape_bytes = scrape().len();
                 scrapes += 1;
@@ -413,16 +412,16 @@ impl<'a> Bench<'a> {
         let elapsed = started.elapsed().as_secs_f64();
         let cpu = cpu_seconds(pid) - cpu_before;
         let after = scrape();
-        rss_max = rss_max.max(status_kb(pid, "VmRSS:"));
-        let probes = metric_sum(&after, "probe_agent_probes_total")
-            - metric_sum(&before, "probe_agent_probes_total");
-        let skipped = metric_sum(&after, "probe_agent_ticks_skipped_total")
-            - metric_sum(&before, "probe_agent_ticks_skipped_total");
+        rss_max = rss_max.max(lab::status_kb(pid, "VmRSS:"));
+        let probes = lab::metric_sum(&after, "probe_agent_probes_total")
+            - lab::metric_sum(&before, "probe_agent_probes_total");
+        let skipped = lab::metric_sum(&after, "probe_agent_ticks_skipped_total")
+            - lab::metric_sum(&before, "probe_agent_ticks_skipped_total");
         AgentResult {
             secs: elapsed,
             cpu_percent: 100.0 * cpu / elapsed,
             rss_max_kb: rss_max,
-            rss_end_kb: status_kb(pid, "VmRSS:"),
+            rss_end_kb: lab::status_kb(pid, "VmRSS:"),
             fds: std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count()),
             probes,
             skipped,
@@ -513,24 +512,6 @@ fn drive_blackbox(urls: &[String]) -> Vec<String> {
     })
 }
 
-fn http_get(addr: &str, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\n\r\n").ok()?;
-    let mut body = String::new();
-    s.read_to_string(&mut body).ok()?;
-    Some(body)
-}
-
-/// The sum of every series of `name` in a metrics page.
-fn metric_sum(page: &str, name: &str) -> f64 {
-    page.lines()
-        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
-        .filter(|l| l[name.len()..].starts_with(['{', ' ']))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 /// User plus system CPU seconds of a process so far.
 fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -545,21 +526,6 @@ fn cpu_seconds(pid: u32) -> f64 {
         (Some(u), Some(s)) => (u + s) / 100.0,
         _ => 0.0,
     }
-}
-
-fn status_kb(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix(field)?
-                .trim()
-                .strip_suffix("kB")?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
 }
 
 fn json_rows(out: &Output) -> Vec<serde_json::Value> {

@@ -150,7 +150,11 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Explain(a) => explain(a),
         Command::Validate(a) => validate(a),
         Command::Import(a) => import(a),
-        Command::Agent(a) => super::agent::run(super::agent::prepare(a)?).await,
+        // Capabilities are per thread: the agent is prepared by `cli::main` before the runtime
+        // starts, never from here.
+        Command::Agent(_) => Err(anyhow::anyhow!(
+            "probe agent must be prepared before the runtime starts (cli::main does)"
+        )),
     }
 }
 

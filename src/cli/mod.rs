@@ -234,6 +234,16 @@ fn parse_hex(s: &str) -> Result<HexBytes, String> {
 #[error("{0:#}")]
 pub(crate) struct UsageError(pub(crate) anyhow::Error);
 
+/// What the command line asks for, ready to run on the runtime.
+enum Job {
+    /// `probe agent`, already bound to its port and down to CAP_NET_RAW.
+    Agent(agent::Prepared),
+    /// Another subcommand.
+    Command(check::Command),
+    /// The ad hoc run: `probe --target …`.
+    Sweep,
+}
+
 /// Entry point from `main`: parses the command line, runs, and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -241,15 +251,16 @@ pub fn main() -> ExitCode {
     let is_agent = matches!(cli.command, Some(check::Command::Agent(_)));
     init_logging(cli.verbose, cli.log_format, is_agent);
     // The agent binds its port and drops its capabilities before the runtime starts its threads.
-    let (command, agent) = match cli.command {
+    let job = match cli.command {
         Some(check::Command::Agent(a)) => match agent::prepare(a) {
-            Ok(prepared) => (None, Some(prepared)),
+            Ok(prepared) => Job::Agent(prepared),
             Err(e) => {
                 eprintln!("probe: error: {e:#}");
                 return ExitCode::from(2);
             }
         },
-        other => (other, None),
+        Some(command) => Job::Command(command),
+        None => Job::Sweep,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -261,10 +272,10 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let outcome = match (command, agent) {
-        (_, Some(prepared)) => runtime.block_on(agent::run(prepared)),
-        (Some(command), None) => runtime.block_on(check::run(command)),
-        (None, None) => runtime.block_on(sweep(cli.sweep)),
+    let outcome = match job {
+        Job::Agent(prepared) => runtime.block_on(agent::run(prepared)),
+        Job::Command(command) => runtime.block_on(check::run(command)),
+        Job::Sweep => runtime.block_on(sweep(cli.sweep)),
     };
     match outcome {
         Ok(code) => code,

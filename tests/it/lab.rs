@@ -681,6 +681,42 @@ backend_groups:
     )
 }
 
+/// Sends `head` (a whole HTTP/1.0 request) to `addr` and returns everything the server sends
+/// back until it closes, or `None` if the exchange failed.
+pub fn http_request(addr: &str, head: &str) -> Option<String> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    s.write_all(head.as_bytes()).ok()?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).ok()?;
+    Some(answer)
+}
+
+/// The sum of every series of `name` in a Prometheus text page.
+pub fn metric_sum(page: &str, name: &str) -> f64 {
+    page.lines()
+        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+        .filter(|l| l[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// A `kB` field of /proc/<pid>/status (`VmRSS:`, `VmHWM:`), 0 when the process is gone.
+pub fn status_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(field)?
+                .trim()
+                .strip_suffix("kB")?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
 /// curl inside `ns` with `args`: (HTTP status, body); status 0 when the request failed.
 pub fn curl_in(ns: &str, args: &[&str]) -> (u16, String) {
     let out = Command::new("ip")

@@ -6,23 +6,14 @@
 //! alone with `--run-ignored only`. `PROBE_SOAK_SECS` sets the length (default 90 s; the
 //! ten-minute run of docs/SECURITY.md is `PROBE_SOAK_SECS=600`).
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::lab::{Lab, Sweep, fleet_config, in_netns, probe_bin};
+use crate::lab::{
+    Lab, Sweep, fleet_config, http_request, in_netns, metric_sum, probe_bin, status_kb,
+};
 
 const MEMBERS: u32 = 5_000;
 const LISTEN: &str = "10.77.0.1:9465";
-
-fn status_kb(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0)
-}
 
 fn open_files(pid: u32) -> u64 {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count() as u64)
@@ -30,16 +21,7 @@ fn open_files(pid: u32) -> u64 {
 
 /// One HTTP/1.0 request from inside `ns`; the whole answer, or "" if it failed.
 fn request(ns: &str, head: &'static str) -> String {
-    in_netns(ns, move || {
-        let Ok(mut s) = TcpStream::connect(LISTEN) else {
-            return String::new();
-        };
-        let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-        let _ = s.write_all(head.as_bytes());
-        let mut body = String::new();
-        let _ = s.read_to_string(&mut body);
-        body
-    })
+    in_netns(ns, move || http_request(LISTEN, head).unwrap_or_default())
 }
 
 /// Whether an HTTP answer's status is 200.
@@ -47,13 +29,6 @@ fn ok(answer: &str) -> bool {
     answer
         .split_once("\r\n")
         .is_some_and(|(line, _)| line.ends_with(" 200 OK"))
-}
-
-fn metric_sum(page: &str, name: &str) -> f64 {
-    page.lines()
-        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
-        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-        .sum()
 }
 
 /// Largest value of `samples` in the part of the run between fractions `from` and `to`.
