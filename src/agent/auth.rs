@@ -8,6 +8,7 @@
 //! | known user, pair verified recently     | `true` from the cache: no bcrypt                                  |
 //! | known user, otherwise                  | bcrypt on a blocking thread, one at a time; a success is cached   |
 //! | unknown user                           | bcrypt against a decoy hash, then `false`, so timing hides names  |
+//! | bcrypt busy with [`MAX_WAITING`] waiting, or no turn within [`MAX_WAIT`] | [`Verdict::Busy`] at once: no bcrypt |
 //!
 //! bcrypt is slow on purpose (cost 10 takes 50–100 ms), which is why it runs on tokio's blocking
 //! pool and why successful checks are remembered: Prometheus sends the same credentials on every
@@ -24,6 +25,25 @@ use tokio::sync::Semaphore;
 /// How many verified (user, hash, password) digests are remembered; exporter-toolkit keeps 100.
 const CACHE_CAPACITY: usize = 100;
 
+/// Requests that may wait for the bcrypt slot. A flood of wrong passwords beyond this is
+/// answered at once ([`Verdict::Busy`], 429) instead of holding connections in a queue, so the
+/// server keeps its connections for the scraper, whose credentials are cached.
+pub const MAX_WAITING: usize = 4;
+
+/// The longest a request waits for its turn at bcrypt.
+pub const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The answer to an `Authorization` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// A known user with the right password.
+    Allowed,
+    /// Missing, unparsable, unknown or wrong credentials.
+    Denied,
+    /// Not checked: bcrypt is busy with others (a flood of attempts). Try again later.
+    Busy,
+}
+
 /// Checks `Authorization: Basic …` values against a set of users and bcrypt hashes.
 pub struct BasicAuth {
     users: BTreeMap<String, String>,
@@ -33,6 +53,8 @@ pub struct BasicAuth {
     /// The result is always discarded.
     decoy: Option<String>,
     verified: Mutex<VecDeque<[u8; 32]>>,
+    /// Requests waiting for `bcrypt_slot`, at most [`MAX_WAITING`].
+    waiting: std::sync::atomic::AtomicUsize,
     /// bcrypt runs one at a time, as in exporter-toolkit: a flood of wrong passwords then costs
     /// one core, not the whole blocking pool. The permit moves into the blocking task.
     bcrypt_slot: Arc<Semaphore>,
@@ -52,30 +74,51 @@ impl BasicAuth {
             users,
             decoy,
             verified: Mutex::new(VecDeque::with_capacity(CACHE_CAPACITY)),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
             bcrypt_slot: Arc::new(Semaphore::new(1)),
         }
     }
 
     /// Checks an `Authorization` header value (`None` when the request has none). Garbage of
     /// any kind — not `Basic`, bad base64, no colon, a user name that is not UTF-8 — is `false`,
-    /// never a panic.
+    /// never a panic. A request that found bcrypt too busy ([`Verdict::Busy`]) is `false` too.
     pub async fn verify(&self, authorization: Option<&[u8]>) -> bool {
+        self.check(authorization).await == Verdict::Allowed
+    }
+
+    /// [`BasicAuth::verify`], telling a wrong password from a check that was not made because
+    /// bcrypt was busy. The work is bounded: one bcrypt at a time, at most [`MAX_WAITING`]
+    /// requests waiting for it, each at most [`MAX_WAIT`]; cached credentials never wait.
+    pub async fn check(&self, authorization: Option<&[u8]>) -> Verdict {
+        use std::sync::atomic::Ordering;
         let Some((user, password)) = authorization.and_then(parse_basic) else {
-            return false;
+            return Verdict::Denied;
         };
         let (hash, known) = match (self.users.get(&user), &self.decoy) {
             (Some(hash), _) => (hash, true),
             (None, Some(decoy)) => (decoy, false),
-            (None, None) => return false,
+            (None, None) => return Verdict::Denied,
         };
         let key = cache_key(&user, hash, &password);
         if known && self.cache().contains(&key) {
-            return true;
+            return Verdict::Allowed;
         }
-        let Ok(permit) = Arc::clone(&self.bcrypt_slot).acquire_owned().await else {
-            return false;
+        // A place in the queue, or an answer at once.
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= MAX_WAITING {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Verdict::Busy;
+        }
+        let turn =
+            tokio::time::timeout(MAX_WAIT, Arc::clone(&self.bcrypt_slot).acquire_owned()).await;
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        let permit = match turn {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) => return Verdict::Denied,
+            Err(_) => return Verdict::Busy,
         };
         let hash = hash.clone();
+        // The permit moves into the blocking task: if this request goes away, the slot stays
+        // taken until bcrypt really ends.
         let matched = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             bcrypt::verify(&password, &hash).unwrap_or(false)
@@ -84,8 +127,10 @@ impl BasicAuth {
         .unwrap_or(false);
         if known && matched {
             self.remember(key);
+            Verdict::Allowed
+        } else {
+            Verdict::Denied
         }
-        known && matched
     }
 
     /// Adds a verified digest, forgetting the oldest when full.
@@ -245,6 +290,67 @@ mod tests {
 
         let nobody = BasicAuth::new(BTreeMap::new());
         assert!(!nobody.verify(Some(&header("carol:a:b:c"))).await);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_flood_of_wrong_passwords_is_turned_away_and_cached_users_still_pass() {
+        let auth = Arc::new(auth());
+        let alice = header("alice:wonderland");
+        assert!(auth.verify(Some(&alice)).await);
+        // bcrypt is held: every uncached check must queue, and the queue is bounded.
+        let slot = Arc::clone(&auth.bcrypt_slot)
+            .acquire_owned()
+            .await
+            .expect("slot");
+        let mut flood = Vec::new();
+        for i in 0..50 {
+            let auth = auth.clone();
+            flood.push(tokio::spawn(async move {
+                auth.check(Some(&header(&format!("alice:wrong{i}")))).await
+            }));
+        }
+        // Those beyond the queue are answered at once, without bcrypt.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let answered = flood.iter().filter(|f| f.is_finished()).count();
+        assert_eq!(answered, 50 - MAX_WAITING, "answered at once");
+        // The cached user passes without waiting, while the flood waits.
+        let cached = tokio::time::timeout(Duration::from_secs(1), auth.check(Some(&alice))).await;
+        assert_eq!(cached, Ok(Verdict::Allowed));
+        drop(slot);
+        let mut verdicts = Vec::new();
+        for f in flood {
+            verdicts.push(f.await.expect("join"));
+        }
+        assert_eq!(
+            verdicts.iter().filter(|v| **v == Verdict::Busy).count(),
+            50 - MAX_WAITING
+        );
+        assert_eq!(
+            verdicts.iter().filter(|v| **v == Verdict::Denied).count(),
+            MAX_WAITING
+        );
+        assert_eq!(auth.waiting.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    proptest::proptest! {
+        /// Any bytes as an `Authorization` value: a user and password, or nothing, never a panic.
+        #[test]
+        fn any_authorization_value_parses_or_not(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let _ = parse_basic(&bytes);
+            let mut basic = b"Basic ".to_vec();
+            basic.extend_from_slice(&bytes);
+            let _ = parse_basic(&basic);
+        }
+
+        /// Every user:password pair survives the round trip through base64.
+        #[test]
+        fn basic_credentials_round_trip(user in "[^:]{0,20}", password in proptest::collection::vec(proptest::num::u8::ANY, 0..40)) {
+            let mut raw = user.clone().into_bytes();
+            raw.push(b':');
+            raw.extend_from_slice(&password);
+            let value = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(&raw));
+            proptest::prop_assert_eq!(parse_basic(value.as_bytes()), Some((user, password)));
+        }
     }
 
     #[test]

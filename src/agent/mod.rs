@@ -21,10 +21,21 @@
 //! Life cycle: SIGHUP or `POST /-/reload` reloads the configuration; an invalid one is refused,
 //! logged and counted, and the old one keeps running. SIGTERM or SIGINT stops the scheduler, lets
 //! the probes in flight finish (they end within their timeout), and exits 0.
+//!
+//! Reloads, when the file system stops answering (a hung network mount):
+//!
+//! | rule | so that |
+//! |---|---|
+//! | one configuration read at a time, on one thread of its own | no request pattern adds threads |
+//! | a request during a read is served by one more read right after it, shared by every request that arrived meanwhile | no edit is missed, and reads never pile up |
+//! | every read's result is applied (or refused), logged and counted when it ends, whoever waited for it | a late result is never silent |
+//! | a request waits at most `--http-request-timeout` (SIGHUP does not wait) | clients and signals are never held by a read |
+//! | shutdown does not wait for a read | SIGTERM always stops the agent |
 
 pub mod auth;
 pub mod blackbox;
 pub mod metrics;
+pub mod page;
 pub mod schedule;
 pub mod scheduler;
 pub mod server;
@@ -80,7 +91,19 @@ pub struct Agent {
     /// The generation of the world, for the scheduler to notice a reload.
     generation: watch::Sender<u64>,
     next_generation: AtomicU64,
-    reloading: tokio::sync::Mutex<()>,
+    /// Reload requests and the one reader thread ([`Agent::request_reload`]).
+    reloads: Mutex<Reloads>,
+    /// The ticket and outcome of the last reload that ended.
+    reloaded: watch::Sender<(u64, Result<usize, String>)>,
+}
+
+/// Reload requests: each gets a ticket; a read serves every ticket issued before it started.
+#[derive(Debug, Default)]
+struct Reloads {
+    /// The last ticket issued.
+    requested: u64,
+    /// Whether the reader thread is running.
+    reading: bool,
 }
 
 /// Why the agent could not start.
@@ -118,7 +141,8 @@ impl Agent {
             tracker: TaskTracker::new(),
             generation,
             next_generation: AtomicU64::new(2),
-            reloading: tokio::sync::Mutex::new(()),
+            reloads: Mutex::new(Reloads::default()),
+            reloaded: watch::channel((0, Ok(0))).0,
         }))
     }
 
@@ -131,34 +155,103 @@ impl Agent {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Reloads the configuration. On error the running configuration stays, and the error says
-    /// why (file, line, field). Returns the number of checks now scheduled.
+    /// Asks for a reload and returns its ticket without waiting ([`Agent::reload_done`] waits).
+    /// The configuration is read on the agent's one reader thread: started here if it is not
+    /// running, or, if a read is under way, asked to read once more when it ends, so that the
+    /// file is read after this request (see the module's table of rules).
+    pub fn request_reload(self: &Arc<Self>) -> u64 {
+        let mut r = self.reloads();
+        r.requested += 1;
+        let ticket = r.requested;
+        if !r.reading {
+            r.reading = true;
+            let agent = self.clone();
+            // The thread is not the runtime's, but opening sockets registers them with it.
+            let runtime = tokio::runtime::Handle::try_current();
+            let spawned = std::thread::Builder::new()
+                .name("probe-reload".into())
+                .spawn(move || {
+                    let _entered = runtime.as_ref().ok().map(tokio::runtime::Handle::enter);
+                    agent.reader();
+                });
+            if let Err(e) = spawned {
+                r.reading = false;
+                drop(r);
+                self.finish_reload(ticket, Err(format!("cannot start the reload thread: {e}")));
+            }
+        }
+        ticket
+    }
+
+    /// Waits until the reload of `ticket` (or a later one) has ended, and returns its outcome:
+    /// the number of checks now scheduled, or why the configuration was refused (file, line,
+    /// field), the running one staying.
+    pub async fn reload_done(&self, ticket: u64) -> Result<usize, String> {
+        let mut done = self.reloaded.subscribe();
+        match done.wait_for(|(t, _)| *t >= ticket).await {
+            Ok(outcome) => outcome.1.clone(),
+            Err(_) => Err("the agent is stopping".to_string()),
+        }
+    }
+
+    /// Reloads the configuration and waits for the outcome ([`Agent::request_reload`],
+    /// [`Agent::reload_done`]).
     pub async fn reload(self: &Arc<Self>) -> Result<usize, String> {
-        let _one_at_a_time = self.reloading.lock().await;
-        let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
-        let agent = self.clone();
-        // Reading files and opening ICMP sockets block: off the runtime's workers.
-        let outcome = tokio::task::spawn_blocking(move || {
-            // The files are read before the lock is taken: probes keep reporting meanwhile.
-            let prepared = prepare(&agent.settings)?;
-            let mut world = agent.world();
+        let ticket = self.request_reload();
+        self.reload_done(ticket).await
+    }
+
+    /// The reader thread: reads and applies the configuration until no request is left that
+    /// arrived after its last read began. Runs outside the runtime, so that a read that never
+    /// returns holds this one thread and nothing else, and shutdown does not wait for it.
+    fn reader(self: Arc<Self>) {
+        loop {
+            let serving = self.reloads().requested;
+            let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
+            // A bug in a read must not leave reloads waiting for a thread that is gone.
+            let read =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.read(generation)));
+            let outcome = read.unwrap_or_else(|payload| {
+                Err(format!(
+                    "internal error: the reload panicked ({}); this is a bug in probe",
+                    crate::panics::message(payload.as_ref())
+                ))
+            });
+            if outcome.is_ok() {
+                self.generation.send_replace(generation);
+            }
+            self.finish_reload(serving, outcome);
+            let mut r = self.reloads();
+            if r.requested == serving {
+                r.reading = false;
+                return;
+            }
+        }
+    }
+
+    /// One read: the configuration, the sockets for it, and the new world in place of the old.
+    fn read(&self, generation: u64) -> Result<usize, String> {
+        prepare(&self.settings).and_then(|prepared| {
+            // The files were read before the lock is taken: probes keep reporting meanwhile.
+            let mut world = self.world();
             let new = build_world(
-                &agent.settings,
+                &self.settings,
                 prepared,
                 generation,
-                &agent.metrics,
+                &self.metrics,
                 Some(&mut world),
             )?;
             let checks = new.slots.len();
             *world = new;
-            Ok::<usize, String>(checks)
+            Ok(checks)
         })
-        .await
-        .unwrap_or_else(|e| Err(format!("reload task failed: {e}")));
+    }
+
+    /// Counts, logs and publishes the outcome of the read that served tickets up to `ticket`.
+    fn finish_reload(&self, ticket: u64, outcome: Result<usize, String>) {
         self.metrics.reload(outcome.is_ok(), unix_now());
         match &outcome {
             Ok(n) => {
-                self.generation.send_replace(generation);
                 tracing::info!(checks = n, source = %self.settings.source, "configuration reloaded");
             }
             Err(e) => tracing::error!(
@@ -167,7 +260,14 @@ impl Agent {
                 "configuration reload failed; keeping the running configuration"
             ),
         }
-        outcome
+        let _previous = self.reloaded.send_replace((ticket, outcome));
+    }
+
+    fn reloads(&self) -> MutexGuard<'_, Reloads> {
+        // Two integers and a flag: consistent whatever panicked while holding the lock.
+        self.reloads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The longest probe deadline of the running configuration: how long draining may take.
@@ -372,8 +472,9 @@ async fn wait_for_signals(agent: &Arc<Agent>) {
     loop {
         tokio::select! {
             _ = hup.recv() => {
+                // Not awaited: a read that hangs must not hold the signals (SIGTERM after it).
                 tracing::info!("SIGHUP: reloading the configuration");
-                let _ = agent.reload().await;
+                agent.request_reload();
             }
             _ = term.recv() => return,
             _ = tokio::signal::ctrl_c() => return,

@@ -33,7 +33,8 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::Agent;
-use super::auth::BasicAuth;
+use super::auth::{BasicAuth, Verdict};
+use super::page::SharedPage;
 use crate::config::web::WebConfig;
 
 /// What a client may take of the server.
@@ -64,6 +65,9 @@ struct Shared {
     auth: Option<BasicAuth>,
     headers: Vec<(HeaderName, HeaderValue)>,
     limits: Limits,
+    /// `/metrics` and `/findings`: one rendering shared by concurrent requests.
+    metrics_page: SharedPage,
+    findings_page: SharedPage,
 }
 
 /// Serves until `cancel`, then lets open connections finish their request (bounded by the
@@ -97,6 +101,8 @@ pub async fn serve(
         auth,
         headers,
         limits,
+        metrics_page: SharedPage::default(),
+        findings_page: SharedPage::default(),
     });
     let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let open = tokio_util::task::TaskTracker::new();
@@ -204,39 +210,21 @@ fn handler(path: &str) -> &'static str {
 
 async fn respond(shared: &Shared, req: Request<Incoming>) -> Answer {
     let path = req.uri().path().to_string();
-    let mut answer = match &shared.auth {
-        Some(auth)
-            if !auth
-                .verify(
-                    req.headers()
-                        .get(header::AUTHORIZATION)
-                        .map(|v| v.as_bytes()),
-                )
-                .await =>
-        {
-            let mut r = text(StatusCode::UNAUTHORIZED, PLAIN, "Unauthorized\n");
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"probe\""),
-            );
-            r
-        }
-        _ => {
-            let timeout = if path == "/probe" {
-                // /probe bounds itself by the scrape timeout; this is only a backstop.
-                super::blackbox::MODULE_TIMEOUT + Duration::from_secs(5)
-            } else {
-                shared.limits.request_timeout
-            };
-            match tokio::time::timeout(timeout, route(shared, &req)).await {
-                Ok(a) => a,
-                Err(_) => text(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    PLAIN,
-                    "request timed out\n",
-                ),
-            }
-        }
+    let timeout = match path.as_str() {
+        // /probe bounds itself by the scrape timeout, and /-/reload by the request timeout with
+        // an answer of its own; this is only a backstop.
+        "/probe" => super::blackbox::MODULE_TIMEOUT + Duration::from_secs(5),
+        "/-/reload" => shared.limits.request_timeout + Duration::from_secs(1),
+        _ => shared.limits.request_timeout,
+    };
+    // Authentication counts against the request's time like the rest of it.
+    let mut answer = match tokio::time::timeout(timeout, authorized(shared, req)).await {
+        Ok(a) => a,
+        Err(_) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            PLAIN,
+            "request timed out\n",
+        ),
     };
     for (k, v) in &shared.headers {
         answer.headers_mut().insert(k.clone(), v.clone());
@@ -246,6 +234,48 @@ async fn respond(shared: &Shared, req: Request<Incoming>) -> Answer {
         .metrics
         .http_request(handler(&path), answer.status().as_u16());
     answer
+}
+
+/// The answer to a request that passed authentication, or why it did not. A refused request
+/// closes its connection, so that a flood of wrong passwords does not hold connections the
+/// scraper needs.
+async fn authorized(shared: &Shared, req: Request<Incoming>) -> Answer {
+    let verdict = match &shared.auth {
+        None => Verdict::Allowed,
+        Some(auth) => {
+            auth.check(
+                req.headers()
+                    .get(header::AUTHORIZATION)
+                    .map(|v| v.as_bytes()),
+            )
+            .await
+        }
+    };
+    let mut refused = match verdict {
+        Verdict::Allowed => return route(shared, &req).await,
+        Verdict::Denied => {
+            let mut r = text(StatusCode::UNAUTHORIZED, PLAIN, "Unauthorized\n");
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"probe\""),
+            );
+            r
+        }
+        Verdict::Busy => {
+            let mut r = text(
+                StatusCode::TOO_MANY_REQUESTS,
+                PLAIN,
+                "Too many authentication attempts at once; try again\n",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
+    };
+    refused
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    refused
 }
 
 async fn route(shared: &Shared, req: &Request<Incoming>) -> Answer {
@@ -258,19 +288,27 @@ async fn route(shared: &Shared, req: &Request<Incoming>) -> Answer {
             not_allowed("GET, HEAD")
         }
         "/metrics" => {
-            {
-                let w = agent.world();
-                agent.metrics.set_findings(w.findings());
-            }
             let a = agent.clone();
-            // 10,000 checks are some 150,000 lines: encoded off the runtime's workers.
-            match tokio::task::spawn_blocking(move || a.metrics.encode()).await {
-                Ok(page) => text(
+            // 10,000 checks are some 150,000 lines: encoded off the runtime's workers, once for
+            // every scrape that arrives while it is.
+            let page = shared.metrics_page.get(move || {
+                {
+                    let w = a.world();
+                    a.metrics.set_findings(w.findings());
+                }
+                Bytes::from(a.metrics.encode())
+            });
+            match page.await {
+                Some(page) => text(
                     StatusCode::OK,
                     "text/plain; version=0.0.4; charset=utf-8",
                     page,
                 ),
-                Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, PLAIN, format!("{e}\n")),
+                None => text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    PLAIN,
+                    "rendering the metrics failed (a bug; see the log)\n",
+                ),
             }
         }
         "/probe" => {
@@ -282,13 +320,24 @@ async fn route(shared: &Shared, req: &Request<Incoming>) -> Answer {
             text(a.status, a.content_type, a.body)
         }
         "/findings" => {
-            let report = agent.world().report();
-            match serde_json::to_vec_pretty(&report) {
-                Ok(mut body) => {
-                    body.push(b'\n');
-                    text(StatusCode::OK, "application/json", body)
+            let a = agent.clone();
+            let page = shared.findings_page.get(move || {
+                let report = a.world().report();
+                match serde_json::to_vec_pretty(&report) {
+                    Ok(mut body) => {
+                        body.push(b'\n');
+                        Bytes::from(body)
+                    }
+                    Err(e) => Bytes::from(format!("{{\"error\": \"{e}\"}}\n")),
                 }
-                Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, PLAIN, format!("{e}\n")),
+            });
+            match page.await {
+                Some(page) => text(StatusCode::OK, "application/json", page),
+                None => text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    PLAIN,
+                    "rendering the findings failed (a bug; see the log)\n",
+                ),
             }
         }
         "/-/healthy" => text(StatusCode::OK, PLAIN, "Healthy\n"),
@@ -312,12 +361,24 @@ async fn route(shared: &Shared, req: &Request<Incoming>) -> Answer {
             if method != Method::POST && method != Method::PUT {
                 return not_allowed("POST, PUT");
             }
-            match agent.reload().await {
-                Ok(n) => text(StatusCode::OK, PLAIN, format!("Reloaded: {n} checks\n")),
-                Err(e) => text(
+            let ticket = agent.request_reload();
+            let wait = shared.limits.request_timeout;
+            match tokio::time::timeout(wait, agent.reload_done(ticket)).await {
+                Ok(Ok(n)) => text(StatusCode::OK, PLAIN, format!("Reloaded: {n} checks\n")),
+                Ok(Err(e)) => text(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     PLAIN,
                     format!("Reload failed; the running configuration stays:\n{e}\n"),
+                ),
+                Err(_) => text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    PLAIN,
+                    format!(
+                        "request timed out: the configuration is still being read after {}; \
+                         the reload goes on, and its result will be applied (or refused), logged \
+                         and counted in probe_agent_config_reloads_total when the read ends\n",
+                        humantime::format_duration(wait)
+                    ),
                 ),
             }
         }
