@@ -21,6 +21,8 @@ use tokio::time::{Instant, sleep_until, timeout};
 use tokio_util::sync::CancellationToken;
 
 use crate::probe::target::Host;
+use std::future::Future;
+
 use crate::probe::{self, IcmpNeed, Observation, ProbeContext, ProbeSpec, Protocol, Target};
 
 /// Probes in flight by default, before the open-file cap: a /16 in which a quarter of the targets
@@ -82,14 +84,15 @@ impl EngineSettings {
 #[derive(Debug)]
 pub enum Planned {
     Probe(ProbeSpec),
-    Failed(Box<Observation>),
+    /// The target could not be resolved: its observation says why.
+    Failed(Arc<Target>, Box<Observation>),
 }
 
 impl Planned {
     fn protocol_addr(&self) -> Option<(Protocol, IpAddr)> {
         match self {
             Planned::Probe(spec) => Some((spec.target.protocol, spec.addr.ip())),
-            Planned::Failed(_) => None,
+            Planned::Failed(..) => None,
         }
     }
 }
@@ -156,27 +159,29 @@ pub async fn resolve(targets: Vec<Target>) -> Vec<Planned> {
                 target: target.clone(),
                 resolve: Duration::ZERO,
             })),
-            Host::Name(name) => {
-                match resolved.get(name) {
-                    Some((Ok(ips), took)) if !ips.is_empty() => {
-                        for ip in ips {
-                            plan.push(Planned::Probe(ProbeSpec {
-                                addr: SocketAddr::new(*ip, port),
-                                target: target.clone(),
-                                resolve: *took,
-                            }));
-                        }
+            Host::Name(name) => match resolved.get(name) {
+                Some((Ok(ips), took)) if !ips.is_empty() => {
+                    for ip in ips {
+                        plan.push(Planned::Probe(ProbeSpec {
+                            addr: SocketAddr::new(*ip, port),
+                            target: target.clone(),
+                            resolve: *took,
+                        }));
                     }
-                    Some((Err(text), _)) => plan.push(Planned::Failed(Box::new(
-                        Observation::error(&target, None, text.clone()),
-                    ))),
-                    _ => plan.push(Planned::Failed(Box::new(Observation::error(
+                }
+                Some((Err(text), _)) => plan.push(Planned::Failed(
+                    target.clone(),
+                    Box::new(Observation::error(&target, None, text.clone())),
+                )),
+                _ => plan.push(Planned::Failed(
+                    target.clone(),
+                    Box::new(Observation::error(
                         &target,
                         None,
                         format!("{name} has no address"),
-                    )))),
-                }
-            }
+                    )),
+                )),
+            },
         }
     }
     plan
@@ -190,6 +195,11 @@ pub async fn resolve(targets: Vec<Target>) -> Vec<Planned> {
 /// its share of the probes in flight in a `FuturesUnordered`, so a probe costs no task spawn and
 /// no cross-thread wake-up: on a LAN sweep the kernel's work per connect is then most of the cost,
 /// and both cores share it.
+///
+/// A probe that panics is reported as an `error` observation of its target
+/// ([`probe::guarded`]); a shard that panics outside a probe is logged, and the entries it had
+/// not reported are missing from the results: callers fill them in ([`missing`]). Either way the
+/// panic is counted by [`crate::panics`], and the binary exits with its code.
 pub async fn run(
     plan: Vec<Planned>,
     ctx: Arc<ProbeContext>,
@@ -197,6 +207,29 @@ pub async fn run(
     cancel: CancellationToken,
     results: mpsc::Sender<(usize, Observation)>,
 ) {
+    run_with(
+        plan,
+        ctx,
+        settings,
+        cancel,
+        results,
+        |spec, ctx| async move { probe::run(&spec, &ctx).await },
+    )
+    .await;
+}
+
+/// [`run`] with another prober (tests give one that misbehaves).
+async fn run_with<P, F>(
+    plan: Vec<Planned>,
+    ctx: Arc<ProbeContext>,
+    settings: EngineSettings,
+    cancel: CancellationToken,
+    results: mpsc::Sender<(usize, Observation)>,
+    prober: P,
+) where
+    P: Fn(ProbeSpec, Arc<ProbeContext>) -> F + Clone + Send + 'static,
+    F: Future<Output = Observation> + Send + 'static,
+{
     let workers = tokio::runtime::Handle::current().metrics().num_workers();
     let n = workers.clamp(1, settings.concurrency.max(1));
     let mut shards: Vec<Vec<(usize, Planned)>> = (0..n)
@@ -225,9 +258,52 @@ pub async fn run(
             caps,
             cancel.clone(),
             results.clone(),
+            prober.clone(),
         ));
     }
-    while running.join_next().await.is_some() {}
+    while let Some(joined) = running.join_next().await {
+        if let Err(e) = joined
+            && e.is_panic()
+        {
+            tracing::error!(
+                "internal error: a probe worker panicked; its targets are reported as errors"
+            );
+        }
+    }
+}
+
+/// The observations of the entries of `plan` that got no result in a run that was not
+/// cancelled: only a bug (a panic outside a probe) leaves one out, and its target must still be
+/// reported, as an `error` that says so.
+pub fn missing<'a>(
+    targets: impl IntoIterator<Item = &'a (Arc<Target>, Option<IpAddr>)>,
+    reported: &[bool],
+) -> Vec<(usize, Observation)> {
+    targets
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| !reported.get(*i).copied().unwrap_or(false))
+        .map(|(i, (target, addr))| {
+            (
+                i,
+                Observation::error(
+                    target,
+                    *addr,
+                    "internal error: no result for this target (a probe worker failed); this is a bug in probe",
+                ),
+            )
+        })
+        .collect()
+}
+
+impl Planned {
+    /// The target and address of this entry, kept by callers that must report every entry.
+    pub fn identity(&self) -> (Arc<Target>, Option<IpAddr>) {
+        match self {
+            Planned::Probe(spec) => (spec.target.clone(), Some(spec.addr.ip())),
+            Planned::Failed(target, _) => (target.clone(), None),
+        }
+    }
 }
 
 /// One shard's share of the caps.
@@ -246,13 +322,17 @@ struct Caps {
 }
 
 /// Runs one shard's probes in plan order within its caps.
-async fn shard(
+async fn shard<P, F>(
     items: Vec<(usize, Planned)>,
     ctx: Arc<ProbeContext>,
     caps: Caps,
     cancel: CancellationToken,
     results: mpsc::Sender<(usize, Observation)>,
-) {
+    prober: P,
+) where
+    P: Fn(ProbeSpec, Arc<ProbeContext>) -> F,
+    F: Future<Output = Observation>,
+{
     let mut pending = items.into_iter().peekable();
     let mut in_flight = FuturesUnordered::new();
     let mut http_in_flight = 0usize;
@@ -264,14 +344,14 @@ async fn shard(
             let next_is_http = match pending.peek() {
                 None => break,
                 Some((_, Planned::Probe(spec))) => spec.target.protocol.is_http(),
-                Some((_, Planned::Failed(_))) => false,
+                Some((_, Planned::Failed(..))) => false,
             };
             if next_is_http && http_in_flight >= caps.http {
                 break;
             }
             if let Some(rate) = caps.rate {
                 let slot = started * caps.shards + caps.shard;
-                let at = caps.start + Duration::from_secs_f64(slot as f64 / rate);
+                let at = start_time(caps.start, slot, rate);
                 if at > Instant::now() {
                     next_start = Some(at);
                     break;
@@ -279,7 +359,7 @@ async fn shard(
             }
             match pending.next() {
                 None => break,
-                Some((index, Planned::Failed(obs))) => {
+                Some((index, Planned::Failed(_, obs))) => {
                     if results.send((index, *obs)).await.is_err() {
                         return;
                     }
@@ -287,8 +367,10 @@ async fn shard(
                 Some((index, Planned::Probe(spec))) => {
                     started += 1;
                     http_in_flight += usize::from(next_is_http);
-                    let ctx = ctx.clone();
-                    in_flight.push(async move { (index, probe::run(&spec, &ctx).await) });
+                    let (target, addr) = (spec.target.clone(), spec.addr.ip());
+                    let probing = prober(spec, ctx.clone());
+                    in_flight
+                        .push(async move { (index, probe::guarded(&target, addr, probing).await) });
                 }
             }
         }
@@ -310,9 +392,110 @@ async fn shard(
     }
 }
 
+/// When the probe in start slot `slot` may start under a cap of `rate` probes a second. The CLI
+/// refuses absurd rates ([`MIN_RATE`]); this still never panics: a time past what an `Instant`
+/// can hold is a day from now, and the run is long over or cancelled by then.
+fn start_time(start: Instant, slot: u64, rate: f64) -> Instant {
+    Duration::try_from_secs_f64(slot as f64 / rate)
+        .ok()
+        .and_then(|offset| start.checked_add(offset))
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400))
+}
+
+/// The slowest `--rate` accepted: one probe every 1,000 s.
+pub const MIN_RATE: f64 = 0.001;
+
+/// The fastest `--rate` accepted; a higher cap would be no cap.
+pub const MAX_RATE: f64 = 1e9;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn plan_of(n: u8) -> Vec<Planned> {
+        (0..n)
+            .map(|i| {
+                let target = crate::probe::target::parse(
+                    &format!("127.0.0.{}:9", i + 1),
+                    &crate::probe::target::TargetDefaults::default(),
+                )
+                .expect("target")
+                .remove(0);
+                Planned::Probe(ProbeSpec {
+                    addr: SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, i + 1)), 9),
+                    target: Arc::new(target),
+                    resolve: Duration::ZERO,
+                })
+            })
+            .collect()
+    }
+
+    /// Issue 13: a prober that panics must not lose its target, nor any other.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_probe_that_panics_is_reported_as_an_error_and_no_target_is_lost() {
+        let ctx = Arc::new(
+            ProbeContext::new(crate::probe::ProbeSettings::default(), IcmpNeed::default())
+                .expect("context"),
+        );
+        let (tx, mut rx) = mpsc::channel(64);
+        let settings = EngineSettings::new(Some(4), None, 1 << 16);
+        let run = tokio::spawn(run_with(
+            plan_of(6),
+            ctx,
+            settings,
+            CancellationToken::new(),
+            tx,
+            |spec: ProbeSpec, _ctx| async move {
+                assert!(spec.addr.ip().to_string() != "127.0.0.3", "prober bug");
+                Observation::error(&spec.target, Some(spec.addr.ip()), "fine")
+            },
+        ));
+        let mut got = Vec::new();
+        while let Some(r) = rx.recv().await {
+            got.push(r);
+        }
+        run.await.expect("the engine itself did not panic");
+        got.sort_by_key(|(i, _)| *i);
+        assert_eq!(
+            got.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            [0, 1, 2, 3, 4, 5]
+        );
+        let detail = got[2].1.detail.as_deref().unwrap_or_default();
+        assert!(
+            detail.contains("internal error: the probe panicked (prober bug)"),
+            "{detail}"
+        );
+        assert!(
+            got.iter()
+                .filter(|(i, _)| *i != 2)
+                .all(|(_, o)| o.detail.as_deref() == Some("fine"))
+        );
+    }
+
+    #[test]
+    fn entries_without_a_result_are_filled_in_as_errors() {
+        let plan = plan_of(3);
+        let ids: Vec<_> = plan.iter().map(Planned::identity).collect();
+        let filled = missing(&ids, &[true, false, true]);
+        assert_eq!(filled.len(), 1);
+        assert_eq!(filled[0].0, 1);
+        assert_eq!(filled[0].1.target, "127.0.0.2:9");
+        assert!(!filled[0].1.success);
+        assert!(missing(&ids, &[true, true, true]).is_empty());
+    }
+
+    #[test]
+    fn start_times_never_overflow() {
+        let start = Instant::now();
+        assert_eq!(start_time(start, 0, 10.0), start);
+        assert_eq!(
+            start_time(start, 5, 10.0),
+            start + Duration::from_millis(500)
+        );
+        // 1e-300 probes a second: the second probe would start in 1e300 s.
+        assert!(start_time(start, 1, 1e-300) > start + Duration::from_secs(3600));
+        assert!(start_time(start, u64::MAX, MIN_RATE) > start);
+    }
 
     #[test]
     fn concurrency_stays_below_the_open_file_limit() {

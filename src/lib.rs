@@ -28,6 +28,8 @@
 //!   cancellable, streaming results.
 //! * [`output`] — tables, JSON, JSON lines, findings and the progress bar.
 //! * [`cli`] — command-line definitions, the ad hoc run and the configuration commands.
+//! * [`panics`] — counts panics anywhere in the process, so that a bug fails a run loudly
+//!   (exit code 3) instead of passing for a result.
 //! * [`health`] — the load balancer's rise/fall threshold state machine, pure (time is passed in).
 //! * [`agent`] — the `probe agent` daemon: one scheduler for every check, the live findings, the
 //!   metrics registry and the HTTP server (`/metrics`, `/probe`, `/findings`, reload), with TLS
@@ -41,5 +43,6 @@ pub mod engine;
 pub mod health;
 pub mod model;
 pub mod output;
+pub mod panics;
 pub mod policy;
 pub mod probe;

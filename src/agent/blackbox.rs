@@ -89,7 +89,11 @@ pub fn module_protocol(module: &str) -> Option<Protocol> {
     })
 }
 
-/// The probe deadline for a scrape timeout header value.
+/// The probe deadline for a scrape timeout header value: the header less
+/// [`TIMEOUT_OFFSET`] (when that leaves something), at most [`MODULE_TIMEOUT`]. Anything that is
+/// not a positive finite number of seconds (`garbage`, `-3`, `NaN`) means [`MODULE_TIMEOUT`].
+/// The value comes from the network, so it is capped while still a float: `1e300` or
+/// `18446744073709551616` would overflow a [`Duration`].
 pub fn timeout_for(header: Option<&str>) -> Duration {
     let scrape = header
         .and_then(|h| h.trim().parse::<f64>().ok())
@@ -101,7 +105,8 @@ pub fn timeout_for(header: Option<&str>) -> Duration {
             } else {
                 s
             };
-            Duration::from_secs_f64(s).min(MODULE_TIMEOUT)
+            Duration::try_from_secs_f64(s.min(MODULE_TIMEOUT.as_secs_f64()))
+                .unwrap_or(MODULE_TIMEOUT)
         }
         None => MODULE_TIMEOUT,
     }
@@ -116,29 +121,29 @@ pub fn allowed(allow: &[IpNet], addr: IpAddr) -> bool {
     allow.iter().any(|n| n.contains(&addr))
 }
 
-/// Serves one `/probe` request.
-pub async fn handle(
-    agent: &Arc<Agent>,
-    query: Option<&str>,
-    scrape_timeout: Option<&str>,
-) -> Answer {
-    let params = Params::parse(query);
+/// The module and the one target a `/probe` request names, or the answer that refuses it (400).
+/// Pure: everything here comes from the network and is checked before anything is resolved or
+/// sent.
+pub fn request_target(params: &Params) -> Result<(&str, crate::probe::Target), Answer> {
     let Some(input) = params.target.as_deref().filter(|t| !t.trim().is_empty()) else {
-        return Answer::error(StatusCode::BAD_REQUEST, "target parameter is missing");
+        return Err(Answer::error(
+            StatusCode::BAD_REQUEST,
+            "target parameter is missing",
+        ));
     };
     let module = params.module.as_deref().unwrap_or("http_2xx");
     let Some(protocol) = module_protocol(module) else {
-        return Answer::error(
+        return Err(Answer::error(
             StatusCode::BAD_REQUEST,
             format!("unknown module {module:?}: use http_2xx, tcp_connect, icmp or udp"),
-        );
+        ));
     };
     // A prefix would expand to many targets: one request probes one target.
     if input.parse::<IpNet>().is_ok() {
-        return Answer::error(
+        return Err(Answer::error(
             StatusCode::BAD_REQUEST,
             format!("target {input:?} is a prefix; /probe takes one host"),
-        );
+        ));
     }
     let defaults = TargetDefaults {
         protocol,
@@ -148,19 +153,39 @@ pub async fn handle(
     let target = match target::parse(input, &defaults) {
         Ok(mut ts) if ts.len() == 1 => ts.remove(0),
         Ok(_) => {
-            return Answer::error(
+            return Err(Answer::error(
                 StatusCode::BAD_REQUEST,
                 format!("target {input:?} is not one host"),
-            );
+            ));
         }
-        Err(e) => return Answer::error(StatusCode::BAD_REQUEST, format!("target: {e}")),
+        Err(e) => {
+            return Err(Answer::error(
+                StatusCode::BAD_REQUEST,
+                format!("target: {e}"),
+            ));
+        }
     };
     if target.port.is_none() && matches!(target.protocol, Protocol::Tcp | Protocol::Udp) {
-        return Answer::error(
+        return Err(Answer::error(
             StatusCode::BAD_REQUEST,
             format!("target {input:?} needs a port for module {module}"),
-        );
+        ));
     }
+    Ok((module, target))
+}
+
+/// Serves one `/probe` request.
+pub async fn handle(
+    agent: &Arc<Agent>,
+    query: Option<&str>,
+    scrape_timeout: Option<&str>,
+) -> Answer {
+    let params = Params::parse(query);
+    let (module, target) = match request_target(&params) {
+        Ok(t) => t,
+        Err(answer) => return answer,
+    };
+    let input = params.target.as_deref().unwrap_or_default();
     let (allow, base) = {
         let w = agent.world();
         (w.allow.clone(), w.base.clone())
@@ -174,7 +199,7 @@ pub async fn handle(
     let deadline = tokio::time::Instant::now() + timeout;
     let spec = match engine::resolve(vec![target]).await.into_iter().next() {
         Some(Planned::Probe(spec)) => spec,
-        Some(Planned::Failed(obs)) => return render(module, &obs, Duration::ZERO, params.debug),
+        Some(Planned::Failed(_, obs)) => return render(module, &obs, Duration::ZERO, params.debug),
         None => {
             return Answer::error(
                 StatusCode::BAD_REQUEST,
@@ -205,7 +230,7 @@ pub async fn handle(
     };
     let ctx = base.with_settings(settings);
     let start = tokio::time::Instant::now();
-    let obs = probe::run(&spec, &ctx).await;
+    let obs = probe::run_guarded(&spec, &ctx).await;
     let took = start.elapsed() + spec.resolve;
     agent
         .metrics
@@ -427,6 +452,50 @@ mod tests {
         assert_eq!(timeout_for(Some("garbage")), MODULE_TIMEOUT);
         assert_eq!(timeout_for(Some("-3")), MODULE_TIMEOUT);
         assert_eq!(timeout_for(Some("NaN")), MODULE_TIMEOUT);
+        // Numbers too large for a Duration: capped, not a panic (issue 13).
+        assert_eq!(timeout_for(Some("1e300")), MODULE_TIMEOUT);
+        assert_eq!(timeout_for(Some("18446744073709551616")), MODULE_TIMEOUT);
+        assert_eq!(timeout_for(Some("inf")), MODULE_TIMEOUT);
+        assert_eq!(timeout_for(Some("1e-320")), Duration::ZERO);
+    }
+
+    proptest::proptest! {
+        /// Whatever the header holds, the deadline is at most the module's, and no panic.
+        #[test]
+        fn any_scrape_timeout_header_gives_a_bounded_deadline(header in "\\PC*") {
+            proptest::prop_assert!(timeout_for(Some(&header)) <= MODULE_TIMEOUT);
+        }
+
+        /// Numbers of every magnitude, as Prometheus or anyone else may write them.
+        #[test]
+        fn any_number_in_the_scrape_timeout_header_gives_a_bounded_deadline(
+            x in proptest::num::f64::ANY,
+            exp in -400i32..400,
+        ) {
+            for text in [x.to_string(), format!("{x:e}"), format!("1e{exp}"), format!("{}", x.abs() * 1e18)] {
+                proptest::prop_assert!(timeout_for(Some(&text)) <= MODULE_TIMEOUT, "{}", text);
+            }
+        }
+
+        /// Any target and module from a query give one target or a 400, never a panic.
+        #[test]
+        fn any_target_parameter_gives_one_target_or_a_refusal(
+            target in "\\PC{0,80}",
+            module in proptest::sample::select(vec!["http_2xx", "tcp_connect", "icmp", "udp", "dns"]),
+        ) {
+            let params = Params { target: Some(target), module: Some(module.to_string()), debug: false };
+            match request_target(&params) {
+                Ok((_, t)) => proptest::prop_assert!(t.port.is_some() || matches!(t.protocol, Protocol::Icmp | Protocol::Http | Protocol::Https)),
+                Err(a) => proptest::prop_assert_eq!(a.status, StatusCode::BAD_REQUEST),
+            }
+        }
+
+        /// Any query string parses into parameters, never a panic.
+        #[test]
+        fn any_query_string_parses(query in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            let query = String::from_utf8_lossy(&query);
+            let _ = Params::parse(Some(&query));
+        }
     }
 
     #[test]

@@ -88,6 +88,7 @@ pub struct Metrics {
     last_reload_ok: IntGauge,
     last_reload_time: Gauge,
     http_requests: IntCounterVec,
+    panics: IntCounter,
 }
 
 fn with(labels: &[&'static str], extra: &[&'static str]) -> Vec<&'static str> {
@@ -205,6 +206,10 @@ impl Metrics {
                 ),
                 &["handler", "code"],
             )?,
+            panics: IntCounter::new(
+                "probe_agent_panics_total",
+                "Panics anywhere in the agent: each is a bug, its probe reported as an error.",
+            )?,
             registry,
         };
         let build = IntGaugeVec::new(
@@ -241,6 +246,7 @@ impl Metrics {
         r.register(Box::new(m.last_reload_ok.clone()))?;
         r.register(Box::new(m.last_reload_time.clone()))?;
         r.register(Box::new(m.http_requests.clone()))?;
+        r.register(Box::new(m.panics.clone()))?;
         r.register(Box::new(build))?;
         r.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -402,6 +408,11 @@ impl Metrics {
 
     /// The text exposition format of every family.
     pub fn encode(&self) -> String {
+        // Panics are counted by the process-wide hook (`crate::panics`), on whatever thread.
+        let panics = crate::panics::count();
+        if panics > self.panics.get() {
+            self.panics.inc_by(panics - self.panics.get());
+        }
         TextEncoder::new()
             .encode_to_string(&self.registry.gather())
             .unwrap_or_else(|e| format!("# encoding failed: {e}\n"))

@@ -116,7 +116,7 @@ fn dispatch(agent: &Arc<Agent>, w: &mut World, index: usize) {
         let _permit = permit;
         task_agent.metrics.in_flight.inc();
         let start = Instant::now();
-        let obs = probe::run(&spec, &ctx).await;
+        let obs = probe::run_guarded(&spec, &ctx).await;
         let took = start.elapsed();
         task_agent.metrics.in_flight.dec();
         let mut w = task_agent.world();

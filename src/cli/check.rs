@@ -168,7 +168,7 @@ fn load_with_agent(source: &ConfigSource, given: Option<IpAddr>) -> Result<Model
 }
 
 fn print_report(report: &Report, format: ReportFormat, color: bool) -> anyhow::Result<()> {
-    let mut out = io::stdout().lock();
+    let mut out = output::stdout();
     match format {
         ReportFormat::Json => {
             serde_json::to_writer_pretty(&mut out, report)?;
@@ -212,9 +212,10 @@ async fn probe_checks(
         let ctx = ProbeContext::new(settings, engine::icmp_need(&plan))
             .map_err(|e| UsageError(e.into()))?;
         let engine_settings = EngineSettings::new(Some(concurrency as usize), None, nofile);
+        let identities: Vec<_> = plan.iter().map(Planned::identity).collect();
         // Each engine reports its own indices; map them back to check indices.
         let (gtx, mut grx) = mpsc::channel::<(usize, Observation)>(256);
-        tokio::spawn(engine::run(
+        let engine = tokio::spawn(engine::run(
             plan,
             Arc::new(ctx),
             engine_settings,
@@ -222,12 +223,28 @@ async fn probe_checks(
             gtx,
         ));
         let tx = tx.clone();
+        let cancel = cancel.clone();
         tokio::spawn(async move {
+            let mut reported = vec![false; indices.len()];
             while let Some((j, obs)) = grx.recv().await {
+                if let Some(r) = reported.get_mut(j) {
+                    *r = true;
+                }
                 if let Some(&i) = indices.get(j)
                     && tx.send((i, obs)).await.is_err()
                 {
-                    break;
+                    return;
+                }
+            }
+            // Entries a panicking engine left out are errors, never silently static findings.
+            let _ = engine.await;
+            if !cancel.is_cancelled() {
+                for (j, obs) in engine::missing(&identities, &reported) {
+                    if let Some(&i) = indices.get(j)
+                        && tx.send((i, obs)).await.is_err()
+                    {
+                        return;
+                    }
                 }
             }
         });
@@ -280,7 +297,10 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let report = Report::new(findings);
     print_report(&report, args.output, args.color.enabled())?;
     if interrupted {
-        eprintln!("probe: interrupted: the findings above are from the probes that finished");
+        let _ = writeln!(
+            io::stderr(),
+            "probe: interrupted: the findings above are from the probes that finished"
+        );
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::from(report.exit_code()))
@@ -415,7 +435,7 @@ fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     match args.output {
         ReportFormat::Json => print_report(&report, ReportFormat::Json, false)?,
         ReportFormat::Table => {
-            let mut out = io::stdout().lock();
+            let mut out = output::stdout();
             for f in &report.findings {
                 writeln!(
                     out,
@@ -473,7 +493,7 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let model = config::load(&source, args.source_addr).map_err(|e| UsageError(e.into()))?;
     let yaml = config::yaml::render(&model, &source.to_string())
         .context("cannot render the model as YAML")?;
-    let mut out = io::stdout().lock();
+    let mut out = output::stdout();
     out.write_all(yaml.as_bytes())?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)

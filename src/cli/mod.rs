@@ -7,7 +7,11 @@
 //! | 0    | every probe passed (open; HTTP status matched; UDP response matched) |
 //! | 1    | at least one probe did not pass                                      |
 //! | 2    | usage error, bad input, or missing permission: nothing was probed   |
+//! | 3    | internal error: something panicked (a bug); targets without a result are errors |
 //! | 130  | interrupted (Ctrl-C / SIGTERM): the probes that finished are printed |
+//!
+//! A closed pipe (`probe … | head`) changes nothing but the output: the run goes on to its end
+//! with the rest of its output discarded, and exits as it would have ([`output::PipeSafe`]).
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -200,9 +204,11 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
 
 fn parse_rate(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        Ok(r) if (engine::MIN_RATE..=engine::MAX_RATE).contains(&r) => Ok(r),
         _ => Err(format!(
-            "{s:?} is not a positive number of probes per second"
+            "{s:?} is not a number of probes per second from {} to {}",
+            engine::MIN_RATE,
+            engine::MAX_RATE
         )),
     }
 }
@@ -246,6 +252,22 @@ enum Job {
 
 /// Entry point from `main`: parses the command line, runs, and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
+    crate::panics::install_hook();
+    let code = run_main();
+    if crate::panics::count() > 0 {
+        // Whatever the run concluded, part of it was lost to a bug: say so, and fail.
+        let _ = writeln!(
+            io::stderr(),
+            "probe: internal error: {} panic(s) during the run (printed above); the results are \
+             incomplete — this is a bug in probe",
+            crate::panics::count()
+        );
+        return ExitCode::from(crate::panics::EXIT_CODE);
+    }
+    code
+}
+
+fn run_main() -> ExitCode {
     let cli = Cli::parse();
     // The agent logs what it does (reloads, state changes); one-shot commands only warnings.
     let is_agent = matches!(cli.command, Some(check::Command::Agent(_)));
@@ -255,7 +277,7 @@ pub fn main() -> ExitCode {
         Some(check::Command::Agent(a)) => match agent::prepare(a) {
             Ok(prepared) => Job::Agent(prepared),
             Err(e) => {
-                eprintln!("probe: error: {e:#}");
+                let _ = writeln!(io::stderr(), "probe: error: {e:#}");
                 return ExitCode::from(2);
             }
         },
@@ -268,7 +290,7 @@ pub fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("probe: error: cannot start the runtime: {e}");
+            let _ = writeln!(io::stderr(), "probe: error: cannot start the runtime: {e}");
             return ExitCode::from(2);
         }
     };
@@ -280,10 +302,7 @@ pub fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(e) => {
-            if is_broken_pipe(&e) {
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("probe: error: {e:#}");
+            let _ = writeln!(io::stderr(), "probe: error: {e:#}");
             ExitCode::from(2)
         }
     }
@@ -306,13 +325,6 @@ fn init_logging(verbose: u8, format: LogFormat, is_agent: bool) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
-}
-
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<io::Error>()
-            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
-    })
 }
 
 /// Reads every target named on the command line or in the targets file.
@@ -437,9 +449,10 @@ async fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     let cancel = CancellationToken::new();
     tokio::spawn(cancel_on_signal(cancel.clone()));
 
+    let identities: Vec<_> = plan.iter().map(engine::Planned::identity).collect();
     let (tx, mut rx) = mpsc::channel(1024);
     let started = std::time::Instant::now();
-    tokio::spawn(engine::run(
+    let engine = tokio::spawn(engine::run(
         plan,
         Arc::new(ctx),
         engine_settings,
@@ -455,28 +468,46 @@ async fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         Format::Json | Format::Jsonl => Vec::new(),
     };
     let mut json = (args.output == Format::Json).then(|| {
-        output::JsonArrayWriter::new(io::BufWriter::with_capacity(1 << 16, io::stdout()), total)
+        output::JsonArrayWriter::new(
+            io::BufWriter::with_capacity(1 << 16, output::PipeSafe(io::stdout())),
+            total,
+        )
     });
+    let mut reported = vec![false; total];
     let (mut finished, mut failed) = (0usize, 0usize);
-    while let Some((index, obs)) = rx.recv().await {
+    let mut take = |index: usize, obs: Observation, reported: &mut [bool]| -> io::Result<()> {
         finished += 1;
         failed += usize::from(!obs.success);
-        let written = match (&mut json, args.output) {
+        if let Some(r) = reported.get_mut(index) {
+            *r = true;
+        }
+        match (&mut json, args.output) {
             (Some(json), _) => json.push(index, &obs),
-            (None, Format::Jsonl) => output::write_json_line(&mut io::stdout().lock(), &obs),
+            (None, Format::Jsonl) => output::write_json_line(&mut output::stdout(), &obs),
             (None, _) => {
                 if let Some(slot) = rows.get_mut(index) {
                     *slot = Some(obs);
                 }
                 Ok(())
             }
-        };
-        if let Err(e) = written {
+        }
+    };
+    while let Some((index, obs)) = rx.recv().await {
+        if let Err(e) = take(index, obs, &mut reported) {
             progress.finish();
             cancel.cancel();
             return Err(e.into());
         }
         progress.inc();
+    }
+    // The engine has ended (its channel closed). A panic in it can only have left entries out
+    // in a run that was not cancelled: they are reported as errors, never dropped.
+    let _ = engine.await;
+    if !cancel.is_cancelled() {
+        let missing = engine::missing(&identities, &reported);
+        for (index, obs) in missing {
+            take(index, obs, &mut reported)?;
+        }
     }
     progress.finish();
     let elapsed = started.elapsed();
@@ -486,14 +517,17 @@ async fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         json.finish()?;
     } else if args.output == Format::Table {
         let rows: Vec<Observation> = rows.into_iter().flatten().collect();
-        let mut stdout = io::stdout().lock();
+        let mut stdout = output::stdout();
         let color = args.color.enabled();
         writeln!(stdout, "{}", output::render_table(&rows, color))?;
         writeln!(stdout, "{}", output::summary_line(&rows, elapsed))?;
         stdout.flush()?;
     }
     if interrupted {
-        eprintln!("probe: interrupted: {finished} of {total} probes finished");
+        let _ = writeln!(
+            io::stderr(),
+            "probe: interrupted: {finished} of {total} probes finished"
+        );
         return Ok(ExitCode::from(130));
     }
     Ok(if failed == 0 {

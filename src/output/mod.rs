@@ -6,6 +6,7 @@ mod progress;
 mod table;
 
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use findings::render_findings;
 pub use progress::Progress;
@@ -22,6 +23,49 @@ pub enum Format {
     Json,
     /// One JSON object per line, printed as each probe completes.
     Jsonl,
+}
+
+/// Whether standard output's reader has gone (a closed pipe).
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// A writer that treats a closed pipe as a sink: once a write fails with `EPIPE`, this and every
+/// later write to standard output succeed without writing. `probe … | head -n3` then runs to its
+/// end, and its exit code says whether probes failed exactly as it would have with the whole
+/// output read (under `set -o pipefail` a script learns it). Any other error is returned.
+#[derive(Debug)]
+pub struct PipeSafe<W: Write>(pub W);
+
+impl<W: Write> Write for PipeSafe<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if STDOUT_CLOSED.load(Ordering::Relaxed) {
+            return Ok(buf.len());
+        }
+        match self.0.write(buf) {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                STDOUT_CLOSED.store(true, Ordering::Relaxed);
+                Ok(buf.len())
+            }
+            other => other,
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if STDOUT_CLOSED.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        match self.0.flush() {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                STDOUT_CLOSED.store(true, Ordering::Relaxed);
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
+/// Standard output, locked, for results ([`PipeSafe`]).
+pub fn stdout() -> PipeSafe<io::StdoutLock<'static>> {
+    PipeSafe(io::stdout().lock())
 }
 
 /// Writes `observations` as a pretty JSON array followed by a newline.

@@ -411,6 +411,33 @@ pub async fn run(spec: &ProbeSpec, ctx: &ProbeContext) -> Observation {
     }
 }
 
+/// [`run`], with a panic inside the prober turned into an `error` observation of its target that
+/// says so: a bug in one probe neither ends the run nor loses the target. The panic is still
+/// printed and counted by [`crate::panics`], so the run fails loudly.
+pub async fn run_guarded(spec: &ProbeSpec, ctx: &ProbeContext) -> Observation {
+    guarded(&spec.target, spec.addr.ip(), run(spec, ctx)).await
+}
+
+/// Awaits a prober's future; a panic becomes an `error` observation of `target` at `addr`.
+pub async fn guarded(
+    target: &Target,
+    addr: IpAddr,
+    probe: impl std::future::Future<Output = Observation>,
+) -> Observation {
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(probe).catch_unwind().await {
+        Ok(obs) => obs,
+        Err(payload) => Observation::error(
+            target,
+            Some(addr),
+            format!(
+                "internal error: the probe panicked ({}); this is a bug in probe",
+                crate::panics::message(payload.as_ref())
+            ),
+        ),
+    }
+}
+
 /// Milliseconds as a float with microsecond resolution, for JSON and tables.
 pub(crate) fn millis(d: Duration) -> f64 {
     (d.as_micros() as f64) / 1000.0
