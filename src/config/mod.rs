@@ -458,9 +458,14 @@ fn too_large(size: Option<u64>, limit: Limit) -> String {
     }
 }
 
+/// The UTF-8 byte order mark.
+const BOM: &[u8] = b"\xef\xbb\xbf";
+
 /// `bytes` as text, or an error naming the line and the offset of the first byte that is not
 /// UTF-8, and that byte.
 pub fn utf8<'a>(bytes: &'a [u8], file: &Path) -> Result<&'a str, ConfigError> {
+    // A byte order mark (Windows editors, PowerShell's `Out-File -Encoding utf8`) is not text.
+    let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
     std::str::from_utf8(bytes).map_err(|e| {
         let offset = e.valid_up_to();
         let before = &bytes[..offset];
@@ -546,6 +551,11 @@ impl JsonFile {
     /// Parses `bytes` enough to learn the top-level keys (the values are skipped, not kept);
     /// the error names line and column.
     pub fn new(path: PathBuf, bytes: Vec<u8>) -> Result<Self, ConfigError> {
+        // JSON has no byte order mark, but Windows tools write one: it is dropped, not an error.
+        let bytes = match bytes.strip_prefix(BOM) {
+            Some(rest) => rest.to_vec(),
+            None => bytes,
+        };
         utf8(&bytes, &path)?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ConfigError::Syntax {
@@ -774,6 +784,18 @@ mod tests {
         assert!(cut.chars().count() <= 61, "{cut}");
         assert!(cut.starts_with("unknown field `xxx"), "{cut}");
         assert!(cut.ends_with("expected one of `a`, `b`"), "{cut}");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_text() {
+        let text = utf8(b"\xef\xbb\xbf10.0.0.1:80\n", Path::new("t.txt")).expect("utf-8");
+        assert_eq!(text, "10.0.0.1:80\n");
+        let json = JsonFile::new(
+            PathBuf::from("d.json"),
+            b"\xef\xbb\xbf{\"Subnets\": []}".to_vec(),
+        )
+        .expect("a JSON dump with a byte order mark");
+        assert_eq!(json.keys, ["Subnets"]);
     }
 
     #[test]

@@ -319,6 +319,12 @@ pub async fn probe(spec: &ProbeSpec, settings: &ProbeSettings, roots: &TlsRoots)
         location: None,
     };
 
+    // Everything about the request is checked before a connection is opened: a request that
+    // cannot be sent must not cost the server a connection.
+    let request = match build_request(spec, settings) {
+        Ok(r) => r,
+        Err(e) => return Observation::error(&spec.target, Some(spec.addr.ip()), e),
+    };
     let stream = match sys::tcp_connect(spec.addr, deadline).await {
         Ok(Connect::Established(socket)) => {
             match tokio::net::TcpStream::from_std(std::net::TcpStream::from(socket)) {
@@ -384,7 +390,7 @@ pub async fn probe(spec: &ProbeSpec, settings: &ProbeSettings, roots: &TlsRoots)
             Ok(stream) => {
                 tls_info.version = stream.get_ref().1.protocol_version().map(version_name);
                 obs.tls = Some(tls_info);
-                exchange(stream, spec, settings, deadline, &mut obs, &mut info).await;
+                exchange(stream, request, settings, deadline, &mut obs, &mut info).await;
             }
             Err(TlsFailure::Timeout) => {
                 obs.reason = Reason::Timeout;
@@ -403,7 +409,7 @@ pub async fn probe(spec: &ProbeSpec, settings: &ProbeSettings, roots: &TlsRoots)
             }
         }
     } else {
-        exchange(stream, spec, settings, deadline, &mut obs, &mut info).await;
+        exchange(stream, request, settings, deadline, &mut obs, &mut info).await;
     }
     obs.http = Some(info);
     obs
@@ -447,6 +453,8 @@ fn server_name(spec: &ProbeSpec, settings: &ProbeSettings) -> Result<ServerName<
             Host::Ip(_) => return Ok(ServerName::IpAddress(spec.addr.ip().into())),
         },
     };
+    // SNI carries a name without the root's trailing dot (RFC 6066 §3).
+    let name = name.strip_suffix('.').map(str::to_string).unwrap_or(name);
     ServerName::try_from(name.clone()).map_err(|_| format!("invalid TLS server name {name:?}"))
 }
 
@@ -485,10 +493,63 @@ fn host_header(spec: &ProbeSpec, settings: &ProbeSettings) -> String {
     }
 }
 
+/// The request of a probe: method, path, `Host`, `User-Agent` and the extra headers. An `Err`
+/// names what cannot be sent.
+fn build_request(
+    spec: &ProbeSpec,
+    settings: &ProbeSettings,
+) -> Result<Request<Empty<Bytes>>, String> {
+    let path = request_path(&spec.target.path);
+    let mut request = Request::builder()
+        .method(settings.http.method.clone())
+        .uri(path.as_str())
+        .header(USER_AGENT, USER_AGENT_VALUE);
+    if !settings.http.headers.iter().any(|(k, _)| k == HOST) {
+        let host = host_header(spec, settings);
+        let value = HeaderValue::from_str(&host)
+            .map_err(|_| format!("cannot build the request: invalid Host {host:?}"))?;
+        request = request.header(HOST, value);
+    }
+    for (k, v) in &settings.http.headers {
+        request = request.header(k, v);
+    }
+    request
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| format!("cannot build the request for path {path:?}: {e}"))
+}
+
+/// The path and query as they go on the request line: bytes a URI may not carry raw (non-ASCII,
+/// spaces, controls, `"<>\^`{|}`, a `%` not followed by two hex digits) are percent-encoded as
+/// a browser or curl would, and a `#fragment` is not sent. `/café?q=a b` becomes
+/// `/caf%C3%A9?q=a%20b`.
+pub fn request_path(raw: &str) -> String {
+    let raw = raw.split_once('#').map_or(raw, |(before, _)| before);
+    let bytes = raw.as_bytes();
+    let mut out = String::with_capacity(raw.len());
+    if raw == "*" {
+        return raw.to_string(); // OPTIONS *
+    }
+    if !raw.starts_with('/') {
+        out.push('/');
+    }
+    for (i, &b) in bytes.iter().enumerate() {
+        let escaped_already = b == b'%'
+            && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+        let raw_ok = b.is_ascii_graphic() && !b"\"<>\\^`{|}%".contains(&b);
+        if raw_ok || escaped_already {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Sends the request and reads the response over an established connection.
 async fn exchange<IO>(
     io: IO,
-    spec: &ProbeSpec,
+    request: Request<Empty<Bytes>>,
     settings: &ProbeSettings,
     deadline: Instant,
     obs: &mut Observation,
@@ -526,21 +587,6 @@ async fn exchange<IO>(
     let mut conn = std::pin::pin!(conn);
     let mut conn_done = false;
 
-    let mut request = Request::builder()
-        .method(settings.http.method.clone())
-        .uri(spec.target.path.as_str())
-        .header(USER_AGENT, USER_AGENT_VALUE);
-    let host = host_header(spec, settings);
-    if !settings.http.headers.iter().any(|(k, _)| k == HOST) {
-        request = request.header(HOST, host);
-    }
-    for (k, v) in &settings.http.headers {
-        request = request.header(k, v);
-    }
-    let request = match request.body(Empty::<Bytes>::new()) {
-        Ok(r) => r,
-        Err(e) => return obs.set_error(format!("cannot build request: {e}")),
-    };
     let sending = drive(conn.as_mut(), &mut conn_done, sender.send_request(request));
     let response = match timeout_at(deadline, sending).await {
         Err(_) => return timed_out(obs),
@@ -801,6 +847,43 @@ mod tests {
             other => panic!("a read at the deadline must fail, got {other:?}"),
         }
         assert!(buf.filled().is_empty());
+    }
+
+    #[test]
+    fn request_paths_are_percent_encoded_as_curl_would() {
+        for (raw, sent) in [
+            ("/health", "/health"),
+            ("/café", "/caf%C3%A9"),
+            ("/a b?q=x y", "/a%20b?q=x%20y"),
+            ("/ok%20already", "/ok%20already"),
+            ("/100%", "/100%25"),
+            ("/%zz", "/%25zz"),
+            ("/a\"b<c>", "/a%22b%3Cc%3E"),
+            ("/x#fragment", "/x"),
+            ("health", "/health"),
+            ("", "/"),
+            ("/\u{1}", "/%01"),
+            ("*", "*"),
+            // Found by the property test below: only `*` alone is the asterisk form.
+            ("*\u{116d0}", "/*%F0%91%9B%90"),
+        ] {
+            let got = request_path(raw);
+            assert_eq!(got, sent, "{raw:?}");
+            assert!(
+                got.parse::<hyper::Uri>().is_ok(),
+                "{got:?} is a valid request target"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the path, what goes on the request line is ASCII and a valid URI.
+        #[test]
+        fn any_path_becomes_a_valid_ascii_request_target(raw in "\\PC{0,60}") {
+            let sent = request_path(&raw);
+            proptest::prop_assert!(sent.is_ascii());
+            proptest::prop_assert!(sent.parse::<hyper::Uri>().is_ok(), "{:?}", sent);
+        }
     }
 
     #[test]

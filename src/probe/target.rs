@@ -359,7 +359,9 @@ fn split_host_port(text: &str) -> Result<(Host, Option<u16>), TargetError> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok((Host::Ip(ip), port));
     }
-    if !is_host_name(host) {
+    // A fully qualified name may end in the root's dot (`web-1.example.com.`): it is resolved
+    // as written, without the resolver's search domains.
+    if !is_host_name(host.strip_suffix('.').unwrap_or(host)) {
         return Err(invalid_host(host));
     }
     Ok((Host::Name(host.to_ascii_lowercase()), port))
@@ -572,6 +574,19 @@ mod tests {
             parse_lines("10.0.0.0/12\n", &d).map(|t| t.len()),
             Ok(1_048_574)
         );
+    }
+
+    #[test]
+    fn a_fully_qualified_name_may_end_in_a_dot() {
+        let d = defaults(Protocol::Tcp, None);
+        let t = one("web-1.example.com.:80", &d);
+        assert_eq!(t.host, Host::Name("web-1.example.com.".to_string()));
+        let t = one("https://Web-1.Example.com./health", &d);
+        assert_eq!(t.host, Host::Name("web-1.example.com.".to_string()));
+        assert_eq!(t.port, Some(443));
+        // One dot, not two; and a dot alone is no name.
+        assert!(parse("web-1.example.com..:80", &d).is_err());
+        assert!(parse(".:80", &d).is_err());
     }
 
     #[test]
