@@ -2,6 +2,7 @@
 //! real nftables rules (see `lab`), plus command-line behaviour that needs no network.
 #![allow(clippy::expect_used)] // a test or bench stops at the first surprise
 
+mod abuse;
 mod agent;
 mod bad_input;
 mod cli;
