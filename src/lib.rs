@@ -44,5 +44,6 @@ pub mod health;
 pub mod model;
 pub mod output;
 pub mod panics;
+pub mod plan;
 pub mod policy;
 pub mod probe;

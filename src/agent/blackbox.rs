@@ -26,7 +26,8 @@ use prometheus::{Gauge, GaugeVec, Opts, Registry, TextEncoder};
 
 use super::Agent;
 use crate::engine::{self, Planned};
-use crate::probe::http::{HttpSettings, StatusSpec};
+use crate::model::StatusSpec;
+use crate::probe::http::HttpSettings;
 use crate::probe::target::{self, TargetDefaults};
 use crate::probe::{self, Observation, ProbeSettings, Protocol};
 

@@ -319,7 +319,7 @@ fn build_world(
             base: p.base,
             icmp_error: p.icmp_error,
             extra_allow: &settings.probe_allow,
-            agent_ports: sys::local_port_range(),
+            agent_ports: sys::local_port_range().into(),
         },
         metrics,
         previous,

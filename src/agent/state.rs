@@ -6,17 +6,16 @@
 //! the metric series, so a reload neither resets a backend to `initial` nor drops its series.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 
 use super::metrics::{CheckSeries, Metrics, check_labels};
-use crate::diagnose::probing::{self, ProbeKey};
 use crate::diagnose::{self, Check, Finding, Perspectives, Report, Seen};
 use crate::health::{Health, InitialRule, Thresholds};
 use crate::model::{Model, PortRange, Provider};
+use crate::plan::{self, ProbeKey};
 use crate::policy::Policy;
 use crate::probe::{Observation, ProbeContext, ProbeSpec, Protocol};
 
@@ -114,14 +113,14 @@ impl World {
                     c
                 }
             };
-            let target = probing::target_for(&check);
-            let labels = check_labels(&check, target.protocol);
+            let spec = plan::spec_for(&check);
+            let labels = check_labels(&check, spec.target.protocol);
             if !seen_labels.insert(labels.clone()) {
                 // The same probe under the same name (one expectation for several load
                 // balancers): probed once.
                 continue;
             }
-            planned.push((check, key.timeout, ctx, interval, labels, target));
+            planned.push((check, key.timeout, ctx, interval, labels, spec));
         }
 
         let mut carried: HashMap<[String; 6], Slot> = HashMap::new();
@@ -131,13 +130,8 @@ impl World {
             }
         }
         let mut slots: Vec<Slot> = Vec::with_capacity(planned.len());
-        for (check, timeout, ctx, interval, labels, target) in planned {
-            let protocol = target.protocol;
-            let spec = ProbeSpec {
-                addr: SocketAddr::new(check.address, target.port.unwrap_or(0)),
-                target: Arc::new(target),
-                resolve: Duration::ZERO,
-            };
+        for (check, timeout, ctx, interval, labels, spec) in planned {
+            let protocol = spec.target.protocol;
             let initial = match check
                 .load_balancer
                 .and_then(|i| model.load_balancers.get(i))

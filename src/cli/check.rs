@@ -6,7 +6,6 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
@@ -15,12 +14,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::{ColorChoice, UsageError, cancel_on_signal};
 use crate::config::{self, Source};
-use crate::diagnose::{self, Check, Finding, Report, Role, probing};
+use crate::diagnose::{self, Check, Finding, Report, Role};
 use crate::engine::{self, EngineSettings, Planned};
 use crate::model::{Action, Model};
 use crate::output::{self, Progress};
+use crate::plan;
 use crate::policy::{Policy, SourceSpec};
-use crate::probe::{Observation, ProbeContext, ProbeSpec, sys};
+use crate::probe::{Observation, ProbeContext, sys};
 
 /// Subcommands that work from the expected configuration.
 #[derive(Debug, Subcommand)]
@@ -186,7 +186,7 @@ async fn probe_checks(
     concurrency: u64,
     progress: bool,
 ) -> anyhow::Result<(Vec<Option<Observation>>, bool)> {
-    let groups = probing::group_by_key(checks.iter().enumerate());
+    let groups = plan::group_by_key(checks.iter().enumerate());
     let total: usize = groups.values().map(Vec::len).sum();
     let nofile = sys::raise_nofile_limit();
     let cancel = CancellationToken::new();
@@ -199,15 +199,7 @@ async fn probe_checks(
             .map_err(|e| UsageError(anyhow::anyhow!("health check expected_codes: {e}")))?;
         let plan: Vec<Planned> = indices
             .iter()
-            .map(|&i| {
-                let target = probing::target_for(&checks[i]);
-                let port = target.port.unwrap_or(0);
-                Planned::Probe(ProbeSpec {
-                    addr: std::net::SocketAddr::new(checks[i].address, port),
-                    target: Arc::new(target),
-                    resolve: Duration::ZERO,
-                })
-            })
+            .map(|&i| Planned::Probe(plan::spec_for(&checks[i])))
             .collect();
         let ctx = ProbeContext::new(settings, engine::icmp_need(&plan))
             .map_err(|e| UsageError(e.into()))?;
@@ -282,7 +274,7 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         !args.no_progress && args.output == ReportFormat::Table,
     )
     .await?;
-    let ports = sys::local_port_range();
+    let ports = sys::local_port_range().into();
     let mut findings: Vec<Finding> = checks
         .iter()
         .zip(&observations)
@@ -309,7 +301,7 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
 /// Static findings of every planned check from the load balancer's side, plus the
 /// configuration-only checks: what `validate` prints.
 fn static_report(policy: &Policy) -> Report {
-    let ports = sys::local_port_range();
+    let ports = sys::local_port_range().into();
     let mut findings: Vec<Finding> = diagnose::plan(policy, None)
         .iter()
         .filter_map(|c| {
@@ -399,7 +391,7 @@ fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
         }
         _ => vec![None],
     };
-    let ports = sys::local_port_range();
+    let ports = sys::local_port_range().into();
     let findings: Vec<Finding> = lbs
         .into_iter()
         .map(|lb| {

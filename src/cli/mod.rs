@@ -28,8 +28,9 @@ mod agent;
 mod check;
 
 use crate::engine::{self, EngineSettings};
+use crate::model::StatusSpec;
 use crate::output::{self, Format, Progress};
-use crate::probe::http::{HttpSettings, StatusSpec};
+use crate::probe::http::{CaBundle, HttpSettings};
 use crate::probe::target::{self, TargetDefaults};
 use crate::probe::{Observation, ProbeContext, ProbeSettings, Protocol, Target, sys};
 
@@ -215,7 +216,7 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 
 fn parse_status(s: &str) -> Result<StatusSpec, String> {
     s.parse()
-        .map_err(|e: crate::probe::http::StatusSpecError| e.to_string())
+        .map_err(|e: crate::model::StatusSpecError| e.to_string())
 }
 
 fn parse_hex(s: &str) -> Result<HexBytes, String> {
@@ -415,9 +416,33 @@ fn probe_settings(args: &SweepArgs) -> Result<ProbeSettings, UsageError> {
             headers,
             expect: args.expect_status.clone(),
             insecure: args.insecure,
-            ca_file: args.ca_file.clone(),
+            ca: args.ca_file.as_deref().map(read_ca).transpose()?,
             body_limit: args.body_limit.max(1),
         },
+    })
+}
+
+/// Reads `--ca-file` like every file the user names: bounded in size.
+fn read_ca(path: &std::path::Path) -> Result<CaBundle, UsageError> {
+    let pem = crate::config::read_file(path, crate::config::PEM_LIMIT).map_err(|e| {
+        let reason = match e {
+            crate::config::ConfigError::Io { reason, .. } => reason
+                .strip_prefix("cannot read: ")
+                .unwrap_or(&reason)
+                .to_string(),
+            other => other.to_string(),
+        };
+        UsageError(
+            crate::probe::ProbeSetupError::CaFile {
+                path: path.display().to_string(),
+                reason,
+            }
+            .into(),
+        )
+    })?;
+    Ok(CaBundle {
+        path: path.to_path_buf(),
+        pem: Arc::new(pem),
     })
 }
 

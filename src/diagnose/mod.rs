@@ -25,7 +25,6 @@
 //! Static checks ([`static_findings`]) need no probe: subnet sizes and free addresses, zones
 //! without a load balancer subnet, Huawei listeners where rules are not enforced.
 
-pub mod probing;
 mod text;
 
 use std::fmt;

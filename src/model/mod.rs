@@ -13,6 +13,8 @@
 //! | health-check source                 | `health_check_sources`, derived from provider and kind      |
 //! | Huawei "IP as a backend"            | `ip_as_backend`; off = rules not enforced on L4 listeners   |
 
+pub mod flow;
+mod status;
 mod validate;
 pub mod values;
 
@@ -21,6 +23,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+pub use flow::{FlowTarget, Packet, SourceSpec, parse_flow_target, parse_source};
+pub use status::{StatusSpec, StatusSpecError};
 pub use validate::{ModelError, validate};
 pub use values::{Action, Direction, IpProto, PortRange, PortSet, ProtoError};
 

@@ -188,7 +188,7 @@ impl Validator {
                 if hc.healthy_threshold == 0 || hc.unhealthy_threshold == 0 {
                     self.err(format!("{p}.health_check"), "thresholds must be at least 1");
                 }
-                if let Err(e) = hc.expected_codes.parse::<crate::probe::http::StatusSpec>() {
+                if let Err(e) = hc.expected_codes.parse::<super::StatusSpec>() {
                     self.err(format!("{p}.health_check.expected_codes"), e.to_string());
                 }
             }
@@ -285,10 +285,10 @@ impl Validator {
 
         for (i, e) in m.expectations.iter().enumerate() {
             let p = format!("expectations[{i}]");
-            if let Err(msg) = crate::policy::parse_flow_target(&e.to) {
+            if let Err(msg) = super::parse_flow_target(&e.to) {
                 self.err(format!("{p}.to"), msg);
             }
-            if let Err(msg) = crate::policy::parse_source(&e.from) {
+            if let Err(msg) = super::parse_source(&e.from) {
                 self.err(format!("{p}.from"), msg);
             }
             if let Some(name) = e.from.strip_prefix("lb:")

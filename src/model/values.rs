@@ -143,6 +143,15 @@ pub struct PortRange {
     pub to: u16,
 }
 
+impl From<std::ops::RangeInclusive<u16>> for PortRange {
+    fn from(r: std::ops::RangeInclusive<u16>) -> Self {
+        PortRange {
+            from: *r.start(),
+            to: *r.end(),
+        }
+    }
+}
+
 impl PortRange {
     /// Every port, 0-65535.
     pub const ALL: PortRange = PortRange {

@@ -31,79 +31,18 @@
 mod net;
 
 use std::collections::HashMap;
-use std::fmt;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 use serde::Serialize;
 
 pub use net::Net;
+// The flow values live in the model (parsed when read); the evaluator speaks of them too.
+pub use crate::model::{FlowTarget, Packet, SourceSpec, parse_flow_target, parse_source};
 
 use crate::model::{
     AccessMode, Action, Direction, IpProto, LbKind, LoadBalancer, Model, PortRange, Provider,
 };
-
-/// The packet of a flow: protocol with destination port, or ICMP type and code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Packet {
-    Tcp(u16),
-    Udp(u16),
-    /// ICMP (v4 or v6 by the addresses' family).
-    Icmp {
-        icmp_type: u8,
-        code: u8,
-    },
-    /// Another IP protocol: ports do not apply.
-    Other(u8),
-}
-
-impl Packet {
-    /// A packet to `port` over a transport: UDP for udp, TCP for anything else.
-    pub fn transport(proto: IpProto, port: u16) -> Self {
-        match proto {
-            IpProto::Udp => Packet::Udp(port),
-            _ => Packet::Tcp(port),
-        }
-    }
-
-    /// An echo request of the right ICMP family.
-    pub fn echo_request(v6: bool) -> Self {
-        Packet::Icmp {
-            icmp_type: if v6 { 128 } else { 8 },
-            code: 0,
-        }
-    }
-
-    fn proto(self, v6: bool) -> IpProto {
-        match self {
-            Packet::Tcp(_) => IpProto::Tcp,
-            Packet::Udp(_) => IpProto::Udp,
-            Packet::Icmp { .. } if v6 => IpProto::Icmpv6,
-            Packet::Icmp { .. } => IpProto::Icmp,
-            Packet::Other(n) => IpProto::from_number(n),
-        }
-    }
-
-    pub fn port(self) -> Option<u16> {
-        match self {
-            Packet::Tcp(p) | Packet::Udp(p) => Some(p),
-            _ => None,
-        }
-    }
-
-    /// `tcp/8081`, `udp/53`, `icmp type 8`.
-    pub fn describe(self, v6: bool) -> String {
-        match self {
-            Packet::Tcp(p) => format!("tcp/{p}"),
-            Packet::Udp(p) => format!("udp/{p}"),
-            Packet::Icmp { icmp_type, code } => format!(
-                "{} type {icmp_type} code {code}",
-                if v6 { "icmpv6" } else { "icmp" }
-            ),
-            Packet::Other(n) => format!("protocol {n}"),
-        }
-    }
-}
 
 /// One end of a flow, resolved against the model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -634,7 +573,7 @@ impl Policy {
     pub fn evaluate(&self, flow: &Flow) -> Verdict {
         let mut path = Vec::with_capacity(6);
         let v6 = flow.dst.net.is_v6();
-        let proto = flow.packet.proto(v6);
+        let proto = flow.packet.ip_proto(v6);
         let (ports, icmp) = match flow.packet {
             Packet::Tcp(p) | Packet::Udp(p) => (PortRange::single(p), None),
             Packet::Icmp { icmp_type, code } => (PortRange::ALL, Some((icmp_type, code))),
@@ -945,108 +884,6 @@ pub fn health_check_ranges(model: &Model, lb: &LoadBalancer) -> Vec<IpNet> {
 /// this protocol (Huawei: not on TCP/UDP listeners with "IP as a backend" off).
 pub fn rules_enforced(lb: &LoadBalancer, listener_layer4: bool) -> bool {
     !(lb.provider == Provider::Huawei && listener_layer4 && lb.ip_as_backend != Some(true))
-}
-
-/// A flow destination as users write it: `10.0.1.5:22/tcp`, `[2001:db8::5]:53/udp`,
-/// `10.0.1.5/icmp`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FlowTarget {
-    pub addr: IpAddr,
-    pub packet: Packet,
-}
-
-impl fmt::Display for FlowTarget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.packet {
-            Packet::Tcp(p) | Packet::Udp(p) => {
-                let proto = if matches!(self.packet, Packet::Tcp(_)) {
-                    "tcp"
-                } else {
-                    "udp"
-                };
-                match self.addr {
-                    IpAddr::V6(a) => write!(f, "[{a}]:{p}/{proto}"),
-                    IpAddr::V4(a) => write!(f, "{a}:{p}/{proto}"),
-                }
-            }
-            _ => write!(
-                f,
-                "{}/{}",
-                self.addr,
-                self.packet.describe(self.addr.is_ipv6())
-            ),
-        }
-    }
-}
-
-/// Parses `ADDR:PORT/PROTO` (tcp or udp) or `ADDR/icmp`.
-pub fn parse_flow_target(s: &str) -> Result<FlowTarget, String> {
-    let bad = |why: &str| {
-        format!("invalid flow target {s:?}: {why} (use ADDR:PORT/tcp, ADDR:PORT/udp or ADDR/icmp)")
-    };
-    let (hostport, proto) = s
-        .rsplit_once('/')
-        .ok_or_else(|| bad("no /PROTO at the end"))?;
-    let proto = proto.to_ascii_lowercase();
-    if proto == "icmp" || proto == "icmpv6" {
-        let addr: IpAddr = hostport
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse()
-            .map_err(|_| bad("not an IP address"))?;
-        return Ok(FlowTarget {
-            addr,
-            packet: Packet::echo_request(addr.is_ipv6()),
-        });
-    }
-    let sa: std::net::SocketAddr = hostport
-        .parse()
-        .map_err(|_| bad("not ADDR:PORT (IPv6 as [ADDR]:PORT)"))?;
-    if sa.port() == 0 {
-        return Err(bad("port 0"));
-    }
-    let packet = match proto.as_str() {
-        "tcp" => Packet::Tcp(sa.port()),
-        "udp" => Packet::Udp(sa.port()),
-        other => return Err(bad(&format!("unknown protocol {other:?}"))),
-    };
-    Ok(FlowTarget {
-        addr: sa.ip(),
-        packet,
-    })
-}
-
-/// Where a flow comes from, as users write it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SourceSpec {
-    /// The agent (its address and security groups).
-    Agent,
-    /// Every load balancer's health-check source, or one by name.
-    Lb(Option<String>),
-    /// An address: a known interface if the model has one there.
-    Addr(IpAddr),
-    /// A range without security groups.
-    Net(IpNet),
-}
-
-/// Parses `agent`, `lb`, `lb:NAME`, an address or a CIDR.
-pub fn parse_source(s: &str) -> Result<SourceSpec, String> {
-    let t = s.trim();
-    if t == "agent" {
-        return Ok(SourceSpec::Agent);
-    }
-    if t == "lb" {
-        return Ok(SourceSpec::Lb(None));
-    }
-    if let Some(name) = t.strip_prefix("lb:") {
-        return Ok(SourceSpec::Lb(Some(name.to_string())));
-    }
-    if let Ok(a) = t.parse::<IpAddr>() {
-        return Ok(SourceSpec::Addr(a));
-    }
-    t.parse::<IpNet>().map(SourceSpec::Net).map_err(|_| {
-        format!("invalid flow source {s:?} (use agent, lb, lb:NAME, an address or a CIDR)")
-    })
 }
 
 #[cfg(test)]

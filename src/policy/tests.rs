@@ -471,39 +471,6 @@ load_balancers:
     assert!(rules_enforced(&m.load_balancers[0], true));
 }
 
-#[test]
-fn flow_targets_and_sources_parse_and_name_bad_values() {
-    assert_eq!(
-        parse_flow_target("10.0.1.5:22/tcp"),
-        Ok(FlowTarget {
-            addr: ip("10.0.1.5"),
-            packet: Packet::Tcp(22)
-        })
-    );
-    assert_eq!(
-        parse_flow_target("[2001:db8::5]:53/udp").map(|t| t.packet),
-        Ok(Packet::Udp(53))
-    );
-    assert_eq!(
-        parse_flow_target("10.0.1.5/icmp").map(|t| t.packet),
-        Ok(Packet::echo_request(false))
-    );
-    for bad in [
-        "10.0.1.5:22",
-        "10.0.1.5:0/tcp",
-        "web:80/tcp",
-        "10.0.1.5:80/sctp",
-    ] {
-        let e = parse_flow_target(bad).expect_err(bad);
-        assert!(e.contains(bad), "{e}");
-    }
-    assert_eq!(
-        parse_source("lb:web"),
-        Ok(SourceSpec::Lb(Some("web".into())))
-    );
-    assert!(parse_source("10.0.0.0/33").is_err());
-}
-
 // ---------------------------------------------------------------------------------------------
 // Properties over random models.
 

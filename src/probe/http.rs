@@ -22,13 +22,10 @@
 //! `timeout`, and cannot keep the other probes of its task waiting. A head larger than hyper's
 //! buffer (about 400 KiB) is an `http-error`.
 
-use std::fmt;
 use std::future::Future;
 use std::io;
-use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -48,6 +45,8 @@ use tokio_rustls::TlsConnector;
 
 use super::sys::{self, Connect};
 use super::target::Host;
+use crate::model::StatusSpec;
+
 use super::{
     HttpInfo, HttpPhases, Observation, Phase, ProbeSettings, ProbeSetupError, ProbeSpec, Protocol,
     Reason, State, TlsInfo, millis, seconds,
@@ -65,8 +64,8 @@ pub struct HttpSettings {
     pub expect: StatusSpec,
     /// Accept any certificate (the handshake itself is still verified).
     pub insecure: bool,
-    /// PEM file of CA certificates to trust instead of the system's.
-    pub ca_file: Option<PathBuf>,
+    /// CA certificates to trust instead of the system's (`--ca-file`, read by the caller).
+    pub ca: Option<CaBundle>,
     /// Read at most this many body bytes.
     pub body_limit: u64,
 }
@@ -79,88 +78,19 @@ impl Default for HttpSettings {
             headers: Vec::new(),
             expect: StatusSpec::default(),
             insecure: false,
-            ca_file: None,
+            ca: None,
             body_limit: 1 << 20,
         }
     }
 }
 
-/// Expected HTTP status codes in ELB matcher syntax: `200`, `200,202`, `200-299`.
+/// PEM certificates to trust, as read from a file named on the command line. Reading files is the
+/// caller's business; the prober only parses what it is given.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusSpec(Vec<RangeInclusive<u16>>);
-
-impl StatusSpec {
-    pub fn matches(&self, status: u16) -> bool {
-        self.0.iter().any(|r| r.contains(&status))
-    }
-}
-
-impl Default for StatusSpec {
-    /// Any 2xx, as blackbox_exporter's default.
-    fn default() -> Self {
-        StatusSpec(vec![200..=299])
-    }
-}
-
-impl fmt::Display for StatusSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, r) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            if r.start() == r.end() {
-                write!(f, "{}", r.start())?;
-            } else {
-                write!(f, "{}-{}", r.start(), r.end())?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A status matcher that is not in ELB syntax.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid status matcher {spec:?}: {reason} (use 200, 200,202 or 200-399)")]
-pub struct StatusSpecError {
-    pub spec: String,
-    pub reason: String,
-}
-
-impl FromStr for StatusSpec {
-    type Err = StatusSpecError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = |reason: String| StatusSpecError {
-            spec: s.to_string(),
-            reason,
-        };
-        let code = |t: &str| -> Result<u16, StatusSpecError> {
-            match t.trim().parse::<u16>() {
-                Ok(c) if (100..=599).contains(&c) => Ok(c),
-                _ => Err(err(format!(
-                    "{:?} is not a status code from 100 to 599",
-                    t.trim()
-                ))),
-            }
-        };
-        let mut ranges = Vec::new();
-        for part in s.split(',') {
-            let range = match part.split_once('-') {
-                Some((a, b)) => {
-                    let (a, b) = (code(a)?, code(b)?);
-                    if a > b {
-                        return Err(err(format!("range {a}-{b} is empty")));
-                    }
-                    a..=b
-                }
-                None => {
-                    let c = code(part)?;
-                    c..=c
-                }
-            };
-            ranges.push(range);
-        }
-        Ok(StatusSpec(ranges))
-    }
+pub struct CaBundle {
+    /// The file it came from, for messages.
+    pub path: PathBuf,
+    pub pem: Arc<Vec<u8>>,
 }
 
 /// Trust anchors and the crypto provider, loaded once per run.
@@ -174,27 +104,18 @@ pub struct TlsRoots {
 }
 
 impl TlsRoots {
-    /// Loads `ca_file` now, or prepares to load the system's trust store when none is given.
-    pub fn load(ca_file: Option<&std::path::Path>) -> Result<Self, ProbeSetupError> {
+    /// Parses `ca` now, or prepares to load the system's trust store when none is given.
+    pub fn load(ca: Option<&CaBundle>) -> Result<Self, ProbeSetupError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let webpki = std::sync::OnceLock::new();
-        if let Some(path) = ca_file {
+        if let Some(ca) = ca {
             use rustls::pki_types::pem::PemObject;
             let ca_err = |reason: String| ProbeSetupError::CaFile {
-                path: path.display().to_string(),
+                path: ca.path.display().to_string(),
                 reason,
             };
-            // Read by the config module, like every file the user names: bounded in size.
-            let bytes = crate::config::read_file(path, crate::config::PEM_LIMIT).map_err(|e| {
-                ca_err(match e {
-                    crate::config::ConfigError::Io { reason, .. } => reason
-                        .strip_prefix("cannot read: ")
-                        .unwrap_or(&reason)
-                        .to_string(),
-                    other => other.to_string(),
-                })
-            })?;
-            let certs = CertificateDer::pem_slice_iter(&bytes)
+            let bytes = ca.pem.as_slice();
+            let certs = CertificateDer::pem_slice_iter(bytes)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| ca_err(e.to_string()))?;
             if certs.is_empty() {
@@ -782,39 +703,6 @@ fn certificate_expiry(der: &[u8], tls: &mut TlsInfo) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn status_spec_accepts_elb_syntax() {
-        let cases: &[(&str, &[u16], &[u16])] = &[
-            ("200", &[200], &[201, 302]),
-            ("200,202", &[200, 202], &[201]),
-            ("200-399", &[200, 302, 399], &[199, 400]),
-            ("200-204, 301", &[204, 301], &[302]),
-        ];
-        for (spec, yes, no) in cases {
-            let s: StatusSpec = spec.parse().expect("valid matcher");
-            for c in *yes {
-                assert!(s.matches(*c), "{spec} should match {c}");
-            }
-            for c in *no {
-                assert!(!s.matches(*c), "{spec} should not match {c}");
-            }
-        }
-        assert_eq!(StatusSpec::default().to_string(), "200-299");
-    }
-
-    #[test]
-    fn status_spec_rejects_bad_matchers_naming_the_value() {
-        for (spec, needle) in [
-            ("abc", "\"abc\" is not a status code"),
-            ("700", "\"700\" is not a status code"),
-            ("300-200", "range 300-200 is empty"),
-            ("", "\"\" is not a status code"),
-        ] {
-            let err = spec.parse::<StatusSpec>().expect_err(spec).to_string();
-            assert!(err.contains(needle), "{spec}: {err}");
-        }
-    }
 
     #[tokio::test]
     async fn a_bounded_connection_yields_after_a_streak_and_fails_at_the_deadline() {

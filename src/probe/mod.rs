@@ -352,7 +352,7 @@ impl ProbeContext {
     /// CAP_NET_RAW or a `ping_group_range` that admits the process.
     pub fn new(settings: ProbeSettings, need_icmp: IcmpNeed) -> Result<Self, ProbeSetupError> {
         let icmp = icmp::IcmpClients::open(need_icmp)?;
-        let tls = http::TlsRoots::load(settings.http.ca_file.as_deref())?;
+        let tls = http::TlsRoots::load(settings.http.ca.as_ref())?;
         Ok(ProbeContext {
             settings,
             icmp: Arc::new(icmp),

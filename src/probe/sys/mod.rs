@@ -217,7 +217,7 @@ pub fn local_address_for(dst: IpAddr) -> io::Result<IpAddr> {
 
 /// The kernel's ephemeral port range (`net.ipv4.ip_local_port_range`), from which the agent's
 /// probes take their source ports; Linux's default when it cannot be read.
-pub fn local_port_range() -> crate::model::PortRange {
+pub fn local_port_range() -> std::ops::RangeInclusive<u16> {
     let (from, to) = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|s| {
@@ -226,7 +226,7 @@ pub fn local_port_range() -> crate::model::PortRange {
         })
         .filter(|(a, b)| a <= b)
         .unwrap_or((32768, 60999));
-    crate::model::PortRange { from, to }
+    from..=to
 }
 
 /// Raises the soft open-file limit to the hard limit and returns the new soft limit.

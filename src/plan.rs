@@ -1,4 +1,5 @@
-//! How a check is probed: the target it becomes and the settings its probe runs with.
+//! The probe plan: how a check of the diagnosis is probed, the target it becomes and the settings
+//! its probe runs with.
 //!
 //! `probe check` and `probe agent` both turn checks into probes here, so the two send the same
 //! packets. Checks that share a [`ProbeKey`] share one [`ProbeSettings`] (and so one probe
@@ -9,10 +10,13 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{Check, ProbeKind};
-use crate::probe::http::{HttpSettings, StatusSpec, StatusSpecError};
+use std::sync::Arc;
+
+use crate::diagnose::{Check, ProbeKind};
+use crate::model::{StatusSpec, StatusSpecError};
+use crate::probe::http::HttpSettings;
 use crate::probe::target::Host;
-use crate::probe::{ProbeSettings, Protocol, Target};
+use crate::probe::{ProbeSettings, ProbeSpec, Protocol, Target};
 
 /// Longest probe deadline a health check may ask for.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(120);
@@ -77,6 +81,16 @@ pub fn group_by_key<'a>(
         }
     }
     groups
+}
+
+/// The probe of a check: its target at the check's address (nothing to resolve).
+pub fn spec_for(check: &Check) -> ProbeSpec {
+    let target = target_for(check);
+    ProbeSpec {
+        addr: SocketAddr::new(check.address, target.port.unwrap_or(0)),
+        target: Arc::new(target),
+        resolve: Duration::ZERO,
+    }
 }
 
 /// The probe target of a check.
