@@ -42,6 +42,7 @@ pub mod diagnose;
 pub mod engine;
 pub mod health;
 pub mod model;
+pub mod observation;
 pub mod output;
 pub mod panics;
 pub mod plan;

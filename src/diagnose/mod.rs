@@ -33,11 +33,11 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::model::{Action, BackendGroup, Direction, HealthCheckProto, LbKind, Member, Provider};
+use crate::observation::{Observation, Reason, State};
 use crate::policy::{
     Endpoint, Flow, FlowTarget, HopKind, Leg, Net, Packet, Policy, RuleRef, SourceSpec, Verdict,
     VerdictView,
 };
-use crate::probe::{Observation, Reason, State};
 
 pub use text::{fix_for, summary_for};
 

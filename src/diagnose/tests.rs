@@ -4,8 +4,8 @@ use std::path::Path;
 
 use super::*;
 use crate::model::PortRange;
-use crate::probe::target::Host;
-use crate::probe::{Phase, Protocol, Target};
+use crate::observation::Host;
+use crate::observation::{Phase, Protocol, Target};
 
 const MODEL: &str = r#"
 agent: {address: 10.0.0.10, security_groups: [sg-agent]}

@@ -4,8 +4,8 @@ use std::net::IpAddr;
 
 use super::{Check, Code, Finding, Perspectives, Role};
 use crate::model::{AccessMode, Direction, Provider};
+use crate::observation::Observation;
 use crate::policy::{Endpoint, Hop, HopKind, Leg, Packet, Policy, RuleRef, Verdict};
-use crate::probe::Observation;
 
 fn provider(policy: &Policy, check: &Check) -> Provider {
     let m = policy.model();

@@ -12,7 +12,7 @@ pub use findings::render_findings;
 pub use progress::Progress;
 pub use table::{render_table, summary_line};
 
-use crate::probe::Observation;
+use crate::observation::Observation;
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -159,7 +159,7 @@ pub fn write_json_line(out: &mut impl Write, observation: &Observation) -> io::R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::target::{TargetDefaults, parse};
+    use crate::observation::target::{TargetDefaults, parse};
 
     fn observations(n: usize) -> Vec<Observation> {
         (0..n)

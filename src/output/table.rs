@@ -6,7 +6,7 @@ use std::time::Duration;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, Color, ContentArrangement, Table};
 
-use crate::probe::{Observation, State};
+use crate::observation::{Observation, State};
 
 /// Renders a table with columns target, address (only when some target is a host name whose
 /// address the target does not show), protocol, state, reason, latency, detail.

@@ -227,7 +227,7 @@ impl ServerCertVerifier for CapturingVerifier {
 pub async fn probe(spec: &ProbeSpec, settings: &ProbeSettings, roots: &TlsRoots) -> Observation {
     let start = Instant::now();
     let deadline = start + settings.timeout;
-    let mut obs = Observation::for_spec(spec, State::Filtered, Reason::NoResponse);
+    let mut obs = super::observation_for(spec, State::Filtered, Reason::NoResponse);
     let mut info = HttpInfo {
         status: None,
         matched: false,

@@ -367,7 +367,7 @@ pub async fn probe(
         }
     }
 
-    let mut obs = Observation::for_spec(spec, State::Filtered, Reason::NoResponse);
+    let mut obs = super::observation_for(spec, State::Filtered, Reason::NoResponse);
     obs.phase = Phase::Wait;
     obs.ping = Some(stats(count, &rtts));
     if !rtts.is_empty() {

@@ -18,283 +18,30 @@
 //! | `open\|filtered`| `no-response`                            | UDP: nothing came back (ambiguous by nature) |
 //! | `error`         | free text                                | the probe could not run                     |
 
+mod errno;
 pub mod http;
 pub mod icmp;
-pub mod icmp_error;
 pub mod icmp_packet;
 pub mod sys;
-pub mod target;
 pub mod tcp;
 pub mod udp;
 
-use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Serialize, Serializer};
+pub use crate::observation::target;
+pub use crate::observation::{
+    HttpInfo, HttpPhases, IcmpError, Observation, Phase, PingStats, Protocol, Reason, State,
+    Target, TlsInfo, UdpInfo,
+};
 
-pub use icmp_error::IcmpError;
-pub use target::{Protocol, Target};
-
-/// What one probe saw. Serialises to the JSON object of `verdicts.md` §1.
-#[derive(Debug, Clone, Serialize)]
-pub struct Observation {
-    /// The target as the user named it (host or URL), for display and joining.
-    pub target: String,
-    /// The address actually probed (a host name may resolve to several; each is probed).
-    pub address: Option<IpAddr>,
-    /// Destination port; `None` for ICMP.
-    pub port: Option<u16>,
-    pub protocol: Protocol,
-    pub state: State,
-    pub reason: Reason,
-    /// Whether the probe passed: reachable, and for HTTP the status matched, for UDP the expected
-    /// response (if any) arrived.
-    pub success: bool,
-    /// How far the probe got before it ended.
-    pub phase: Phase,
-    /// Connect time (TCP, HTTP), response time (UDP), or average echo round trip (ICMP).
-    pub rtt_ms: Option<f64>,
-    /// The ICMP error that ended the probe, if one came back.
-    pub icmp: Option<IcmpError>,
-    /// ICMP echo statistics over `--count` packets.
-    pub ping: Option<PingStats>,
-    /// UDP response details.
-    pub udp: Option<UdpInfo>,
-    pub http: Option<HttpInfo>,
-    pub tls: Option<TlsInfo>,
-    /// Human-readable detail: an error message, a mismatch, a note.
-    pub detail: Option<String>,
-}
-
-impl Observation {
-    /// An observation for `spec` in `state`, to be filled in by a prober.
-    pub(crate) fn for_spec(spec: &ProbeSpec, state: State, reason: Reason) -> Self {
-        let mut obs = Observation::blank(&spec.target, Some(spec.addr.ip()), state, reason);
-        obs.port = spec.port();
-        obs.phase = Phase::Connect;
-        obs
-    }
-
-    /// An observation for a probe that could not run.
-    pub fn error(target: &Target, address: Option<IpAddr>, message: impl Into<String>) -> Self {
-        let mut obs = Observation::blank(target, address, State::Error, Reason::NoResponse);
-        obs.set_error(message.into());
-        obs
-    }
-
-    fn blank(target: &Target, address: Option<IpAddr>, state: State, reason: Reason) -> Self {
-        Observation {
-            target: target.label.clone(),
-            address,
-            port: target.port.filter(|_| target.protocol != Protocol::Icmp),
-            protocol: target.protocol,
-            state,
-            reason,
-            success: false,
-            phase: Phase::Setup,
-            rtt_ms: None,
-            icmp: None,
-            ping: None,
-            udp: None,
-            http: None,
-            tls: None,
-            detail: None,
-        }
-    }
-
-    /// Marks the probe as one that could not run (no socket, no permission), saying why.
-    pub(crate) fn set_error(&mut self, message: String) {
-        self.state = State::Error;
-        self.reason = Reason::Error(message.clone());
-        self.detail = Some(message);
-        self.phase = Phase::Setup;
-        self.success = false;
-    }
-}
-
-/// Port state, in nmap's vocabulary plus `rejected` and `unreachable`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub enum State {
-    #[serde(rename = "open")]
-    Open,
-    #[serde(rename = "closed")]
-    Closed,
-    #[serde(rename = "filtered")]
-    Filtered,
-    #[serde(rename = "rejected")]
-    Rejected,
-    #[serde(rename = "unreachable")]
-    Unreachable,
-    #[serde(rename = "open|filtered")]
-    OpenFiltered,
-    #[serde(rename = "error")]
-    Error,
-}
-
-impl State {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Open => "open",
-            State::Closed => "closed",
-            State::Filtered => "filtered",
-            State::Rejected => "rejected",
-            State::Unreachable => "unreachable",
-            State::OpenFiltered => "open|filtered",
-            State::Error => "error",
-        }
-    }
-}
-
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Why a probe ended in its state (nmap `--reason` style).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Reason {
-    SynAck,
-    UdpResponse,
-    EchoReply,
-    HttpResponse,
-    Reset,
-    PortUnreach,
-    NoResponse,
-    AdminProhibited,
-    NetProhibited,
-    HostProhibited,
-    HostUnreach,
-    NetUnreach,
-    /// ICMP type 3 with another code, or another ICMP error type, named like `icmp-3-4`.
-    OtherIcmp {
-        icmp_type: u8,
-        code: u8,
-    },
-    /// ICMP time exceeded: a routing loop or a TTL too small.
-    TimeExceeded,
-    /// Connected, but the application did not answer before the deadline.
-    Timeout,
-    TlsError,
-    /// The peer answered with something that is not HTTP.
-    HttpError,
-    /// The probe could not run; the text says why.
-    Error(String),
-}
-
-impl Reason {
-    pub fn as_str(&self) -> std::borrow::Cow<'_, str> {
-        use std::borrow::Cow;
-        Cow::Borrowed(match self {
-            Reason::SynAck => "syn-ack",
-            Reason::UdpResponse => "udp-response",
-            Reason::EchoReply => "echo-reply",
-            Reason::HttpResponse => "http-response",
-            Reason::Reset => "reset",
-            Reason::PortUnreach => "port-unreach",
-            Reason::NoResponse => "no-response",
-            Reason::AdminProhibited => "admin-prohibited",
-            Reason::NetProhibited => "net-prohibited",
-            Reason::HostProhibited => "host-prohibited",
-            Reason::HostUnreach => "host-unreach",
-            Reason::NetUnreach => "net-unreach",
-            Reason::TimeExceeded => "time-exceeded",
-            Reason::Timeout => "timeout",
-            Reason::TlsError => "tls-error",
-            Reason::HttpError => "http-error",
-            Reason::OtherIcmp { icmp_type, code } => {
-                return Cow::Owned(format!("icmp-{icmp_type}-{code}"));
-            }
-            Reason::Error(text) => text,
-        })
-    }
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.as_str())
-    }
-}
-
-impl Serialize for Reason {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.as_str())
-    }
-}
-
-/// How far a probe got. For HTTP this names the phase a timeout happened in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Phase {
-    /// Before any packet: resolving, opening a socket.
-    Setup,
-    Connect,
-    Tls,
-    /// Request sent, waiting for the response headers.
-    Processing,
-    /// Reading the response body.
-    Transfer,
-    /// Waiting for a UDP or ICMP answer.
-    Wait,
-    Done,
-}
-
-/// ICMP echo statistics of one probe.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PingStats {
-    pub sent: u16,
-    pub received: u16,
-    /// Fraction of echo requests without a reply, 0.0 to 1.0.
-    pub loss: f64,
-    pub min_ms: Option<f64>,
-    pub avg_ms: Option<f64>,
-    pub max_ms: Option<f64>,
-}
-
-/// What came back to a UDP probe.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct UdpInfo {
-    pub response_bytes: usize,
-    /// Whether the response contained the expected bytes; `None` when nothing was expected.
-    pub matched: Option<bool>,
-}
-
-/// HTTP(S) result: `verdicts.md` §1 `observed.http`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct HttpInfo {
-    pub status: Option<u16>,
-    pub matched: bool,
-    /// Seconds spent in each phase; a phase not reached is absent.
-    pub phases: HttpPhases,
-    pub body_bytes: Option<u64>,
-    /// True when the body was longer than the cap and reading stopped there.
-    pub body_truncated: bool,
-    /// The `Location` header of a redirect (redirects are never followed).
-    pub location: Option<String>,
-}
-
-/// Phase durations in seconds, as blackbox_exporter's `probe_http_duration_seconds{phase}`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct HttpPhases {
-    pub resolve: Option<f64>,
-    pub connect: Option<f64>,
-    pub tls: Option<f64>,
-    pub processing: Option<f64>,
-    pub transfer: Option<f64>,
-}
-
-/// TLS result: `verdicts.md` §1 `observed.tls`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct TlsInfo {
-    /// Negotiated version, e.g. `TLS1.3`; absent when the handshake failed.
-    pub version: Option<String>,
-    /// The leaf certificate's `notAfter`, RFC 3339; reported even when verification failed.
-    pub not_after: Option<String>,
-    /// Seconds until `not_after` (negative when expired), at the time of the probe.
-    pub expires_in_s: Option<i64>,
-    pub error: Option<String>,
+/// An observation for `spec` in `state`, to be filled in by a prober.
+pub(crate) fn observation_for(spec: &ProbeSpec, state: State, reason: Reason) -> Observation {
+    let mut obs = Observation::new(&spec.target, Some(spec.addr.ip()), state, reason);
+    obs.port = spec.port();
+    obs.phase = Phase::Connect;
+    obs
 }
 
 /// One probe to run: a target bound to one concrete socket address.

@@ -17,7 +17,7 @@ use super::{Observation, Phase, ProbeSettings, ProbeSpec, Reason, State, millis}
 pub async fn probe(spec: &ProbeSpec, settings: &ProbeSettings) -> Observation {
     let start = Instant::now();
     let deadline = start + settings.timeout;
-    let mut obs = Observation::for_spec(spec, State::Filtered, Reason::NoResponse);
+    let mut obs = super::observation_for(spec, State::Filtered, Reason::NoResponse);
     match sys::tcp_connect(spec.addr, deadline).await {
         Ok(Connect::Established(stream)) => {
             obs.rtt_ms = Some(millis(start.elapsed()));
@@ -47,7 +47,7 @@ pub(crate) fn apply_failure(
 ) {
     let (state, reason) = match icmp {
         Some(err) => err.classify(spec.addr.ip()),
-        None => super::icmp_error::classify_errno(errno).unwrap_or_else(|| {
+        None => super::errno::classify_errno(errno).unwrap_or_else(|| {
             let text = std::io::Error::from_raw_os_error(errno).to_string();
             (State::Error, Reason::Error(text))
         }),

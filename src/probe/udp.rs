@@ -21,7 +21,7 @@ use super::{Observation, Phase, ProbeSettings, ProbeSpec, Reason, State, UdpInfo
 pub async fn probe(spec: &ProbeSpec, settings: &ProbeSettings) -> Observation {
     let start = Instant::now();
     let deadline = start + settings.timeout;
-    let mut obs = Observation::for_spec(spec, State::OpenFiltered, Reason::NoResponse);
+    let mut obs = super::observation_for(spec, State::OpenFiltered, Reason::NoResponse);
     obs.phase = Phase::Wait;
     let reply = match sys::udp_connected(spec.addr) {
         Ok(fd) => sys::udp_exchange(&fd, &settings.udp_payload, deadline).await,

@@ -101,7 +101,7 @@ fn established(socket: Socket) -> io::Result<Connect> {
 fn refused_or_io(socket: &Socket, err: io::Error) -> io::Result<Connect> {
     let errno = err.raw_os_error().unwrap_or(0);
     let icmp = read_icmp_error(socket);
-    if icmp.is_some() || super::icmp_error::classify_errno(errno).is_some() {
+    if icmp.is_some() || crate::probe::errno::classify_errno(errno).is_some() {
         Ok(Connect::Failed { errno, icmp })
     } else {
         Err(err)
@@ -178,7 +178,7 @@ pub async fn udp_exchange(
 fn udp_error(socket: &Socket, err: io::Error) -> io::Result<Option<UdpReply>> {
     let errno = err.raw_os_error().unwrap_or(0);
     let icmp = read_icmp_error(socket);
-    if icmp.is_some() || super::icmp_error::classify_errno(errno).is_some() {
+    if icmp.is_some() || crate::probe::errno::classify_errno(errno).is_some() {
         Ok(Some(UdpReply::Icmp { errno, icmp }))
     } else if err.kind() == io::ErrorKind::Interrupted {
         Ok(None)

@@ -22,6 +22,18 @@ use serde::Serialize;
 
 use super::{Reason, State};
 
+/// ICMP echo statistics of one probe.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PingStats {
+    pub sent: u16,
+    pub received: u16,
+    /// Fraction of echo requests without a reply, 0.0 to 1.0.
+    pub loss: f64,
+    pub min_ms: Option<f64>,
+    pub avg_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+}
+
 /// An ICMP error received for a probe: `verdicts.md` §1 `observed.icmp`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct IcmpError {
@@ -77,20 +89,6 @@ impl IcmpError {
     }
 }
 
-/// Classifies a connect or receive error that came without an ICMP quote (the kernel's own
-/// verdict, e.g. no route in the local table).
-pub fn classify_errno(errno: i32) -> Option<(State, Reason)> {
-    use nix::errno::Errno;
-    match Errno::from_raw(errno) {
-        Errno::ECONNREFUSED => Some((State::Closed, Reason::Reset)),
-        Errno::EHOSTUNREACH | Errno::EHOSTDOWN => Some((State::Unreachable, Reason::HostUnreach)),
-        Errno::ENETUNREACH | Errno::ENONET => Some((State::Unreachable, Reason::NetUnreach)),
-        Errno::ETIMEDOUT => Some((State::Filtered, Reason::NoResponse)),
-        Errno::EACCES | Errno::EPERM => Some((State::Rejected, Reason::AdminProhibited)),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,19 +141,5 @@ mod tests {
             admin.classify(target),
             (State::Rejected, Reason::AdminProhibited)
         );
-    }
-
-    #[test]
-    fn errno_without_icmp_maps_refused_to_closed_and_unreach_to_unreachable() {
-        use nix::errno::Errno;
-        assert_eq!(
-            classify_errno(Errno::ECONNREFUSED as i32),
-            Some((State::Closed, Reason::Reset))
-        );
-        assert_eq!(
-            classify_errno(Errno::ENETUNREACH as i32),
-            Some((State::Unreachable, Reason::NetUnreach))
-        );
-        assert_eq!(classify_errno(Errno::EMFILE as i32), None);
     }
 }
