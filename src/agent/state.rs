@@ -14,7 +14,7 @@ use ipnet::IpNet;
 use super::metrics::{CheckSeries, Metrics, check_labels};
 use crate::diagnose::{self, Check, Finding, Perspectives, Report, Seen};
 use crate::health::{Health, InitialRule, Thresholds};
-use crate::model::{Model, PortRange, Provider};
+use crate::model::{Model, PortRange};
 use crate::plan::{self, ProbeKey};
 use crate::policy::Policy;
 use crate::probe::{Observation, ProbeContext, ProbeSpec, Protocol};
@@ -132,13 +132,14 @@ impl World {
         let mut slots: Vec<Slot> = Vec::with_capacity(planned.len());
         for (check, timeout, ctx, interval, labels, spec) in planned {
             let protocol = spec.target.protocol;
-            let initial = match check
+            let needs_rise = check
                 .load_balancer
                 .and_then(|i| model.load_balancers.get(i))
-                .map(|lb| lb.provider)
-            {
-                Some(Provider::Huawei) => InitialRule::Rise,
-                _ => InitialRule::OnePass,
+                .is_some_and(|lb| lb.provider.profile().initially_needs_rise);
+            let initial = if needs_rise {
+                InitialRule::Rise
+            } else {
+                InitialRule::OnePass
             };
             let thresholds = Thresholds::new(check.rise, check.fall, initial);
             let perspectives = diagnose::perspectives(&policy, &check, b.agent_ports);

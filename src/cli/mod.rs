@@ -17,224 +17,23 @@ use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
-use clap::{Args, Parser, ValueEnum};
-use hyper::header::{HeaderName, HeaderValue};
+use clap::Parser;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 mod agent;
+mod args;
 mod check;
 
+use args::parse_header;
+pub use args::{Cli, ColorChoice, Command, LogFormat, SweepArgs};
+
 use crate::engine::{self, EngineSettings};
-use crate::model::StatusSpec;
 use crate::output::{self, Format, Progress};
 use crate::probe::http::{CaBundle, HttpSettings};
 use crate::probe::target::{self, TargetDefaults};
-use crate::probe::{Observation, ProbeContext, ProbeSettings, Protocol, Target, sys};
-
-/// Live health-check probe: tells a silent drop, an ICMP reject, a closed port, a bad status and a
-/// slow application apart, over TCP, UDP, ICMP, HTTP and HTTPS.
-#[derive(Debug, Parser)]
-#[command(
-    name = "probe",
-    version,
-    about,
-    max_term_width = 100,
-    args_conflicts_with_subcommands = true
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Option<check::Command>,
-
-    #[command(flatten)]
-    pub sweep: SweepArgs,
-
-    /// More logging on stderr (-v debug, -vv trace); RUST_LOG overrides.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    pub verbose: u8,
-
-    /// Log lines as text or as JSON objects (one per line), on stderr.
-    #[arg(long, value_enum, default_value = "text", global = true)]
-    pub log_format: LogFormat,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
-/// An ad hoc run against explicit targets.
-#[derive(Debug, Args)]
-pub struct SweepArgs {
-    /// HOST, HOST:PORT, \[V6\]:PORT, a CIDR prefix (with --port), or a URL such as
-    /// https://web-1:8443/health. Repeat for more targets.
-    #[arg(short = 't', long = "target", value_name = "TARGET")]
-    pub targets: Vec<String>,
-
-    /// Read targets from FILE, one per line; `#` starts a comment. `-` reads stdin.
-    #[arg(long, value_name = "FILE")]
-    pub targets_file: Option<PathBuf>,
-
-    /// Protocol for targets that are not URLs.
-    #[arg(short = 'P', long, value_name = "PROTO", default_value = "tcp", value_parser = parse_protocol)]
-    pub protocol: Protocol,
-
-    /// Port for targets that do not name one.
-    #[arg(short = 'p', long, value_parser = clap::value_parser!(u16).range(1..))]
-    pub port: Option<u16>,
-
-    /// Deadline of each probe (e.g. 1s, 500ms).
-    #[arg(long, default_value = "1s", value_parser = parse_duration)]
-    pub timeout: Duration,
-
-    /// ICMP echo requests per probe.
-    #[arg(short = 'c', long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=100))]
-    pub count: u16,
-
-    /// Probes in flight at once [default: 32768, kept below the open-file limit].
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
-    pub concurrency: Option<u64>,
-
-    /// Of those, HTTP(S) probes in flight at once [default: 256].
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
-    pub http_concurrency: Option<u64>,
-
-    /// Start at most this many probes per second.
-    #[arg(long, value_parser = parse_rate)]
-    pub rate: Option<f64>,
-
-    /// HTTP request path for targets that are not URLs.
-    #[arg(long, default_value = "/")]
-    pub path: String,
-
-    /// HTTP Host header and TLS server name.
-    #[arg(long)]
-    pub host: Option<String>,
-
-    /// HTTP method.
-    #[arg(long, default_value = "GET")]
-    pub method: String,
-
-    /// Extra HTTP header, "Name: value". Repeatable.
-    #[arg(short = 'H', long = "header", value_name = "HEADER")]
-    pub headers: Vec<String>,
-
-    /// Expected HTTP status codes in ELB syntax: 200, 200,202, 200-399.
-    #[arg(long, default_value = "200-299", value_parser = parse_status)]
-    pub expect_status: StatusSpec,
-
-    /// UDP payload, as text.
-    #[arg(long, conflicts_with = "payload_hex")]
-    pub payload: Option<String>,
-
-    /// UDP payload, as hex (e.g. 0d0a).
-    #[arg(long, value_parser = parse_hex)]
-    pub payload_hex: Option<HexBytes>,
-
-    /// UDP: the response must contain this text to pass.
-    #[arg(long, conflicts_with = "expect_response_hex")]
-    pub expect_response: Option<String>,
-
-    /// UDP: the response must contain these bytes (hex) to pass.
-    #[arg(long, value_parser = parse_hex)]
-    pub expect_response_hex: Option<HexBytes>,
-
-    /// HTTPS: accept any certificate (its expiry is still reported).
-    #[arg(long)]
-    pub insecure: bool,
-
-    /// HTTPS: trust the CA certificates in this PEM file instead of the system's.
-    #[arg(long, value_name = "FILE")]
-    pub ca_file: Option<PathBuf>,
-
-    /// HTTP: read at most this many body bytes.
-    #[arg(long, default_value_t = 1 << 20)]
-    pub body_limit: u64,
-
-    /// Output format.
-    #[arg(short = 'o', long, value_enum, default_value = "table")]
-    pub output: Format,
-
-    /// When to colour the table.
-    #[arg(long, value_enum, default_value = "auto")]
-    pub color: ColorChoice,
-
-    /// Never show the progress bar.
-    #[arg(long)]
-    pub no_progress: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
-    Auto,
-    Always,
-    Never,
-}
-
-impl ColorChoice {
-    /// Whether to colour stdout: always, never, or on a terminal unless `NO_COLOR` is set.
-    pub fn enabled(self) -> bool {
-        match self {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-            }
-        }
-    }
-}
-
-/// Bytes given in hex on the command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HexBytes(pub Vec<u8>);
-
-fn parse_protocol(s: &str) -> Result<Protocol, String> {
-    s.parse().map_err(|e: target::TargetError| e.to_string())
-}
-
-pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (use e.g. 1s, 500ms)"))?;
-    if d.is_zero() || d > Duration::from_secs(3600) {
-        return Err(format!("{s:?} must be more than 0 and at most 1h"));
-    }
-    Ok(d)
-}
-
-fn parse_rate(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(r) if (engine::MIN_RATE..=engine::MAX_RATE).contains(&r) => Ok(r),
-        _ => Err(format!(
-            "{s:?} is not a number of probes per second from {} to {}",
-            engine::MIN_RATE,
-            engine::MAX_RATE
-        )),
-    }
-}
-
-fn parse_status(s: &str) -> Result<StatusSpec, String> {
-    s.parse()
-        .map_err(|e: crate::model::StatusSpecError| e.to_string())
-}
-
-fn parse_hex(s: &str) -> Result<HexBytes, String> {
-    let clean: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if clean.len() % 2 != 0 {
-        return Err(format!("{s:?} has an odd number of hex digits"));
-    }
-    clean
-        .chunks(2)
-        .enumerate()
-        .map(|(i, pair)| {
-            let text = std::str::from_utf8(pair).unwrap_or("??");
-            u8::from_str_radix(text, 16)
-                .map_err(|_| format!("{text:?} at byte {} of {s:?} is not hex", i + 1))
-        })
-        .collect::<Result<Vec<u8>, String>>()
-        .map(HexBytes)
-}
+use crate::probe::{Observation, ProbeContext, ProbeSettings, Target, sys};
 
 /// An error that ends the run before probing, with exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -246,7 +45,7 @@ enum Job {
     /// `probe agent`, already bound to its port and down to CAP_NET_RAW.
     Agent(agent::Prepared),
     /// Another subcommand.
-    Command(check::Command),
+    Command(Command),
     /// The ad hoc run: `probe --target …`.
     Sweep,
 }
@@ -271,11 +70,11 @@ pub fn main() -> ExitCode {
 fn run_main() -> ExitCode {
     let cli = Cli::parse();
     // The agent logs what it does (reloads, state changes); one-shot commands only warnings.
-    let is_agent = matches!(cli.command, Some(check::Command::Agent(_)));
+    let is_agent = matches!(cli.command, Some(Command::Agent(_)));
     init_logging(cli.verbose, cli.log_format, is_agent);
     // The agent binds its port and drops its capabilities before the runtime starts its threads.
     let job = match cli.command {
-        Some(check::Command::Agent(a)) => match agent::prepare(a) {
+        Some(Command::Agent(a)) => match agent::prepare(a) {
             Ok(prepared) => Job::Agent(prepared),
             Err(e) => {
                 let _ = writeln!(io::stderr(), "probe: error: {e:#}");
@@ -446,17 +245,6 @@ fn read_ca(path: &std::path::Path) -> Result<CaBundle, UsageError> {
     })
 }
 
-fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
-    let (name, value) = text
-        .split_once(':')
-        .ok_or_else(|| format!("invalid header {text:?}: expected \"Name: value\""))?;
-    let name = HeaderName::from_bytes(name.trim().as_bytes())
-        .map_err(|_| format!("invalid header name {:?} in {text:?}", name.trim()))?;
-    let value = HeaderValue::from_str(value.trim())
-        .map_err(|_| format!("invalid header value {:?} in {text:?}", value.trim()))?;
-    Ok((name, value))
-}
-
 /// The ad hoc run.
 async fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     let targets = collect_targets(&args)?;
@@ -579,40 +367,4 @@ async fn cancel_on_signal(cancel: CancellationToken) {
         _ = term.recv() => {}
     }
     cancel.cancel();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hex_payloads_parse_and_bad_digits_are_named() {
-        assert_eq!(parse_hex("0d 0a"), Ok(HexBytes(vec![13, 10])));
-        assert!(parse_hex("abc").expect_err("odd").contains("odd number"));
-        assert!(
-            parse_hex("zz")
-                .expect_err("bad")
-                .contains("\"zz\" at byte 1")
-        );
-    }
-
-    #[test]
-    fn headers_need_a_colon_and_valid_names() {
-        let (n, v) = parse_header("X-Probe: yes").expect("valid header");
-        assert_eq!((n.as_str(), v.to_str().ok()), ("x-probe", Some("yes")));
-        assert!(parse_header("no colon").is_err());
-        assert!(
-            parse_header("bad name: x")
-                .expect_err("space")
-                .contains("bad name")
-        );
-    }
-
-    #[test]
-    fn durations_must_be_positive_and_bounded() {
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("2h").is_err());
-        assert!(parse_duration("fast").is_err());
-    }
 }

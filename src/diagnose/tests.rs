@@ -5,7 +5,8 @@ use std::path::Path;
 use super::*;
 use crate::model::PortRange;
 use crate::observation::Host;
-use crate::observation::{Phase, Protocol, Target};
+use crate::observation::{Observation, Phase, Protocol, Reason, State, Target};
+use crate::policy::Policy;
 
 const MODEL: &str = r#"
 agent: {address: 10.0.0.10, security_groups: [sg-agent]}

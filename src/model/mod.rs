@@ -14,6 +14,7 @@
 //! | Huawei "IP as a backend"            | `ip_as_backend`; off = rules not enforced on L4 listeners   |
 
 pub mod flow;
+mod provider;
 mod status;
 mod validate;
 pub mod values;
@@ -24,6 +25,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 pub use flow::{FlowTarget, Packet, SourceSpec, parse_flow_target, parse_source};
+pub use provider::{HUAWEI_SHARED_HC_SOURCE, Profile, Provider, SubnetRules};
 pub use status::{StatusSpec, StatusSpecError};
 pub use validate::{ModelError, validate};
 pub use values::{Action, Direction, IpProto, PortRange, PortSet, ProtoError};
@@ -101,16 +103,6 @@ pub struct Subnet {
     pub free_addresses: Option<u32>,
 }
 
-/// Which cloud's semantics apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Provider {
-    Aws,
-    Huawei,
-    #[default]
-    Generic,
-}
-
 /// Load balancer kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -174,9 +166,6 @@ pub struct LoadBalancer {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub listeners: Vec<Listener>,
 }
-
-/// The Huawei shared load balancers' health-check source range.
-pub const HUAWEI_SHARED_HC_SOURCE: &str = "100.125.0.0/16";
 
 /// A listener: a front-end port that forwards to a backend group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

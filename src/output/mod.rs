@@ -1,6 +1,7 @@
 //! Rendering observations for people (a table, a summary line, a progress bar) and for programs
 //! (JSON and JSON lines, the contract of `verdicts.md` §1).
 
+mod explain;
 mod findings;
 mod progress;
 mod table;
@@ -8,6 +9,7 @@ mod table;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+pub use explain::render_explain;
 pub use findings::render_findings;
 pub use progress::Progress;
 pub use table::{render_table, summary_line};

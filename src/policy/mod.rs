@@ -40,9 +40,7 @@ pub use net::Net;
 // The flow values live in the model (parsed when read); the evaluator speaks of them too.
 pub use crate::model::{FlowTarget, Packet, SourceSpec, parse_flow_target, parse_source};
 
-use crate::model::{
-    AccessMode, Action, Direction, IpProto, LbKind, LoadBalancer, Model, PortRange, Provider,
-};
+use crate::model::{AccessMode, Action, Direction, IpProto, LoadBalancer, Model, PortRange};
 
 /// One end of a flow, resolved against the model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -867,11 +865,8 @@ pub fn health_check_ranges(model: &Model, lb: &LoadBalancer) -> Vec<IpNet> {
     if let Some(s) = &lb.health_check_sources {
         return s.clone();
     }
-    if lb.provider == Provider::Huawei && lb.kind == LbKind::Shared {
-        return crate::model::HUAWEI_SHARED_HC_SOURCE
-            .parse()
-            .map(|n| vec![n])
-            .unwrap_or_default();
+    if let Some(range) = lb.provider.profile().fixed_health_check_source(lb.kind) {
+        return range.parse().map(|n| vec![n]).unwrap_or_default();
     }
     lb.subnets
         .iter()
@@ -883,7 +878,9 @@ pub fn health_check_ranges(model: &Model, lb: &LoadBalancer) -> Vec<IpNet> {
 /// Whether security groups and firewalls apply to a load balancer's traffic on a listener of
 /// this protocol (Huawei: not on TCP/UDP listeners with "IP as a backend" off).
 pub fn rules_enforced(lb: &LoadBalancer, listener_layer4: bool) -> bool {
-    !(lb.provider == Provider::Huawei && listener_layer4 && lb.ip_as_backend != Some(true))
+    !(lb.provider.profile().l4_rules_need_ip_as_backend
+        && listener_layer4
+        && lb.ip_as_backend != Some(true))
 }
 
 #[cfg(test)]

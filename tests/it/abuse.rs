@@ -18,10 +18,20 @@ use crate::lab::{Lab, Sweep, curl_in, fleet_config, in_netns, metric_sum, probe_
 const LISTEN: &str = "127.0.0.1:9465";
 
 /// An agent alone in a fresh namespace, with `extra` flags: (lab, namespace, pid).
+/// The agent binds its port before it reads its configuration, so it is serving (and done with
+/// its first read) only once it answers.
 fn agent(test: &str, extra: &[&str]) -> (Lab, String, u32) {
     let mut lab = Lab::new(test);
     let ns = lab.namespace("a");
     let pid = lab.start_agent(&ns, &[], probe_bin(), LISTEN, extra);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while get(&ns, "/-/healthy").0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the agent never served /-/healthy"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     (lab, ns, pid)
 }
 

@@ -1,0 +1,291 @@
+//! One check judged: its verdicts compared with what its probe saw, into a finding with codes,
+//! the blocking rule, a summary and a fix.
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::{Check, Code, Perspectives, Role, Severity, fix_for, summary_for};
+use crate::model::{Action, Direction};
+use crate::observation::{Observation, Reason, State};
+use crate::policy::{HopKind, Leg, Packet, Policy, RuleRef, Verdict, VerdictView};
+
+/// The blocking component of verdicts.md §3.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Blocking {
+    pub kind: &'static str,
+    pub id: String,
+    pub rule: String,
+    pub direction: Direction,
+}
+
+/// One finding: verdicts.md §4 plus a few added fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub backend: Option<String>,
+    pub address: Option<IpAddr>,
+    pub port: Option<u16>,
+    pub protocol: Option<&'static str>,
+    pub role: Role,
+    pub observed: Option<Observation>,
+    /// The configuration's verdict from the load balancer's perspective.
+    pub expected: Option<VerdictView>,
+    pub code: Code,
+    pub also: Vec<Code>,
+    pub severity: Severity,
+    pub blocking: Option<Blocking>,
+    pub summary: String,
+    pub fix: Option<String>,
+    /// Added: the backend group and load balancer the check belongs to.
+    pub backend_group: Option<String>,
+    pub load_balancer: Option<String>,
+    /// Added: the configuration's verdict on the flow the agent really sent.
+    pub expected_as_agent: Option<VerdictView>,
+}
+
+/// How an observation reads for diagnosis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    Pass,
+    Dropped,
+    Rejected,
+    Unreachable,
+    Closed,
+    AppFailed(Code),
+    /// The probe could not run.
+    NotRun,
+}
+
+/// Reads an observation. UDP's `open|filtered` passes, as the UDP_CONNECT check does: only a
+/// port-unreachable fails it.
+pub fn seen(obs: &Observation) -> Seen {
+    match obs.state {
+        State::Open if obs.success => Seen::Pass,
+        State::Open => Seen::AppFailed(match obs.reason {
+            Reason::Timeout => Code::TimeoutSlowResponse,
+            Reason::TlsError => Code::TlsHandshakeFailed,
+            _ => Code::ResponseCodeMismatch,
+        }),
+        State::OpenFiltered => Seen::Pass,
+        State::Closed => Seen::Closed,
+        State::Filtered => Seen::Dropped,
+        State::Rejected => Seen::Rejected,
+        State::Unreachable => Seen::Unreachable,
+        State::Error => Seen::NotRun,
+    }
+}
+
+/// The code for a load balancer verdict that denies, from the hop that blocked.
+fn hop_code(v: &Verdict) -> Option<Code> {
+    let h = v.blocking()?;
+    Some(match (h.kind, h.leg, h.direction, h.rule) {
+        (HopKind::AccessControl, ..) => Code::AccessControlDeny,
+        (HopKind::NetworkAcl, Leg::Return, ..) => Code::NaclReturnBlocked,
+        (HopKind::NetworkAcl, ..) => Code::NaclDeny,
+        (HopKind::SecurityGroup, _, _, RuleRef::Rule(_)) => Code::SgDeny,
+        (HopKind::SecurityGroup, _, Direction::Egress, RuleRef::Implicit) => Code::SgEgressMissing,
+        (HopKind::SecurityGroup, _, Direction::Ingress, RuleRef::Implicit) => {
+            Code::SgIngressMissing
+        }
+    })
+}
+
+/// Judges one check. `obs` is `None` for a static judgement (no probe sent).
+pub fn diagnose(
+    policy: &Policy,
+    check: &Check,
+    p: &Perspectives,
+    obs: Option<&Observation>,
+) -> Finding {
+    let mut codes: Vec<Code> = Vec::new();
+    let mut blocking: Option<Blocking> = None;
+    let agent_allows = p.agent.as_ref().map(Verdict::allowed);
+    let lb_verdict = p.lb.as_ref().or(p.agent.as_ref());
+    let lb_allows = lb_verdict.map(Verdict::allowed);
+    let seen = obs.map(seen);
+
+    let hop_blocking = |v: &Verdict| {
+        v.blocking().map(|h| Blocking {
+            kind: h.kind.as_str(),
+            id: policy.component_id(h),
+            rule: policy.rule_label(h),
+            direction: h.direction,
+        })
+    };
+    let dest_blocking = |kind: &'static str| Blocking {
+        kind,
+        id: match check.packet.port() {
+            Some(port) if kind == "service" => format!(
+                "{}:{port}/{}",
+                check.address,
+                if matches!(check.packet, Packet::Udp(_)) {
+                    "udp"
+                } else {
+                    "tcp"
+                }
+            ),
+            _ => check.address.to_string(),
+        },
+        rule: "*".to_string(),
+        direction: Direction::Ingress,
+    };
+
+    // 1. Does the model hold, judged by the probe against the agent's own verdict?
+    let mut model_holds = true;
+    if let (Some(s), Some(agent_ok)) = (seen, agent_allows) {
+        match (agent_ok, s) {
+            (true, Seen::Pass) => {}
+            (true, Seen::Dropped | Seen::Rejected) => {
+                model_holds = false;
+                codes.push(Code::HostFirewallSuspected);
+                blocking = Some(dest_blocking("host"));
+            }
+            (true, Seen::Closed) => {
+                model_holds = false;
+                codes.push(Code::PortClosed);
+                blocking = Some(dest_blocking("service"));
+            }
+            (true, Seen::Unreachable) => {
+                model_holds = false;
+                codes.push(Code::NoRoute);
+                blocking = Some(dest_blocking("host"));
+            }
+            (ok, Seen::AppFailed(code)) => {
+                model_holds = ok;
+                codes.push(code);
+                if !ok {
+                    codes.push(Code::ConfigDriftAllowed);
+                }
+                blocking = Some(dest_blocking("service"));
+            }
+            (false, Seen::Pass) => {
+                model_holds = false;
+                codes.push(Code::ConfigDriftAllowed);
+            }
+            (false, Seen::Closed) => {
+                model_holds = false;
+                codes.push(Code::ConfigDriftAllowed);
+                codes.push(Code::PortClosed);
+            }
+            (false, Seen::Dropped | Seen::Rejected | Seen::Unreachable) => {}
+            (_, Seen::NotRun) => codes.push(Code::ProbeError),
+        }
+    }
+
+    // 2. Expectations: is the flow blocked (or open) as it must be?
+    if let Some((want, _)) = &check.expectation {
+        let config_allows = lb_allows.unwrap_or(true);
+        let observed_pass = matches!(seen, Some(Seen::Pass | Seen::Closed | Seen::AppFailed(_)));
+        let observed_block = matches!(
+            seen,
+            Some(Seen::Dropped | Seen::Rejected | Seen::Unreachable)
+        );
+        let mut exp = Vec::new();
+        match want {
+            Action::Deny if config_allows => exp.push(Code::ExpectationViolated),
+            Action::Deny if observed_pass => exp.push(Code::ConfigDriftAllowed),
+            Action::Deny => exp.push(Code::BlockedAsExpected),
+            Action::Allow if !config_allows => {
+                exp.extend(lb_verdict.and_then(hop_code));
+            }
+            Action::Allow if observed_block => exp.push(Code::HostFirewallSuspected),
+            Action::Allow => exp.push(Code::Ok),
+        }
+        if !config_allows && blocking.is_none() {
+            blocking = lb_verdict.and_then(hop_blocking);
+        }
+        codes.retain(|c| !exp.contains(c) && *c != Code::ConfigDriftAllowed);
+        exp.extend(codes);
+        return finish(policy, check, p, obs, exp, blocking);
+    }
+
+    // 3. The load balancer's diagnosis.
+    let perspective_differs =
+        matches!((agent_allows, p.lb.as_ref()), (Some(a), Some(l)) if a != l.allowed());
+    let mut lb_codes = Vec::new();
+    if let Some(v) = lb_verdict.filter(|v| !v.allowed()) {
+        let hop = hop_code(v);
+        let traffic_ok = p.lb_traffic.as_ref().is_some_and(Verdict::allowed);
+        let icmp_for_udp =
+            check.role == Role::HealthCheck && matches!(check.packet, Packet::Icmp { .. });
+        let at_destination = v.blocking().is_some_and(|h| {
+            h.direction == Direction::Ingress
+                && h.leg == Leg::Forward
+                && h.kind != HopKind::AccessControl
+        });
+        if icmp_for_udp {
+            lb_codes.push(Code::IcmpBlockedForUdpCheck);
+        } else if check.role == Role::HealthCheck && traffic_ok {
+            lb_codes.push(Code::HealthCheckPortBlocked);
+        } else if check.role == Role::HealthCheck && agent_allows == Some(true) && at_destination {
+            lb_codes.push(Code::HealthCheckSourceNotAllowed);
+        }
+        lb_codes.extend(hop);
+        if blocking.is_none() || model_holds {
+            blocking = hop_blocking(v);
+        }
+    }
+    let mut all = Vec::new();
+    if model_holds {
+        all.extend(lb_codes);
+        all.extend(codes.iter().copied());
+        if perspective_differs {
+            all.push(Code::ProbePerspectiveDiffers);
+            if blocking.is_none() {
+                blocking = p.agent.as_ref().and_then(hop_blocking);
+            }
+        }
+    } else {
+        all.extend(codes.iter().copied());
+        all.extend(lb_codes);
+        if perspective_differs {
+            all.push(Code::ProbePerspectiveDiffers);
+        }
+    }
+    if all.is_empty() {
+        all.push(Code::Ok);
+    }
+    finish(policy, check, p, obs, all, blocking)
+}
+
+fn finish(
+    policy: &Policy,
+    check: &Check,
+    p: &Perspectives,
+    obs: Option<&Observation>,
+    mut codes: Vec<Code>,
+    blocking: Option<Blocking>,
+) -> Finding {
+    let mut seen_codes = std::collections::HashSet::new();
+    codes.retain(|c| seen_codes.insert(*c));
+    let code = codes.first().copied().unwrap_or(Code::Ok);
+    let also: Vec<Code> = codes.iter().skip(1).copied().collect();
+    // The primary code decides: `also` codes are context (for drift, what the configuration
+    // would do to the load balancer if it were in force).
+    let severity = code.severity();
+    let model = policy.model();
+    let lb = check
+        .load_balancer
+        .and_then(|i| model.load_balancers.get(i));
+    let mut f = Finding {
+        backend: Some(check.backend.clone()),
+        address: Some(check.address),
+        port: check.packet.port(),
+        protocol: Some(check.probe.name()),
+        role: check.role,
+        observed: obs.cloned(),
+        expected: p.lb.as_ref().or(p.agent.as_ref()).map(|v| policy.view(v)),
+        code,
+        also,
+        severity,
+        blocking,
+        summary: String::new(),
+        fix: None,
+        backend_group: check.backend_group.clone(),
+        load_balancer: lb.map(|l| l.name.clone()),
+        expected_as_agent: p.agent.as_ref().map(|v| policy.view(v)),
+    };
+    f.summary = summary_for(policy, check, p, &f);
+    f.fix = fix_for(policy, check, p, &f);
+    f
+}
