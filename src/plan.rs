@@ -57,7 +57,6 @@ impl ProbeKey {
         };
         Ok(ProbeSettings {
             timeout: self.timeout,
-            count: 1,
             http: HttpSettings {
                 host: self.host.clone(),
                 expect,

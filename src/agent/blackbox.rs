@@ -222,7 +222,6 @@ pub async fn handle(
     let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
     let settings = ProbeSettings {
         timeout: remaining.max(Duration::from_millis(10)),
-        count: 1,
         http: HttpSettings {
             expect: StatusSpec::default(),
             ..HttpSettings::default()
@@ -329,102 +328,28 @@ fn build(r: &Registry, obs: &Observation, took: Duration) -> prometheus::Result<
         .with_label_values(&[obs.state.as_str(), &reason])
         .set(1.0);
     r.register(Box::new(outcome))?;
-    match obs.protocol {
-        Protocol::Http | Protocol::Https => {
-            let http = obs.http.as_ref();
-            let phases = http.map(|h| &h.phases);
-            if let Some(resolve) = phases.and_then(|p| p.resolve) {
-                gauge(
-                    r,
-                    "probe_dns_lookup_time_seconds",
-                    "Returns the time taken for probe dns lookup in seconds",
-                    resolve,
-                )?;
-            }
-            gauge(
-                r,
-                "probe_http_status_code",
-                "Response HTTP status code",
-                f64::from(http.and_then(|h| h.status).unwrap_or(0)),
-            )?;
-            let p: Vec<(&str, f64)> = phases
-                .map(|p| {
-                    [
-                        ("resolve", p.resolve),
-                        ("connect", p.connect),
-                        ("tls", p.tls),
-                        ("processing", p.processing),
-                        ("transfer", p.transfer),
-                    ]
-                    .into_iter()
-                    .map(|(k, v)| (k, v.unwrap_or(0.0)))
-                    .collect()
-                })
-                .unwrap_or_default();
-            gauge_vec(
-                r,
-                "probe_http_duration_seconds",
-                "Duration of http request by phase, summed over all redirects",
-                "phase",
-                &p,
-            )?;
-            gauge(
-                r,
-                "probe_http_content_length",
-                "Length of http content response",
-                http.and_then(|h| h.body_bytes).map_or(-1.0, |b| b as f64),
-            )?;
-            gauge(r, "probe_http_redirects", "The number of redirects", 0.0)?;
-            gauge(
-                r,
-                "probe_http_ssl",
-                "Indicates if SSL was used for the final redirect",
-                if obs.protocol == Protocol::Https {
-                    1.0
-                } else {
-                    0.0
-                },
-            )?;
-            if let Some(tls) = &obs.tls {
-                if let Some(expires) = tls.expires_in_s {
-                    gauge(
-                        r,
-                        "probe_ssl_earliest_cert_expiry",
-                        "Returns last SSL chain expiry in unixtime",
-                        (super::unix_now() + expires as f64).round(),
-                    )?;
-                }
-                if let Some(v) = &tls.version {
-                    let name = v.replace("TLS", "TLS ");
-                    gauge_vec(
-                        r,
-                        "probe_tls_version_info",
-                        "Returns the TLS version used or NaN when unknown",
-                        "version",
-                        &[(name.as_str(), 1.0)],
-                    )?;
-                }
+    register_samples(r, &probe::samples(obs, super::unix_now()))
+}
+
+/// Registers a protocol's samples: one gauge per name, or one vector per labelled name.
+fn register_samples(r: &Registry, samples: &[probe::Sample]) -> prometheus::Result<()> {
+    let mut i = 0;
+    while let Some(first) = samples.get(i) {
+        let same = samples[i..]
+            .iter()
+            .take_while(|s| s.name == first.name)
+            .collect::<Vec<_>>();
+        match &first.label {
+            None => gauge(r, first.name, first.help, first.value)?,
+            Some((label, _)) => {
+                let values: Vec<(&str, f64)> = same
+                    .iter()
+                    .filter_map(|s| s.label.as_ref().map(|(_, v)| (v.as_str(), s.value)))
+                    .collect();
+                gauge_vec(r, first.name, first.help, label, &values)?;
             }
         }
-        Protocol::Icmp => {
-            let rtt = obs.rtt_ms.map_or(0.0, |ms| ms / 1000.0);
-            gauge_vec(
-                r,
-                "probe_icmp_duration_seconds",
-                "Duration of icmp request by phase",
-                "phase",
-                &[("resolve", 0.0), ("setup", 0.0), ("rtt", rtt)],
-            )?;
-        }
-        Protocol::Udp => {
-            gauge(
-                r,
-                "probe_udp_response_bytes",
-                "Bytes of the UDP response, 0 if none came",
-                obs.udp.as_ref().map_or(0.0, |u| u.response_bytes as f64),
-            )?;
-        }
-        Protocol::Tcp => {}
+        i += same.len();
     }
     Ok(())
 }

@@ -32,7 +32,9 @@ pub use args::{Cli, ColorChoice, Command, LogFormat, SweepArgs};
 use crate::engine::{self, EngineSettings};
 use crate::output::{self, Format, Progress};
 use crate::probe::http::{CaBundle, HttpSettings};
+use crate::probe::icmp::IcmpSettings;
 use crate::probe::target::{self, TargetDefaults};
+use crate::probe::udp::UdpSettings;
 use crate::probe::{Observation, ProbeContext, ProbeSettings, Target, sys};
 
 /// An error that ends the run before probing, with exit code 2.
@@ -206,9 +208,11 @@ fn probe_settings(args: &SweepArgs) -> Result<ProbeSettings, UsageError> {
     };
     Ok(ProbeSettings {
         timeout: args.timeout,
-        count: args.count,
-        udp_payload,
-        udp_expect,
+        icmp: IcmpSettings { count: args.count },
+        udp: UdpSettings {
+            payload: udp_payload,
+            expect: udp_expect,
+        },
         http: HttpSettings {
             method,
             host: args.host.clone(),

@@ -76,60 +76,9 @@ fn format_ms(ms: f64) -> String {
     }
 }
 
-/// One line of the most useful facts of a probe.
+/// One line of the most useful facts of a probe (each protocol says which are its own).
 fn detail(o: &Observation) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let http_answered = o.http.as_ref().is_some_and(|h| h.status.is_some());
-    if let Some(http) = &o.http
-        && let Some(status) = http.status
-    {
-        let verdict = if http.matched {
-            "matched"
-        } else {
-            "not matched"
-        };
-        parts.push(format!("HTTP {status} {verdict}"));
-        if let Some(loc) = &http.location {
-            parts.push(format!("Location: {loc}"));
-        }
-    }
-    if let Some(tls) = &o.tls {
-        if let Some(v) = &tls.version {
-            parts.push(v.clone());
-        }
-        if let (Some(na), Some(secs)) = (&tls.not_after, tls.expires_in_s) {
-            let days = secs.div_euclid(86_400);
-            let when = if secs < 0 {
-                "expired".to_string()
-            } else {
-                format!("in {days} d")
-            };
-            parts.push(format!(
-                "cert expires {} ({when})",
-                na.get(..10).unwrap_or(na)
-            ));
-        }
-    }
-    if let Some(p) = &o.ping {
-        let mut s = format!("{}/{} replies", p.received, p.sent);
-        if let (Some(min), Some(avg), Some(max)) = (p.min_ms, p.avg_ms, p.max_ms) {
-            s.push_str(&format!(", rtt {min:.2}/{avg:.2}/{max:.2} ms"));
-        }
-        parts.push(s);
-    }
-    if let Some(u) = &o.udp {
-        parts.push(format!("{} bytes back", u.response_bytes));
-    }
-    if let Some(icmp) = &o.icmp {
-        parts.push(icmp.describe());
-    }
-    // An answered HTTP probe's detail only restates the status mismatch shown above.
-    if let Some(d) = &o.detail
-        && !http_answered
-    {
-        parts.push(d.clone());
-    }
-    parts.join(", ")
+    crate::probe::detail(o).join(", ")
 }
 
 /// `4096 probes in 1.02 s: 2048 open, 1024 closed, 1024 filtered (2048 failed)`.

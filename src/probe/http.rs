@@ -84,6 +84,117 @@ impl Default for HttpSettings {
     }
 }
 
+/// The table's detail: status and whether it matched, a redirect's target, the TLS version and
+/// the certificate's expiry. Returns whether the detail text only restates this (an answered
+/// probe's mismatch).
+pub(crate) fn detail(obs: &Observation, parts: &mut Vec<String>) -> bool {
+    let answered = obs.http.as_ref().is_some_and(|h| h.status.is_some());
+    if let Some(http) = &obs.http
+        && let Some(status) = http.status
+    {
+        let verdict = if http.matched {
+            "matched"
+        } else {
+            "not matched"
+        };
+        parts.push(format!("HTTP {status} {verdict}"));
+        if let Some(loc) = &http.location {
+            parts.push(format!("Location: {loc}"));
+        }
+    }
+    if let Some(tls) = &obs.tls {
+        if let Some(v) = &tls.version {
+            parts.push(v.clone());
+        }
+        if let (Some(na), Some(secs)) = (&tls.not_after, tls.expires_in_s) {
+            let days = secs.div_euclid(86_400);
+            let when = if secs < 0 {
+                "expired".to_string()
+            } else {
+                format!("in {days} d")
+            };
+            parts.push(format!(
+                "cert expires {} ({when})",
+                na.get(..10).unwrap_or(na)
+            ));
+        }
+    }
+    answered
+}
+
+/// `/probe?module=http_2xx`'s own metrics, as blackbox_exporter names them.
+pub(crate) fn samples(obs: &Observation, now_unix: f64) -> Vec<super::Sample> {
+    use super::Sample;
+    let http = obs.http.as_ref();
+    let phases = http.map(|h| &h.phases);
+    let mut out = Vec::new();
+    if let Some(resolve) = phases.and_then(|p| p.resolve) {
+        out.push(Sample::new(
+            "probe_dns_lookup_time_seconds",
+            "Returns the time taken for probe dns lookup in seconds",
+            resolve,
+        ));
+    }
+    out.push(Sample::new(
+        "probe_http_status_code",
+        "Response HTTP status code",
+        f64::from(http.and_then(|h| h.status).unwrap_or(0)),
+    ));
+    if let Some(p) = phases {
+        for (phase, v) in [
+            ("resolve", p.resolve),
+            ("connect", p.connect),
+            ("tls", p.tls),
+            ("processing", p.processing),
+            ("transfer", p.transfer),
+        ] {
+            out.push(Sample::labelled(
+                "probe_http_duration_seconds",
+                "Duration of http request by phase, summed over all redirects",
+                ("phase", phase),
+                v.unwrap_or(0.0),
+            ));
+        }
+    }
+    out.push(Sample::new(
+        "probe_http_content_length",
+        "Length of http content response",
+        http.and_then(|h| h.body_bytes).map_or(-1.0, |b| b as f64),
+    ));
+    out.push(Sample::new(
+        "probe_http_redirects",
+        "The number of redirects",
+        0.0,
+    ));
+    out.push(Sample::new(
+        "probe_http_ssl",
+        "Indicates if SSL was used for the final redirect",
+        if obs.protocol == Protocol::Https {
+            1.0
+        } else {
+            0.0
+        },
+    ));
+    if let Some(tls) = &obs.tls {
+        if let Some(expires) = tls.expires_in_s {
+            out.push(Sample::new(
+                "probe_ssl_earliest_cert_expiry",
+                "Returns last SSL chain expiry in unixtime",
+                (now_unix + expires as f64).round(),
+            ));
+        }
+        if let Some(v) = &tls.version {
+            out.push(Sample::labelled(
+                "probe_tls_version_info",
+                "Returns the TLS version used or NaN when unknown",
+                ("version", &v.replace("TLS", "TLS ")),
+                1.0,
+            ));
+        }
+    }
+    out
+}
+
 /// PEM certificates to trust, as read from a file named on the command line. Reading files is the
 /// caller's business; the prober only parses what it is given.
 #[derive(Debug, Clone, PartialEq, Eq)]

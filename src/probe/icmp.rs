@@ -314,7 +314,44 @@ async fn echo(family: &Family, ip: IpAddr, seq: u16, deadline: Instant) -> Echo 
     }
 }
 
-/// Sends `settings.count` echo requests to the spec's address and waits for them until one
+/// The table's detail: replies and round trips. Returns whether the detail text is restated
+/// (never).
+pub(crate) fn detail(obs: &Observation, parts: &mut Vec<String>) -> bool {
+    if let Some(p) = &obs.ping {
+        let mut s = format!("{}/{} replies", p.received, p.sent);
+        if let (Some(min), Some(avg), Some(max)) = (p.min_ms, p.avg_ms, p.max_ms) {
+            s.push_str(&format!(", rtt {min:.2}/{avg:.2}/{max:.2} ms"));
+        }
+        parts.push(s);
+    }
+    false
+}
+
+/// `/probe?module=icmp`'s own metric, as blackbox_exporter names it.
+pub(crate) fn samples(obs: &Observation) -> Vec<super::Sample> {
+    const NAME: &str = "probe_icmp_duration_seconds";
+    const HELP: &str = "Duration of icmp request by phase";
+    let rtt = obs.rtt_ms.map_or(0.0, |ms| ms / 1000.0);
+    [("resolve", 0.0), ("setup", 0.0), ("rtt", rtt)]
+        .into_iter()
+        .map(|(phase, v)| super::Sample::labelled(NAME, HELP, ("phase", phase), v))
+        .collect()
+}
+
+/// How an ICMP probe pings.
+#[derive(Debug, Clone)]
+pub struct IcmpSettings {
+    /// Echo requests per probe (1 to 100).
+    pub count: u16,
+}
+
+impl Default for IcmpSettings {
+    fn default() -> Self {
+        IcmpSettings { count: 1 }
+    }
+}
+
+/// Sends `settings.icmp.count` echo requests to the spec's address and waits for them until one
 /// deadline.
 pub async fn probe(
     spec: &ProbeSpec,
@@ -329,7 +366,7 @@ pub async fn probe(
             "no ICMP socket for this address family",
         );
     };
-    let count = settings.count.max(1);
+    let count = settings.icmp.count.max(1);
     let start = Instant::now();
     let deadline = start + settings.timeout;
     let spacing = (settings.timeout / (2 * u32::from(count))).min(MAX_SPACING);

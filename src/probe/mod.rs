@@ -60,17 +60,14 @@ impl ProbeSpec {
     }
 }
 
-/// Settings shared by every probe of a run.
+/// Settings shared by every probe of a run: the deadline, and each protocol's own (defined with
+/// its prober).
 #[derive(Debug, Clone)]
 pub struct ProbeSettings {
     /// The one deadline of each probe, measured from its start.
     pub timeout: Duration,
-    /// ICMP echo requests per probe.
-    pub count: u16,
-    /// UDP payload sent in each datagram.
-    pub udp_payload: Vec<u8>,
-    /// UDP: bytes the response must contain to count as success.
-    pub udp_expect: Option<Vec<u8>>,
+    pub icmp: icmp::IcmpSettings,
+    pub udp: udp::UdpSettings,
     pub http: http::HttpSettings,
 }
 
@@ -78,9 +75,8 @@ impl Default for ProbeSettings {
     fn default() -> Self {
         ProbeSettings {
             timeout: Duration::from_secs(1),
-            count: 1,
-            udp_payload: Vec::new(),
-            udp_expect: None,
+            icmp: icmp::IcmpSettings::default(),
+            udp: udp::UdpSettings::default(),
             http: http::HttpSettings::default(),
         }
     }
@@ -183,6 +179,74 @@ pub async fn guarded(
             ),
         ),
     }
+}
+
+/// One value of a blackbox_exporter-style metric of one probe, as `/probe` serves it: a protocol's
+/// own metrics are declared by its prober ([`samples`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub name: &'static str,
+    pub help: &'static str,
+    /// One label and its value (`phase="connect"`), for metrics that have one.
+    pub label: Option<(&'static str, String)>,
+    pub value: f64,
+}
+
+impl Sample {
+    pub(crate) fn new(name: &'static str, help: &'static str, value: f64) -> Self {
+        Sample {
+            name,
+            help,
+            label: None,
+            value,
+        }
+    }
+
+    pub(crate) fn labelled(
+        name: &'static str,
+        help: &'static str,
+        label: (&'static str, &str),
+        value: f64,
+    ) -> Self {
+        Sample {
+            name,
+            help,
+            label: Some((label.0, label.1.to_string())),
+            value,
+        }
+    }
+}
+
+/// The metrics a protocol adds for one probe, in blackbox_exporter's names. `now_unix` turns
+/// relative times (a certificate's remaining life) into timestamps.
+pub fn samples(obs: &Observation, now_unix: f64) -> Vec<Sample> {
+    match obs.protocol {
+        Protocol::Tcp => Vec::new(),
+        Protocol::Udp => udp::samples(obs),
+        Protocol::Icmp => icmp::samples(obs),
+        Protocol::Http | Protocol::Https => http::samples(obs, now_unix),
+    }
+}
+
+/// The most useful facts of a probe, for the table's detail cell: the protocol's own, then the
+/// ICMP error and the detail text.
+pub fn detail(obs: &Observation) -> Vec<String> {
+    let mut parts = Vec::new();
+    let restated = match obs.protocol {
+        Protocol::Tcp => false,
+        Protocol::Udp => udp::detail(obs, &mut parts),
+        Protocol::Icmp => icmp::detail(obs, &mut parts),
+        Protocol::Http | Protocol::Https => http::detail(obs, &mut parts),
+    };
+    if let Some(icmp) = &obs.icmp {
+        parts.push(icmp.describe());
+    }
+    if let Some(d) = &obs.detail
+        && !restated
+    {
+        parts.push(d.clone());
+    }
+    parts
 }
 
 /// Milliseconds as a float with microsecond resolution, for JSON and tables.

@@ -17,6 +17,32 @@ use tokio::time::Instant;
 use super::sys::{self, UdpReply};
 use super::{Observation, Phase, ProbeSettings, ProbeSpec, Reason, State, UdpInfo, millis};
 
+/// The table's detail: how much came back. Returns whether the detail text is restated (never).
+pub(crate) fn detail(obs: &Observation, parts: &mut Vec<String>) -> bool {
+    if let Some(u) = &obs.udp {
+        parts.push(format!("{} bytes back", u.response_bytes));
+    }
+    false
+}
+
+/// `/probe?module=udp`'s own metric.
+pub(crate) fn samples(obs: &Observation) -> Vec<super::Sample> {
+    vec![super::Sample::new(
+        "probe_udp_response_bytes",
+        "Bytes of the UDP response, 0 if none came",
+        obs.udp.as_ref().map_or(0.0, |u| u.response_bytes as f64),
+    )]
+}
+
+/// What a UDP probe sends and wants back.
+#[derive(Debug, Clone, Default)]
+pub struct UdpSettings {
+    /// The payload of each datagram.
+    pub payload: Vec<u8>,
+    /// Bytes the response must contain to count as success.
+    pub expect: Option<Vec<u8>>,
+}
+
 /// Probes `spec` with one UDP datagram.
 pub async fn probe(spec: &ProbeSpec, settings: &ProbeSettings) -> Observation {
     let start = Instant::now();
@@ -24,7 +50,7 @@ pub async fn probe(spec: &ProbeSpec, settings: &ProbeSettings) -> Observation {
     let mut obs = super::observation_for(spec, State::OpenFiltered, Reason::NoResponse);
     obs.phase = Phase::Wait;
     let reply = match sys::udp_connected(spec.addr) {
-        Ok(fd) => sys::udp_exchange(&fd, &settings.udp_payload, deadline).await,
+        Ok(fd) => sys::udp_exchange(&fd, &settings.udp.payload, deadline).await,
         Err(e) => Err(e),
     };
     match reply {
@@ -34,7 +60,8 @@ pub async fn probe(spec: &ProbeSpec, settings: &ProbeSettings) -> Observation {
             obs.reason = Reason::UdpResponse;
             obs.phase = Phase::Done;
             let matched = settings
-                .udp_expect
+                .udp
+                .expect
                 .as_ref()
                 .map(|want| contains(&data, want));
             obs.success = matched.unwrap_or(true);
