@@ -314,6 +314,108 @@ fn acl_decision(rules: &[CRule], p: &Probe) -> (Action, RuleRef) {
     (Action::Deny, RuleRef::Implicit)
 }
 
+/// A security group's rules, flattened and sorted by priority (deny first at a tie).
+fn compile_group(
+    g: &crate::model::SecurityGroup,
+    group_index: &HashMap<String, u32>,
+    address_sets: &HashMap<&str, Vec<Net>>,
+) -> CGroup {
+    let mut cg = CGroup::default();
+    for (i, r) in g.rules.iter().enumerate() {
+        let remotes: Vec<Remote> = if let Some(c) = r.cidr {
+            vec![Remote::Net(Net::from_net(c))]
+        } else if let Some(gid) = &r.group {
+            group_index
+                .get(gid)
+                .map(|&x| vec![Remote::Group(x)])
+                .unwrap_or_default()
+        } else if let Some(a) = &r.address_group {
+            address_sets
+                .get(a.as_str())
+                .map(|nets| nets.iter().map(|n| Remote::Net(*n)).collect())
+                .unwrap_or_default()
+        } else {
+            vec![Remote::Any]
+        };
+        let target = match r.direction {
+            Direction::Ingress => &mut cg.ingress,
+            Direction::Egress => &mut cg.egress,
+        };
+        for ports in r.ports.ranges() {
+            for remote in &remotes {
+                target.push(CRule {
+                    proto: r.protocol,
+                    ports,
+                    source_ports: PortRange::ALL,
+                    icmp_type: r.icmp_type,
+                    icmp_code: r.icmp_code,
+                    remote: *remote,
+                    local: None,
+                    action: r.action,
+                    priority: r.priority.unwrap_or(1),
+                    origin: i as u32,
+                });
+            }
+        }
+    }
+    let rank = |r: &CRule| (r.priority, r.action == Action::Allow);
+    cg.ingress.sort_by_key(rank);
+    cg.egress.sort_by_key(rank);
+    cg
+}
+
+/// One direction of an ACL's rules, flattened, in rule-number order.
+fn compile_acl_rules(rules: &[crate::model::AclRule]) -> Vec<CRule> {
+    let mut order: Vec<usize> = (0..rules.len()).collect();
+    order.sort_by_key(|&i| rules[i].number);
+    let mut out = Vec::new();
+    for i in order {
+        let r = &rules[i];
+        for ports in r.ports.ranges() {
+            for sports in r.source_ports.ranges() {
+                out.push(CRule {
+                    proto: r.protocol,
+                    ports,
+                    source_ports: sports,
+                    icmp_type: r.icmp_type,
+                    icmp_code: r.icmp_code,
+                    remote: r
+                        .cidr
+                        .map(|c| Remote::Net(Net::from_net(c)))
+                        .unwrap_or(Remote::Any),
+                    local: r.local_cidr.map(Net::from_net),
+                    action: r.action,
+                    priority: 0,
+                    origin: i as u32,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Every listener's access control: mode and prefixes, address groups expanded.
+fn compile_access(
+    model: &Model,
+    address_sets: &HashMap<&str, Vec<Net>>,
+) -> HashMap<(u32, u32), (AccessMode, Vec<Net>)> {
+    let mut access = HashMap::new();
+    for (li, lb) in model.load_balancers.iter().enumerate() {
+        for (ti, l) in lb.listeners.iter().enumerate() {
+            if let Some(ac) = &l.access_control {
+                let mut nets: Vec<Net> = ac.cidrs.iter().map(|c| Net::from_net(*c)).collect();
+                for g in &ac.address_groups {
+                    if let Some(set) = address_sets.get(g.as_str()) {
+                        nets.extend(set.iter().copied());
+                    }
+                }
+                access.insert((li as u32, ti as u32), (ac.mode, nets));
+            }
+        }
+    }
+    access
+}
+
 /// The compiled model. Build once with [`Policy::compile`], evaluate many flows.
 #[derive(Debug)]
 pub struct Policy {
@@ -357,111 +459,28 @@ impl Policy {
                 )
             })
             .collect();
-
-        let mut groups = Vec::with_capacity(model.security_groups.len());
-        for g in &model.security_groups {
-            let mut cg = CGroup::default();
-            for (i, r) in g.rules.iter().enumerate() {
-                let remotes: Vec<Remote> = if let Some(c) = r.cidr {
-                    vec![Remote::Net(Net::from_net(c))]
-                } else if let Some(gid) = &r.group {
-                    group_index
-                        .get(gid)
-                        .map(|&x| vec![Remote::Group(x)])
-                        .unwrap_or_default()
-                } else if let Some(a) = &r.address_group {
-                    address_sets
-                        .get(a.as_str())
-                        .map(|nets| nets.iter().map(|n| Remote::Net(*n)).collect())
-                        .unwrap_or_default()
-                } else {
-                    vec![Remote::Any]
-                };
-                let target = match r.direction {
-                    Direction::Ingress => &mut cg.ingress,
-                    Direction::Egress => &mut cg.egress,
-                };
-                for ports in r.ports.ranges() {
-                    for remote in &remotes {
-                        target.push(CRule {
-                            proto: r.protocol,
-                            ports,
-                            source_ports: PortRange::ALL,
-                            icmp_type: r.icmp_type,
-                            icmp_code: r.icmp_code,
-                            remote: *remote,
-                            local: None,
-                            action: r.action,
-                            priority: r.priority.unwrap_or(1),
-                            origin: i as u32,
-                        });
-                    }
-                }
-            }
-            let rank = |r: &CRule| (r.priority, r.action == Action::Allow);
-            cg.ingress.sort_by_key(rank);
-            cg.egress.sort_by_key(rank);
-            groups.push(cg);
-        }
-
-        let mut acls = Vec::with_capacity(model.network_acls.len());
+        let groups = model
+            .security_groups
+            .iter()
+            .map(|g| compile_group(g, &group_index, &address_sets))
+            .collect();
+        let acls = model
+            .network_acls
+            .iter()
+            .map(|a| CAcl {
+                stateful: a.stateful,
+                inbound: compile_acl_rules(&a.inbound),
+                outbound: compile_acl_rules(&a.outbound),
+            })
+            .collect();
         let mut subnet_acl = vec![None; model.subnets.len()];
         for (ai, a) in model.network_acls.iter().enumerate() {
-            let compile = |rules: &[crate::model::AclRule]| {
-                let mut order: Vec<usize> = (0..rules.len()).collect();
-                order.sort_by_key(|&i| rules[i].number);
-                let mut out = Vec::new();
-                for i in order {
-                    let r = &rules[i];
-                    for ports in r.ports.ranges() {
-                        for sports in r.source_ports.ranges() {
-                            out.push(CRule {
-                                proto: r.protocol,
-                                ports,
-                                source_ports: sports,
-                                icmp_type: r.icmp_type,
-                                icmp_code: r.icmp_code,
-                                remote: r
-                                    .cidr
-                                    .map(|c| Remote::Net(Net::from_net(c)))
-                                    .unwrap_or(Remote::Any),
-                                local: r.local_cidr.map(Net::from_net),
-                                action: r.action,
-                                priority: 0,
-                                origin: i as u32,
-                            });
-                        }
-                    }
-                }
-                out
-            };
-            acls.push(CAcl {
-                stateful: a.stateful,
-                inbound: compile(&a.inbound),
-                outbound: compile(&a.outbound),
-            });
             for s in &a.subnets {
                 if let Some(&si) = subnet_index.get(s) {
                     subnet_acl[si as usize] = Some(ai as u32);
                 }
             }
         }
-
-        let mut access = HashMap::new();
-        for (li, lb) in model.load_balancers.iter().enumerate() {
-            for (ti, l) in lb.listeners.iter().enumerate() {
-                if let Some(ac) = &l.access_control {
-                    let mut nets: Vec<Net> = ac.cidrs.iter().map(|c| Net::from_net(*c)).collect();
-                    for g in &ac.address_groups {
-                        if let Some(set) = address_sets.get(g.as_str()) {
-                            nets.extend(set.iter().copied());
-                        }
-                    }
-                    access.insert((li as u32, ti as u32), (ac.mode, nets));
-                }
-            }
-        }
-
         let subnet_nets: Vec<Net> = model
             .subnets
             .iter()
@@ -474,25 +493,29 @@ impl Policy {
             subnet_nets,
             group_index,
             subnet_index,
-            access,
+            access: compile_access(model, &address_sets),
             interfaces: HashMap::new(),
             model: model.clone(),
         };
+        policy.interfaces = policy.known_interfaces();
+        policy
+    }
+
+    /// The interfaces the model knows, by address: every member's, and the agent's.
+    fn known_interfaces(&self) -> HashMap<IpAddr, (Vec<u32>, Option<u32>)> {
+        let model = &self.model;
         let mut interfaces = HashMap::new();
-        for bg in &model.backend_groups {
-            for m in &bg.members {
-                let groups = policy.group_ids(&m.security_groups);
-                let subnet = policy.subnet_for(m.subnet.as_deref(), m.address);
-                interfaces.entry(m.address).or_insert((groups, subnet));
-            }
+        for m in model.backend_groups.iter().flat_map(|bg| &bg.members) {
+            let groups = self.group_ids(&m.security_groups);
+            let subnet = self.subnet_for(m.subnet.as_deref(), m.address);
+            interfaces.entry(m.address).or_insert((groups, subnet));
         }
         if let Some(a) = model.agent.address {
-            let groups = policy.group_ids(&model.agent.security_groups);
-            let subnet = policy.subnet_for(model.agent.subnet.as_deref(), a);
+            let groups = self.group_ids(&model.agent.security_groups);
+            let subnet = self.subnet_for(model.agent.subnet.as_deref(), a);
             interfaces.insert(a, (groups, subnet));
         }
-        policy.interfaces = interfaces;
-        policy
+        interfaces
     }
 
     /// The model this policy was compiled from.
