@@ -16,9 +16,9 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -312,7 +312,14 @@ impl Lab {
 
     /// A TCP listener on `addr` in `ns` that accepts and closes every connection.
     pub fn tcp_listener(&mut self, ns: &str, addr: &str) {
+        self.tcp_listener_timed(ns, addr);
+    }
+
+    /// [`Lab::tcp_listener`] that also records when it accepted each connection, in order.
+    pub fn tcp_listener_timed(&mut self, ns: &str, addr: &str) -> Arc<Mutex<Vec<Instant>>> {
         let addr: SocketAddr = addr.parse().expect("listener address");
+        let accepted = Arc::new(Mutex::new(Vec::new()));
+        let times = accepted.clone();
         self.in_namespace(ns, move |stop, ready| {
             let socket = socket2::Socket::new(
                 socket2::Domain::for_address(addr),
@@ -330,10 +337,13 @@ impl Lab {
             let _ = ready.send(());
             while !stop.load(Ordering::Relaxed) {
                 if let Ok((conn, _)) = listener.accept() {
+                    let at = Instant::now();
                     drop(conn);
+                    times.lock().expect("accept times").push(at);
                 }
             }
         });
+        accepted
     }
 
     /// A UDP responder on `addr` in `ns` that answers every datagram with `reply` followed by
