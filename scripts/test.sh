@@ -5,14 +5,14 @@
 #
 # Installs the system packages the network lab needs (Prometheus and promtool among them: the
 # agent's tests run a real Prometheus server; GNU time measures the probe's peak memory in the
-# hostile-peer tests; systemd for systemd-analyze, which the deploy/ checks run), then: rustfmt, clippy, the unit and integration
-# tests (the lab tests build network namespaces, so they need root), the agent soak (alone, 90 s),
-# the doctests, the deploy/
-# checks (promtool check config/rules/test rules, systemd-analyze verify, every YAML/JSON file),
-# the fuzz targets (scripts/fuzz.sh, 60 s each), the scale benchmark of benches/README.md
-# through benches/run.sh (it installs nmap, fping and
-# blackbox_exporter, and fails only if probe misclassifies a target), and the evaluator
-# benchmark (criterion, a short run: flow evaluations per second at 1,000 rules).
+# hostile-peer tests; systemd for systemd-analyze, which the deploy/ checks run), then: rustfmt,
+# clippy, the unit and integration tests (the lab tests build network namespaces, so they need
+# root), the agent soak (alone, 90 s), the doctests, the deploy/ checks (promtool check
+# config/rules/test rules, systemd-analyze verify and security, every YAML/JSON file; none may
+# skip), the fuzz targets (scripts/fuzz.sh, 60 s each), the scale benchmark of
+# benches/README.md through benches/run.sh (it installs nmap, fping and blackbox_exporter, and
+# fails if probe misclassifies a target or a measurement is broken), and the evaluator benchmark
+# (criterion, a short run: flow evaluations per second at 1,000 rules).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
