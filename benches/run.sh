@@ -6,9 +6,11 @@
 #   bash benches/run.sh
 #
 # Environment: PROBE_BENCH_RUNS (runs per tool, default 3), PROBE_BENCH_AGENT_SECS (how long the
-# agent is measured, default 60). The table is printed and written to target/bench-sweep.md.
-# Exits non-zero only if probe misclassifies a target (or the lab cannot be built); timings are
-# reported against the targets, never asserted.
+# agent is measured, default 60), PROBE_BENCH_ONLY (some of tcp,icmp,http,agent; default all).
+# The table is printed and written to target/bench-sweep.md. Exits non-zero if probe
+# misclassifies a target, if a measurement is broken (the agent never listens, a scrape fails, no
+# probe counted) or if the lab cannot be built; timings are reported against the targets, never
+# asserted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -14,8 +14,10 @@
 //! Wall time is the median of `PROBE_BENCH_RUNS` runs (default 3); peak RSS and CPU seconds come
 //! from GNU time (`/usr/bin/time`) for the command-line tools and from /proc for the daemons.
 //! Accuracy is checked against the lab's ground truth for every target of every run; the bench
-//! exits non-zero if `probe` misclassifies one. Timing is reported against the issue's targets,
-//! never asserted. Run it as root with `bash benches/run.sh`, which installs the peers.
+//! exits non-zero if `probe` misclassifies one, or if the agent measurement is broken (no
+//! listener, a failed scrape, no probe counted). Timing is reported against the issue's targets,
+//! never asserted. Run it as root with `bash benches/run.sh`, which installs the peers;
+//! `PROBE_BENCH_ONLY` (tcp,icmp,http,agent) runs some parts only.
 #![allow(clippy::expect_used)] // a test or bench stops at the first surprise
 
 #[path = "../tests/it/lab.rs"]
@@ -81,16 +83,38 @@ struct Measured {
     rss_kb: u64,
 }
 
+/// The parts of the benchmark, in the order they run; `PROBE_BENCH_ONLY` picks some of them.
+const PARTS: [&str; 4] = ["tcp", "icmp", "http", "agent"];
+
 fn main() {
     let runs: usize = env_or("PROBE_BENCH_RUNS", 3).clamp(1, 20);
     let agent_secs: u64 = env_or("PROBE_BENCH_AGENT_SECS", 60).clamp(10, 600);
-    for tool in [
-        "nmap",
-        "fping",
-        "prometheus-blackbox-exporter",
-        "nginx",
-        "/usr/bin/time",
-    ] {
+    let only = std::env::var("PROBE_BENCH_ONLY").unwrap_or_default();
+    let parts: Vec<&str> = if only.trim().is_empty() {
+        PARTS.to_vec()
+    } else {
+        let picked: Vec<&str> = only.split(',').map(str::trim).collect();
+        if let Some(bad) = picked.iter().find(|p| !PARTS.contains(p)) {
+            eprintln!(
+                "PROBE_BENCH_ONLY: unknown part {bad:?} (parts: {})",
+                PARTS.join(",")
+            );
+            std::process::exit(2);
+        }
+        PARTS.into_iter().filter(|p| picked.contains(p)).collect()
+    };
+    let runs_part = |part: &str| parts.contains(&part);
+    let mut tools = vec!["nginx", "/usr/bin/time"];
+    if runs_part("tcp") {
+        tools.push("nmap");
+    }
+    if runs_part("icmp") {
+        tools.push("fping");
+    }
+    if runs_part("http") {
+        tools.push("prometheus-blackbox-exporter");
+    }
+    for tool in tools {
         if Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .output()
@@ -114,16 +138,34 @@ fn main() {
     let lab = Bench::new(&sweep);
 
     let mut rows = Vec::new();
-    rows.extend(lab.tcp(runs));
-    rows.extend(lab.icmp(runs));
-    rows.extend(lab.http(runs));
-    let agent = lab.agent(agent_secs);
+    if runs_part("tcp") {
+        rows.extend(lab.tcp(runs));
+    }
+    if runs_part("icmp") {
+        rows.extend(lab.icmp(runs));
+    }
+    if runs_part("http") {
+        rows.extend(lab.http(runs));
+    }
+    // A broken measurement panics (the labs are dropped, so their namespaces go, and the bench
+    // exits non-zero); it never reports zeros.
+    let agent = runs_part("agent").then(|| lab.agent(agent_secs));
+    // Every namespace goes before the exit below, which would skip the destructors.
+    drop(lab);
+    drop(sweep);
 
-    let report = report(&rows, &agent, runs);
+    let report = report(&rows, agent.as_ref(), runs);
     println!("{report}");
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-sweep.md");
-    if std::fs::write(&out, &report).is_ok() {
-        println!("(also written to {})", out.display());
+    if parts.len() == PARTS.len() {
+        let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-sweep.md");
+        if std::fs::write(&out, &report).is_ok() {
+            println!("(also written to {})", out.display());
+        }
+    } else {
+        println!(
+            "(only {}: target/bench-sweep.md left as it was)",
+            parts.join(",")
+        );
     }
     println!("benchmark took {:.0} s", started.elapsed().as_secs_f64());
     let wrong: Vec<&Row> = rows
@@ -365,13 +407,16 @@ impl<'a> Bench<'a> {
     }
 
     /// Runs the agent on 10,000 targets, waits out the first interval, then measures for
-    /// `secs` seconds with a scrape of /metrics every 15 s.
+    /// `secs` seconds with a scrape of /metrics every 15 s. Panics, saying what broke, when the
+    /// measurement is not one: the agent never listens or exits, a scrape fails or lacks the
+    /// probe counter, or no probe was made while it was measured.
     fn agent(&self, secs: u64) -> AgentResult {
         let step = self.sweep.hosts.len() / AGENT_TARGETS;
         let members = (0..AGENT_TARGETS).map(|i| self.sweep.hosts[i * step].0);
         let config = lab::fleet_config(members, 10);
         write(self.dir, "agent.yaml", &config);
         let mut agent_lab = Lab::new("bench-agent");
+        let log = self.dir.join("agent.log");
         let pid = agent_lab.spawn(
             &self.sweep.client,
             &[
@@ -382,18 +427,49 @@ impl<'a> Bench<'a> {
                 "--listen",
                 AGENT_LISTEN,
             ],
-            &self.dir.join("agent.log"),
+            &log,
         );
+        // Panics with the agent's log if it never listens.
         agent_lab.wait_listening(&self.sweep.client, AGENT_LISTEN);
         // One interval for the first runs to spread out, then a little more.
         std::thread::sleep(Duration::from_secs(12));
         let client = self.sweep.client.clone();
-        let scrape = move || {
-            in_netns(&client, || {
-                lab::http_request(AGENT_LISTEN, "GET /metrics HTTP/1.0\r\n\r\n").unwrap_or_default()
-            })
+        let broken = |what: String| -> ! {
+            let log = std::fs::read_to_string(&log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(10).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            panic!(
+                "the agent measurement is broken: {what}\nlast lines of the agent's log:\n{}",
+                tail.join("\n")
+            )
         };
-        let before = scrape();
+        let scrape = |n: usize| {
+            let page = in_netns(&client, || {
+                lab::http_request(AGENT_LISTEN, "GET /metrics HTTP/1.0\r\n\r\n")
+            });
+            let Some(page) = page else {
+                broken(format!(
+                    "scrape {n} of http://{AGENT_LISTEN}/metrics failed"
+                ));
+            };
+            let status = page.lines().next().unwrap_or_default();
+            if !status.ends_with(" 200 OK") {
+                broken(format!("scrape {n} answered {status:?}, not 200"));
+            }
+            if !page.contains("\nprobe_agent_probes_total") {
+                broken(format!(
+                    "scrape {n} has no probe_agent_probes_total: {page:.300}"
+                ));
+            }
+            page
+        };
+        let alive = |when: &str| {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                broken(format!("the agent (pid {pid}) exited {when}"));
+            }
+        };
+        alive("during the warm-up");
+        let before = scrape(1);
         let cpu_before = cpu_seconds(pid);
         let started = Instant::now();
         let mut rss_max = 0;
@@ -404,17 +480,26 @@ impl<'a> Bench<'a> {
             std::thread::sleep(Duration::from_millis(500));
             rss_max = rss_max.max(lab::status_kb(pid, "VmRSS:"));
             if Instant::now() >= next_scrape {
-                scrape_bytes = scrape().len();
                 scrapes += 1;
+                scrape_bytes = scrape(scrapes).len();
                 next_scrape += Duration::from_secs(15);
             }
         }
         let elapsed = started.elapsed().as_secs_f64();
+        alive("while it was measured");
         let cpu = cpu_seconds(pid) - cpu_before;
-        let after = scrape();
+        scrapes += 1;
+        let after = scrape(scrapes);
         rss_max = rss_max.max(lab::status_kb(pid, "VmRSS:"));
         let probes = lab::metric_sum(&after, "probe_agent_probes_total")
             - lab::metric_sum(&before, "probe_agent_probes_total");
+        if probes < 1.0 {
+            broken(format!(
+                "probe_agent_probes_total went from {} to {} in {elapsed:.0} s: no probe was made",
+                lab::metric_sum(&before, "probe_agent_probes_total"),
+                lab::metric_sum(&after, "probe_agent_probes_total")
+            ));
+        }
         let skipped = lab::metric_sum(&after, "probe_agent_ticks_skipped_total")
             - lab::metric_sum(&before, "probe_agent_ticks_skipped_total");
         AgentResult {
@@ -537,7 +622,7 @@ fn json_rows(out: &Output) -> Vec<serde_json::Value> {
     })
 }
 
-fn report(rows: &[Row], agent: &AgentResult, runs: usize) -> String {
+fn report(rows: &[Row], agent: Option<&AgentResult>, runs: usize) -> String {
     let mut r = String::new();
     let _ = writeln!(
         r,
@@ -558,22 +643,24 @@ fn report(rows: &[Row], agent: &AgentResult, runs: usize) -> String {
             row.total
         );
     }
-    let _ = writeln!(
-        r,
-        "\n`probe agent`, {AGENT_TARGETS} TCP targets at a 10 s interval, measured over {:.0} s after a 12 s warm-up, \
+    if let Some(agent) = agent {
+        let _ = writeln!(
+            r,
+            "\n`probe agent`, {AGENT_TARGETS} TCP targets at a 10 s interval, measured over {:.0} s after a 12 s warm-up, \
          scraped every 15 s ({} scrapes of {:.1} MB): **{:.1} % of one core**, RSS **{:.0} MB** at most \
          ({:.0} MB at the end), {} open files; {:.0} probes ({:.0}/s), {:.0} ticks skipped.\n",
-        agent.secs,
-        agent.scrapes,
-        agent.scrape_bytes as f64 / 1e6,
-        agent.cpu_percent,
-        agent.rss_max_kb as f64 / 1024.0,
-        agent.rss_end_kb as f64 / 1024.0,
-        agent.fds,
-        agent.probes,
-        agent.probes / agent.secs,
-        agent.skipped,
-    );
+            agent.secs,
+            agent.scrapes,
+            agent.scrape_bytes as f64 / 1e6,
+            agent.cpu_percent,
+            agent.rss_max_kb as f64 / 1024.0,
+            agent.rss_end_kb as f64 / 1024.0,
+            agent.fds,
+            agent.probes,
+            agent.probes / agent.secs,
+            agent.skipped,
+        );
+    }
     let find = |sweep: &str, tool: &str| {
         rows.iter()
             .find(|r| r.sweep.starts_with(sweep) && r.tool == tool)
@@ -643,15 +730,17 @@ fn report(rows: &[Row], agent: &AgentResult, runs: usize) -> String {
             rss <= 0.1,
         );
     }
-    verdict(
-        "agent 10,000 targets: ≤ 10 % of a core, ≤ 100 MB RSS".into(),
-        format!(
-            "{:.1} %, {:.0} MB",
-            agent.cpu_percent,
-            agent.rss_max_kb as f64 / 1024.0
-        ),
-        agent.cpu_percent <= 10.0 && agent.rss_max_kb <= 100 * 1024,
-    );
+    if let Some(agent) = agent {
+        verdict(
+            "agent 10,000 targets: ≤ 10 % of a core, ≤ 100 MB RSS".into(),
+            format!(
+                "{:.1} %, {:.0} MB",
+                agent.cpu_percent,
+                agent.rss_max_kb as f64 / 1024.0
+            ),
+            agent.cpu_percent <= 10.0 && agent.rss_max_kb <= 100 * 1024,
+        );
+    }
     r
 }
 

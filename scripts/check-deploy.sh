@@ -3,16 +3,18 @@
 #
 #   bash scripts/check-deploy.sh
 #
-# Needs promtool (Debian package `prometheus`) and python3 with PyYAML (`python3-yaml`);
-# scripts/test.sh installs both. Run as root, this script installs whichever is missing itself
+# Needs promtool (Debian package `prometheus`), python3 with PyYAML (`python3-yaml`) and
+# systemd-analyze with `--offline` (package `systemd`, version 250 or later; Debian 12 has 252);
+# scripts/test.sh installs them. Run as root, this script installs whichever is missing itself
 # (apt-get update, then apt-get install). Installing `prometheus` on a host that runs systemd
-# also starts prometheus.service; remove it afterwards if you only wanted promtool.
-# systemd-analyze (package `systemd`) is used when present and skipped otherwise. A built probe
+# also starts prometheus.service; remove it afterwards if you only wanted promtool. A built probe
 # binary (PROBE_BIN, or target/release/probe, or target/debug/probe) is used to validate the
-# configurations embedded in the Kubernetes manifests; without one that check is skipped.
+# configurations embedded in the Kubernetes manifests.
 #
-# One line per check: ok, FAIL (with the tool's output indented below) or skip. Exits 1 if any
-# check failed, 2 if a tool is missing and cannot be installed.
+# One line per check: ok, FAIL (with the tool's output indented below) or skip. A check is
+# skipped only when this machine cannot run it (a systemd without `--offline`, no built binary),
+# and with CI=true (scripts/test.sh sets it) a skip is a failure: what CI promises to check, it
+# checks. Exits 1 if any check failed, 2 if a tool is missing and cannot be installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +22,7 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 { command -v python3 >/dev/null 2>&1 && python3 -c 'import yaml' 2>/dev/null; } || missing+=(python3-yaml)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 if ((${#missing[@]})); then
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "scripts/check-deploy.sh: missing ${missing[*]}; install them (as root: apt-get install ${missing[*]})" >&2
@@ -42,7 +45,14 @@ done
 
 failures=0
 pass() { printf 'ok    %s\n' "$1"; }
-skip() { printf 'skip  %s\n' "$1"; }
+# skip NAME WHY: a check this machine cannot run; a failure under CI=true.
+skip() {
+  if [ "${CI:-}" = true ]; then
+    fail "$1" "skipped ($2), and CI=true allows no skip"
+  else
+    printf 'skip  %s (%s)\n' "$1" "$2"
+  fi
+}
 fail() {
   printf 'FAIL  %s\n' "$1"
   if [ -n "${2:-}" ]; then printf '%s\n' "$2" | sed 's/^/      /'; fi
@@ -234,11 +244,13 @@ if command -v systemd-analyze >/dev/null 2>&1; then
         fail "$name" "$(printf '%s\n' "$out" | grep -E '^✗|Overall exposure|rror' || printf '%s\n' "$out")"
       fi
     else
-      skip "systemd-analyze security $unit (this systemd has no --offline)"
+      skip "systemd-analyze security $unit: exposure at most 2.5" \
+        "this systemd-analyze has no --offline: it needs systemd 250 or later"
     fi
   fi
 else
-  skip "systemd-analyze verify $unit (systemd-analyze not installed)"
+  # Installed above when missing; still absent means it is not on PATH.
+  fail "systemd-analyze verify $unit" "systemd-analyze not found on PATH ($PATH)"
 fi
 
 # --- YAML, JSON and the configurations inside them ---------------------------------------------------
@@ -307,7 +319,7 @@ shopt -u nullglob
 if ((${#configs[@]} == 0)); then
   fail "configurations embedded in deploy/kubernetes" "no ConfigMap with a probe.yaml found"
 elif [ -z "$probe_bin" ]; then
-  skip "probe validate on the ConfigMaps' probe.yaml (no built binary; set PROBE_BIN or cargo build)"
+  skip "probe validate on the ConfigMaps' probe.yaml" "no built binary; set PROBE_BIN or cargo build"
 else
   for config in "${configs[@]}"; do
     check "probe validate: $(basename "$config") (deploy/kubernetes)" "$probe_bin" validate --config "$config"

@@ -5,18 +5,18 @@
 #
 # Installs the system packages the network lab needs (Prometheus and promtool among them: the
 # agent's tests run a real Prometheus server; GNU time measures the probe's peak memory in the
-# hostile-peer tests), then: rustfmt, clippy, the unit and integration
-# tests (the lab tests build network namespaces, so they need root), the agent soak (alone, 90 s),
-# the doctests, the deploy/
-# checks (promtool check config/rules/test rules, systemd-analyze verify, every YAML/JSON file),
-# the fuzz targets (scripts/fuzz.sh, 60 s each), the scale benchmark of benches/README.md
-# through benches/run.sh (it installs nmap, fping and
-# blackbox_exporter, and fails only if probe misclassifies a target), and the evaluator
-# benchmark (criterion, a short run: flow evaluations per second at 1,000 rules).
+# hostile-peer tests; systemd for systemd-analyze, which the deploy/ checks run), then: rustfmt,
+# clippy, the unit and integration tests (the lab tests build network namespaces, so they need
+# root), the agent soak (alone, 90 s), the doctests, the deploy/ checks (promtool check
+# config/rules/test rules, systemd-analyze verify and security, every YAML/JSON file; none may
+# skip), the fuzz targets (scripts/fuzz.sh, 60 s each), the scale benchmark of
+# benches/README.md through benches/run.sh (it installs nmap, fping and blackbox_exporter, and
+# fails if probe misclassifies a target or a measurement is broken), and the evaluator benchmark
+# (criterion, a short run: flow evaluations per second at 1,000 rules).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(nftables iproute2 nginx-light openssl ca-certificates nmap curl prometheus python3-yaml time)
+packages=(nftables iproute2 nginx-light openssl ca-certificates nmap curl prometheus python3-yaml time systemd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -61,6 +61,7 @@ cargo test --locked --doc
 # Every parser of outside input under libFuzzer for PROBE_FUZZ_SECS (60) s each, from the
 # committed seeds (fuzz/README.md); installs cargo-fuzz on first use.
 PROBE_FUZZ_SECS="${PROBE_FUZZ_SECS:-60}" bash scripts/fuzz.sh
-PROBE_BIN="$PWD/target/debug/probe" bash scripts/check-deploy.sh
+# CI=true: a deploy/ check that cannot run here fails instead of printing "skip".
+CI=true PROBE_BIN="$PWD/target/debug/probe" bash scripts/check-deploy.sh
 PROBE_BENCH_RUNS="${PROBE_BENCH_RUNS:-3}" bash benches/run.sh
 cargo bench --locked --bench evaluator -- --warm-up-time 1 --measurement-time 3 evaluate

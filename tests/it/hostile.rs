@@ -13,8 +13,8 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream, UdpSo
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -861,8 +861,19 @@ fn hostile_udp_flood_counts_one_reply() {
            }
          }",
     );
-    let sent = Arc::new(AtomicUsize::new(0));
-    let flooded = sent.clone();
+    // Counts the flood where it arrives: at the probe's host.
+    lab.nft(
+        &client,
+        "table ip flood {
+           counter from_flooder {}
+           chain input {
+             type filter hook input priority -10; policy accept;
+             ip saddr 10.77.0.2 udp sport 5400 counter name from_flooder
+           }
+         }",
+    );
+    let floods: Arc<Mutex<Vec<Flood>>> = Arc::new(Mutex::new(Vec::new()));
+    let flooded = floods.clone();
     lab.in_namespace(&server, move |stop, ready| {
         let socket = UdpSocket::bind("10.77.0.2:5400").expect("bind the flooding responder");
         socket
@@ -877,14 +888,22 @@ fn hostile_udp_flood_counts_one_reply() {
                 continue;
             };
             let flood_end = Instant::now() + Duration::from_secs(5);
+            let mut flood = Flood {
+                sent: 0,
+                half_sent_at: None,
+            };
             for _ in 0..FLOOD {
                 if stop.load(Ordering::Relaxed) || Instant::now() > flood_end {
                     break;
                 }
                 if socket.send_to(&datagram, from).is_ok() {
-                    flooded.fetch_add(1, Ordering::Relaxed);
+                    flood.sent += 1;
+                    if flood.sent == FLOOD / 2 {
+                        flood.half_sent_at = Some(Instant::now());
+                    }
                 }
             }
+            flooded.lock().expect("flood record").push(flood);
         }
     });
     let targets = [
@@ -930,9 +949,66 @@ fn hostile_udp_flood_counts_one_reply() {
         (Some(3), Some(3)),
         "{row:#}"
     );
-    let sent = sent.load(Ordering::Relaxed);
-    eprintln!("the responder sent {sent} datagrams");
-    assert!(sent > 1, "the responder flooded: {sent} datagrams");
+    // The flood really happened, at scale, while the probe ran: one reply became (nearly) the
+    // whole flood; its first half left the responder before the probe exited; and the probe's
+    // host received nearly all of it.
+    let exited = Instant::now();
+    let floods = floods.lock().expect("flood record").clone();
+    let arrived = nft_counter_packets(&lab, &client, "flood", "from_flooder");
+    let report = floods
+        .iter()
+        .map(|f| match f.half_sent_at {
+            Some(t) if t < exited => format!(
+                "{} sent, half of them {} ms before the probe exited",
+                f.sent,
+                (exited - t).as_millis()
+            ),
+            Some(t) => format!(
+                "{} sent, half of them {} ms after the probe exited",
+                f.sent,
+                (t - exited).as_millis()
+            ),
+            None => format!("{} sent", f.sent),
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let report = format!("floods: [{report}]; {arrived} datagrams arrived at the client");
+    eprintln!("the responder flooded: {report}");
+    let Some(flood) = floods.iter().max_by_key(|f| f.sent) else {
+        panic!("the responder never flooded: {report}");
+    };
+    assert!(
+        flood.sent >= FLOOD * 9 / 10,
+        "the responder sent {} of {FLOOD} datagrams: {report}",
+        flood.sent
+    );
+    assert!(
+        flood.half_sent_at.is_some_and(|t| t < exited),
+        "half the flood was not sent before the probe exited: {report}"
+    );
+    let sent: usize = floods.iter().map(|f| f.sent).sum();
+    assert!(
+        arrived >= sent as u64 * 9 / 10,
+        "only {arrived} of {sent} flood datagrams reached the probe's host: {report}"
+    );
+}
+
+/// One flood of the UDP responder: datagrams sent, and when the first half of [`FLOOD`] was.
+#[derive(Debug, Clone)]
+struct Flood {
+    sent: usize,
+    half_sent_at: Option<Instant>,
+}
+
+/// The packets of the named nftables counter `name` of table `ip TABLE` in `ns`.
+fn nft_counter_packets(lab: &Lab, ns: &str, table: &str, name: &str) -> u64 {
+    let out = lab.sh(ns, &["nft", "list", "counter", "ip", table, name]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .skip_while(|w| *w != "packets")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a packet count in {text}"))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -16,9 +16,9 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,10 @@ use nix::sched::{CloneFlags, setns};
 
 /// Prefix of every namespace the lab creates; `scripts/test.sh` removes leftovers by it.
 pub const NS_PREFIX: &str = "plab-";
+
+/// How long [`Lab::wait_listening`] waits for a server: a debug-build agent or nginx starts in
+/// well under a second, but the machine may be busy with other tests.
+pub const READY_WAIT: Duration = Duration::from_secs(10);
 
 static NEXT_LAB: AtomicUsize = AtomicUsize::new(0);
 
@@ -38,6 +42,8 @@ pub struct Lab {
     graceful: Vec<u32>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+    /// Where the children write: shown when a server never starts listening.
+    logs: Vec<PathBuf>,
     pub dir: PathBuf,
 }
 
@@ -57,6 +63,7 @@ impl Lab {
             graceful: Vec::new(),
             stop: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
+            logs: Vec::new(),
             dir,
         }
     }
@@ -305,7 +312,14 @@ impl Lab {
 
     /// A TCP listener on `addr` in `ns` that accepts and closes every connection.
     pub fn tcp_listener(&mut self, ns: &str, addr: &str) {
+        self.tcp_listener_timed(ns, addr);
+    }
+
+    /// [`Lab::tcp_listener`] that also records when it accepted each connection, in order.
+    pub fn tcp_listener_timed(&mut self, ns: &str, addr: &str) -> Arc<Mutex<Vec<Instant>>> {
         let addr: SocketAddr = addr.parse().expect("listener address");
+        let accepted = Arc::new(Mutex::new(Vec::new()));
+        let times = accepted.clone();
         self.in_namespace(ns, move |stop, ready| {
             let socket = socket2::Socket::new(
                 socket2::Domain::for_address(addr),
@@ -323,10 +337,13 @@ impl Lab {
             let _ = ready.send(());
             while !stop.load(Ordering::Relaxed) {
                 if let Ok((conn, _)) = listener.accept() {
+                    let at = Instant::now();
                     drop(conn);
+                    times.lock().expect("accept times").push(at);
                 }
             }
         });
+        accepted
     }
 
     /// A UDP responder on `addr` in `ns` that answers every datagram with `reply` followed by
@@ -350,19 +367,50 @@ impl Lab {
         });
     }
 
-    /// Waits until something accepts TCP connections on `addr` inside `ns`.
+    /// Waits until something accepts TCP connections on `addr` inside `ns`; panics, with the
+    /// state and the logs of the lab's children, when nothing does within [`READY_WAIT`]. A test
+    /// must not go on without its server: one that expects a port to be closed would pass.
     pub fn wait_listening(&mut self, ns: &str, addr: &str) {
         let addr: SocketAddr = addr.parse().expect("address");
-        self.in_namespace(ns, move |_stop, ready| {
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
+        let listening = in_netns(ns, move || {
+            let deadline = Instant::now() + READY_WAIT;
+            loop {
                 if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
-                    break;
+                    return true;
+                }
+                if Instant::now() >= deadline {
+                    return false;
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
-            let _ = ready.send(());
         });
+        if !listening {
+            panic!(
+                "nothing listens on {addr} in {ns} after {READY_WAIT:?}: the server did not start\n{}",
+                self.children_report()
+            );
+        }
+    }
+
+    /// Each child's process id and whether it still runs, then the last lines of each log.
+    fn children_report(&mut self) -> String {
+        let mut report = String::new();
+        for child in &mut self.children {
+            let state = match child.try_wait() {
+                Ok(Some(status)) => format!("exited: {status}"),
+                Ok(None) => "running".to_string(),
+                Err(e) => format!("unknown: {e}"),
+            };
+            report.push_str(&format!("child {}: {state}\n", child.id()));
+        }
+        for log in &self.logs {
+            let text =
+                std::fs::read_to_string(log).unwrap_or_else(|e| format!("(unreadable: {e})"));
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+            report.push_str(&format!("--- {} (last 40 lines):\n{tail}\n", log.display()));
+        }
+        report
     }
 
     /// Writes a self-signed leaf certificate (not a CA) for `lab.test` valid for `days` days; returns
@@ -443,6 +491,10 @@ http {{
         );
         let conf_path = dir.join("nginx.conf");
         std::fs::write(&conf_path, conf).expect("write nginx.conf");
+        // What nginx says before it has read its configuration goes to stderr.
+        let stderr_log = dir.join("stderr.log");
+        let stderr = File::create(&stderr_log).expect("create nginx's stderr log");
+        self.logs.extend([stderr_log, dir.join("error.log")]);
         let child = Command::new("ip")
             .args(["netns", "exec", ns, "nginx", "-e"])
             .arg(dir.join("error.log"))
@@ -451,7 +503,7 @@ http {{
             .arg("-c")
             .arg(&conf_path)
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .expect("start nginx (install nginx-light; scripts/test.sh does)");
         if workers > 1 {
@@ -495,6 +547,7 @@ http {{
             .unwrap_or_else(|e| panic!("cannot start {args:?}: {e}"));
         let pid = child.id();
         self.children.push(child);
+        self.logs.push(log.to_path_buf());
         pid
     }
 
@@ -558,14 +611,16 @@ impl Drop for Lab {
                 }
             }
             let _ = child.kill();
-            if let Some(mut err) = child.stderr.take() {
-                let mut text = String::new();
-                let _ = err.read_to_string(&mut text);
-                if !text.trim().is_empty() && std::thread::panicking() {
-                    eprintln!("lab child stderr: {text}");
+            let _ = child.wait();
+        }
+        // nginx's start-up errors, for a test that failed later than the wait for its port.
+        if std::thread::panicking() {
+            for log in self.logs.iter().filter(|l| l.ends_with("stderr.log")) {
+                let text = std::fs::read_to_string(log).unwrap_or_default();
+                if !text.trim().is_empty() {
+                    eprintln!("lab child stderr ({}): {text}", log.display());
                 }
             }
-            let _ = child.wait();
         }
         for t in self.threads.drain(..) {
             let _ = t.join();

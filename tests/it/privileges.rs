@@ -1,7 +1,8 @@
 //! Least privilege, from the real binary run by `setpriv` as user `nobody` (65534):
 //! ICMP works with CAP_NET_RAW alone (raw socket) or with `ping_group_range` alone (datagram
 //! socket, errors from the error queue); with neither it stops with exit 2 and says what to grant;
-//! `probe agent` started as root keeps CAP_NET_RAW and nothing else once its port is bound.
+//! `probe agent` started as root, or as `nobody` with many capabilities, keeps CAP_NET_RAW and
+//! nothing else once its port is bound, in every set of every thread.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -192,19 +193,9 @@ fn assert_icmp_probe_works(ns: &str, listen: &str) {
     );
 }
 
-#[test]
-fn the_agent_started_as_root_keeps_only_cap_net_raw_after_binding_port_80() {
-    let mut lab = Lab::new("priv-agent");
-    let ns = lab.namespace("a");
-    // Port 80 needs CAP_NET_BIND_SERVICE to bind; the agent gives it up right after.
-    let listen = "127.0.0.1:80";
-    let pid = lab.start_agent(
-        &ns,
-        &[],
-        probe_bin(),
-        listen,
-        &["--probe-allow", "127.0.0.1"],
-    );
+/// Every capability set of every thread of the agent `pid` holds CAP_NET_RAW and nothing else
+/// (the bounding set included), and `no_new_privs` is set: what `keep_only_net_raw` promises.
+fn assert_only_net_raw_left(pid: u32) {
     for (field, want) in [
         ("CapEff:", NET_RAW),
         ("CapPrm:", NET_RAW),
@@ -220,17 +211,82 @@ fn the_agent_started_as_root_keeps_only_cap_net_raw_after_binding_port_80() {
             "{field} of every thread is {want:#x}: {got:x?}"
         );
     }
-    assert_icmp_probe_works(&ns, listen);
 }
 
 #[test]
-fn the_agent_runs_as_nobody_with_only_cap_net_raw() {
+fn the_agent_started_as_root_keeps_only_cap_net_raw_after_binding_port_80() {
+    let mut lab = Lab::new("priv-agent");
+    let ns = lab.namespace("a");
+    // Port 80 needs CAP_NET_BIND_SERVICE to bind; the agent gives it up right after.
+    let listen = "127.0.0.1:80";
+    let pid = lab.start_agent(
+        &ns,
+        &[],
+        probe_bin(),
+        listen,
+        &["--probe-allow", "127.0.0.1"],
+    );
+    assert_only_net_raw_left(pid);
+    assert_icmp_probe_works(&ns, listen);
+}
+
+/// Capabilities that user `nobody` is started with beyond CAP_NET_RAW, CAP_SETPCAP among them (so
+/// the agent may, and must, narrow its bounding set too).
+const BROAD: &str = "net_raw,net_admin,net_bind_service,sys_admin,sys_ptrace,dac_override,\
+                     dac_read_search,chown,fowner,kill,setuid,setgid,setpcap";
+
+/// `setpriv` arguments that make the process user and group 65534 holding every capability of
+/// [`BROAD`] (inheritable and ambient, so they survive the exec into the agent; the bounding set
+/// is left full).
+fn as_nobody_with_broad_caps() -> Vec<String> {
+    let set = BROAD
+        .split(',')
+        .map(|c| format!("+{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(",");
+    vec![
+        "setpriv".to_string(),
+        "--reuid=65534".to_string(),
+        "--regid=65534".to_string(),
+        "--clear-groups".to_string(),
+        format!("--inh-caps=-all,{set}"),
+        format!("--ambient-caps=-all,{set}"),
+    ]
+}
+
+#[test]
+fn the_agent_started_as_nobody_with_many_capabilities_keeps_only_cap_net_raw() {
     let mut lab = Lab::new("priv-agent-nobody");
     let ns = lab.namespace("a");
     lab.sysctl(&ns, "net.ipv4.ping_group_range", "1 0");
     let bin = nobody_binary(&lab);
     let listen = "127.0.0.1:9465";
-    let prefix = as_nobody(true);
+    let prefix = as_nobody_with_broad_caps();
+    let prefix: Vec<&str> = prefix.iter().map(String::as_str).collect();
+    // The same prefix really starts a process with far more than CAP_NET_RAW, in every set but
+    // the bounding set's full one: what the agent holds afterwards is its own doing.
+    let before = Command::new("ip")
+        .args(["netns", "exec", &ns])
+        .args(&prefix)
+        .args(["cat", "/proc/self/status"])
+        .output()
+        .expect("run setpriv (util-linux)");
+    let before = String::from_utf8_lossy(&before.stdout).into_owned();
+    let cap = |field: &str| {
+        before
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or_else(|| panic!("{field} in {before}"))
+    };
+    for field in ["CapEff:", "CapPrm:", "CapInh:", "CapAmb:"] {
+        assert_eq!(
+            cap(field).count_ones(),
+            BROAD.split(',').count() as u32,
+            "{field} before the agent: {before}"
+        );
+    }
+    assert!(cap("CapBnd:").count_ones() > 30, "{before}");
     let pid = lab.start_agent(
         &ns,
         &prefix,
@@ -238,10 +294,6 @@ fn the_agent_runs_as_nobody_with_only_cap_net_raw() {
         listen,
         &["--probe-allow", "127.0.0.1"],
     );
-    assert!(
-        thread_caps(pid, "CapEff:").iter().all(|c| *c == NET_RAW),
-        "{:x?}",
-        thread_caps(pid, "CapEff:")
-    );
+    assert_only_net_raw_left(pid);
     assert_icmp_probe_works(&ns, listen);
 }

@@ -5,6 +5,15 @@
 //! the normal run because it loads the machine for its whole length; `scripts/test.sh` runs it
 //! alone with `--run-ignored only`. `PROBE_SOAK_SECS` sets the length (default 90 s; the
 //! ten-minute run of docs/SECURITY.md is `PROBE_SOAK_SECS=600`).
+//!
+//! A leak is measured per probe: resident memory is sampled every 200 ms, each 10 s window (two
+//! probe intervals, five scrapes, one reload) gives its trough (the minimum, so probes in flight
+//! and page buffers do not count), and a least-squares line through the troughs after the first
+//! third of the run gives the growth in bytes per second. Divided by the probes per second over
+//! the same span it must stay below [`LEAK_BOUND`] bytes per probe: a leak of 1 KiB per probe
+//! grows about 1 MiB/s here. The agent runs with glibc's mmap threshold fixed
+//! ([`FIXED_MMAP_THRESHOLD`]), so the allocator's caching of big freed blocks does not move the
+//! troughs.
 
 use std::time::{Duration, Instant};
 
@@ -14,6 +23,18 @@ use crate::lab::{
 
 const MEMBERS: u32 = 5_000;
 const LISTEN: &str = "10.77.0.1:9465";
+/// The most resident memory the agent may gain per probe, in bytes, after the first third.
+const LEAK_BOUND: f64 = 100.0;
+/// glibc's allocator setting for the agent: blocks of 128 KiB or more are mapped when allocated
+/// and unmapped when freed. By default the threshold rises to the size of the largest block freed
+/// (up to 32 MiB), and the 16 MB `/metrics` page then comes from the heap, where it stays resident
+/// or not depending on what lies above it: steps of 8 to 24 MB up or down, enough to hide or fake
+/// a leak of 256 B per probe over a 90 s run. With the threshold fixed, what stays resident is
+/// what the agent holds, small blocks included (they come from the heap as before).
+const FIXED_MMAP_THRESHOLD: &str = "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072";
+/// The window whose minimum is one trough: a multiple of the probe interval (5 s), the scrape
+/// interval (2 s) and the reload interval (10 s).
+const WINDOW_SECS: f64 = 10.0;
 
 fn open_files(pid: u32) -> u64 {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count() as u64)
@@ -29,6 +50,41 @@ fn ok(answer: &str) -> bool {
     answer
         .split_once("\r\n")
         .is_some_and(|(line, _)| line.ends_with(" 200 OK"))
+}
+
+/// The lowest sample of each [`WINDOW_SECS`] window from `from_secs` on, as (seconds, KiB);
+/// `samples` are (seconds, KiB), in time order. A window with no sample gives nothing.
+fn troughs(samples: &[(f64, u64)], from_secs: f64) -> Vec<(f64, u64)> {
+    let mut out: Vec<(f64, u64)> = Vec::new();
+    let mut window = None;
+    for &(t, kib) in samples.iter().filter(|s| s.0 >= from_secs) {
+        let w = ((t - from_secs) / WINDOW_SECS).floor() as u64;
+        match out.last_mut() {
+            Some(last) if window == Some(w) => {
+                if kib < last.1 {
+                    *last = (t, kib);
+                }
+            }
+            _ => {
+                out.push((t, kib));
+                window = Some(w);
+            }
+        }
+    }
+    out
+}
+
+/// The least-squares slope of `points` (seconds, KiB), in bytes per second.
+fn slope_bytes_per_sec(points: &[(f64, u64)]) -> f64 {
+    let n = points.len() as f64;
+    let mean_t = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let mean_b = points.iter().map(|p| p.1 as f64 * 1024.0).sum::<f64>() / n;
+    let (mut cov, mut var) = (0.0, 0.0);
+    for &(t, kib) in points {
+        cov += (t - mean_t) * (kib as f64 * 1024.0 - mean_b);
+        var += (t - mean_t).powi(2);
+    }
+    cov / var
 }
 
 /// Largest value of `samples` in the part of the run between fractions `from` and `to`.
@@ -69,6 +125,8 @@ fn agent_soak_keeps_memory_and_open_files_flat() {
     let pid = lab.spawn(
         &client,
         &[
+            "env",
+            FIXED_MMAP_THRESHOLD,
             probe_bin(),
             "agent",
             "--config",
@@ -83,25 +141,29 @@ fn agent_soak_keeps_memory_and_open_files_flat() {
     let started = Instant::now();
     let total = Duration::from_secs(secs);
     let mut samples = Vec::new(); // (fraction of the run, RSS KiB, open files)
+    let mut rss_at = Vec::new(); // (seconds, RSS KiB)
+    let warm_up = total.as_secs_f64() / 3.0;
     let mut next_reload = started + Duration::from_secs(10);
     let mut reloads = 0;
     let mut scrapes = 0;
     let mut first_probes = None;
+    // The probe counter at the first scrape after the warm-up, and at the last, with their times.
+    let mut counted_from: Option<(f64, f64)> = None;
+    let mut counted_to = (0.0, 0.0);
     let mut last_page = String::new();
     let mut next_scrape = started;
     while started.elapsed() < total {
         // Sampled often: the number of probes in flight moves within an interval.
         std::thread::sleep(Duration::from_millis(200));
-        samples.push((
-            started.elapsed().as_secs_f64() / total.as_secs_f64(),
-            status_kb(pid, "VmRSS:"),
-            open_files(pid),
-        ));
+        let (t, rss) = (started.elapsed().as_secs_f64(), status_kb(pid, "VmRSS:"));
+        samples.push((t / total.as_secs_f64(), rss, open_files(pid)));
+        rss_at.push((t, rss));
         if Instant::now() < next_scrape {
             continue;
         }
         next_scrape += Duration::from_secs(2);
         let page = request(&client, "GET /metrics HTTP/1.0\r\n\r\n");
+        let at = started.elapsed().as_secs_f64();
         assert!(
             ok(&page),
             "scrape {scrapes} failed: {:.200}\n{}",
@@ -111,6 +173,10 @@ fn agent_soak_keeps_memory_and_open_files_flat() {
         scrapes += 1;
         let probes = metric_sum(&page, "probe_agent_probes_total");
         first_probes.get_or_insert(probes);
+        if at >= warm_up {
+            counted_from.get_or_insert((at, probes));
+            counted_to = (at, probes);
+        }
         last_page = page;
         if Instant::now() >= next_reload {
             let answer = request(&client, "POST /-/reload HTTP/1.0\r\n\r\n");
@@ -131,20 +197,46 @@ fn agent_soak_keeps_memory_and_open_files_flat() {
     );
     let probes = metric_sum(&last_page, "probe_agent_probes_total") - first_probes.unwrap_or(0.0);
     let skipped = metric_sum(&last_page, "probe_agent_ticks_skipped_total");
+    // Growth per probe after the warm-up: the troughs' slope over the probe rate of that span.
+    let lows = troughs(&rss_at, warm_up);
+    let growth = slope_bytes_per_sec(&lows);
+    let (from, to) = (counted_from.unwrap_or_default(), counted_to);
+    let rate = (to.1 - from.1) / (to.0 - from.0);
+    let per_probe = growth / rate;
     let summary = format!(
         "{secs} s, {scrapes} scrapes, {reloads} reloads, {probes} probes, {skipped} ticks skipped; \
          RSS max {rss_mid} KiB in the middle third, {rss_end} KiB in the last; \
-         open files max {fds_mid} / {fds_end}"
+         open files max {fds_mid} / {fds_end}; after {warm_up:.0} s the RSS troughs grew \
+         {growth:.0} B/s at {rate:.0} probes/s: {per_probe:.1} B per probe (bound {LEAK_BOUND})"
     );
     eprintln!("soak: {summary}");
+    let lows_trace: Vec<String> = lows
+        .iter()
+        .map(|(t, kib)| format!("{t:.1}s:{kib}KiB"))
+        .collect();
+    eprintln!("soak: troughs {}", lows_trace.join(" "));
     let trace: Vec<String> = samples
         .iter()
         .map(|s| format!("{:.2}:{}MiB/{}fd", s.0, s.1 / 1024, s.2))
         .collect();
-    let summary = format!("{summary}\nsamples: {}", trace.join(" "));
+    let summary = format!(
+        "{summary}\ntroughs: {}\nsamples: {}",
+        lows_trace.join(" "),
+        trace.join(" ")
+    );
     // About 1,000 probes a second were made all along.
     let expected = f64::from(MEMBERS) / 5.0 * (secs as f64 - 4.0);
     assert!(probes > expected * 0.8, "too few probes: {summary}");
+    assert!(
+        lows.len() >= 4 && rate > 0.0,
+        "too few troughs or probes to fit after the warm-up: {summary}"
+    );
+    // No leak: a least-squares line through the troughs gains less than LEAK_BOUND bytes per
+    // probe (growth.is_nan() fails too).
+    assert!(
+        per_probe < LEAK_BOUND,
+        "RSS grew {per_probe:.1} bytes per probe after the warm-up: {summary}"
+    );
     // Flat: the last third holds no more than the middle third, give or take the noise of
     // probes in flight and the allocator (10 % and 8 MiB; 10 % and 32 descriptors).
     assert!(

@@ -203,19 +203,67 @@ fn interrupt_stops_cleanly_and_reports_what_finished() {
 #[test]
 fn a_rate_cap_spaces_probe_starts() {
     let (mut lab, client, server) = Lab::pair("rate");
-    lab.tcp_listener(&server, "10.77.0.2:80");
-    // 6 probes at 10/s: the last starts 0.5 s after the first.
-    let mut args = vec!["--rate", "10"];
-    for _ in 0..6 {
-        args.extend(["-t", "10.77.0.2:80"]);
+    let accepted = lab.tcp_listener_timed(&server, "10.77.0.2:80");
+    // 21 probes at 20/s: probe i starts i/20 s after the first, so the listener accepts the
+    // last one second after the first. Measured where the connections arrive, so the time the
+    // probe process takes to start does not count.
+    const PROBES: usize = 21;
+    const RATE: f64 = 20.0;
+    let mut args = vec!["--rate".to_string(), RATE.to_string()];
+    for _ in 0..PROBES {
+        args.extend(["-t".to_string(), "10.77.0.2:80".to_string()]);
     }
-    let started = std::time::Instant::now();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let run = lab.probe_json(&client, &args);
-    let elapsed = started.elapsed();
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert_eq!(run.json().len(), 6);
+    assert_eq!(run.json().len(), PROBES);
+    let times = accepted.lock().expect("accept times").clone();
+    assert_eq!(times.len(), PROBES, "one connection per probe");
+    let offsets: Vec<f64> = times
+        .iter()
+        .map(|t| t.duration_since(times[0]).as_secs_f64())
+        .collect();
+    let trace = offsets
+        .iter()
+        .map(|o| format!("{:.0}", o * 1000.0))
+        .collect::<Vec<_>>()
+        .join(" ");
+    // No probe early: probe i arrives no sooner than i/20 s after the first, less two slots
+    // (100 ms) for the first one's arrival being late on a busy machine. Catches a burst of more
+    // than three.
+    for (i, offset) in offsets.iter().enumerate() {
+        assert!(
+            *offset >= (i as f64 - 2.0) / RATE,
+            "probe {i} arrived {:.0} ms after the first, before its slot at {:.0} ms; \
+             arrivals (ms): {trace}",
+            offset * 1000.0,
+            i as f64 / RATE * 1000.0
+        );
+    }
+    // None late: the cap spaces the probes, it does not slow them: each arrives within 0.5 s of
+    // its slot (at half the rate the last would be 1 s late).
+    for (i, offset) in offsets.iter().enumerate() {
+        assert!(
+            *offset <= i as f64 / RATE + 0.5,
+            "probe {i} arrived {:.0} ms after the first, later than its slot at {:.0} ms + 500 ms; \
+             arrivals (ms): {trace}",
+            offset * 1000.0,
+            i as f64 / RATE * 1000.0
+        );
+    }
+    // And the spacing is the rate's: the least-squares slope of arrival over index is 1/20 s,
+    // within 20 %.
+    let n = PROBES as f64;
+    let mean_i = (n - 1.0) / 2.0;
+    let mean_t = offsets.iter().sum::<f64>() / n;
+    let (mut cov, mut var) = (0.0, 0.0);
+    for (i, t) in offsets.iter().enumerate() {
+        cov += (i as f64 - mean_i) * (t - mean_t);
+        var += (i as f64 - mean_i).powi(2);
+    }
+    let rate = var / cov;
     assert!(
-        elapsed >= Duration::from_millis(500),
-        "6 probes at 10/s took only {elapsed:?}"
+        (RATE * 0.8..=RATE * 1.25).contains(&rate),
+        "probes started at {rate:.1}/s under --rate {RATE}; arrivals (ms): {trace}"
     );
 }
