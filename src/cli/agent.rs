@@ -18,6 +18,8 @@ pub struct Prepared {
 /// configuration, then gives up every capability but CAP_NET_RAW. Runs while the process has one
 /// thread, because capabilities are per thread (`probe::sys::privileges`).
 pub fn prepare(args: AgentArgs) -> anyhow::Result<Prepared> {
+    // A long-running process: big freed buffers (the metrics page) go back to the system.
+    crate::probe::sys::release_large_frees();
     if let (Some(i), Some(t)) = (args.interval, args.timeout)
         && t > i
     {

@@ -11,9 +11,9 @@
 //! and page buffers do not count), and a least-squares line through the troughs after the first
 //! third of the run gives the growth in bytes per second. Divided by the probes per second over
 //! the same span it must stay below [`LEAK_BOUND`] bytes per probe: a leak of 1 KiB per probe
-//! grows about 1 MiB/s here. The agent runs with glibc's mmap threshold fixed
-//! ([`FIXED_MMAP_THRESHOLD`]), so the allocator's caching of big freed blocks does not move the
-//! troughs.
+//! grows about 1 MiB/s here. The agent fixes glibc's mmap threshold itself
+//! (`probe::sys::release_large_frees`), so the allocator's caching of big freed blocks does not
+//! move the troughs.
 
 use std::time::{Duration, Instant};
 
@@ -25,13 +25,6 @@ const MEMBERS: u32 = 5_000;
 const LISTEN: &str = "10.77.0.1:9465";
 /// The most resident memory the agent may gain per probe, in bytes, after the first third.
 const LEAK_BOUND: f64 = 100.0;
-/// glibc's allocator setting for the agent: blocks of 128 KiB or more are mapped when allocated
-/// and unmapped when freed. By default the threshold rises to the size of the largest block freed
-/// (up to 32 MiB), and the 16 MB `/metrics` page then comes from the heap, where it stays resident
-/// or not depending on what lies above it: steps of 8 to 24 MB up or down, enough to hide or fake
-/// a leak of 256 B per probe over a 90 s run. With the threshold fixed, what stays resident is
-/// what the agent holds, small blocks included (they come from the heap as before).
-const FIXED_MMAP_THRESHOLD: &str = "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072";
 /// The window whose minimum is one trough: a multiple of the probe interval (5 s), the scrape
 /// interval (2 s) and the reload interval (10 s).
 const WINDOW_SECS: f64 = 10.0;
@@ -125,8 +118,6 @@ fn agent_soak_keeps_memory_and_open_files_flat() {
     let pid = lab.spawn(
         &client,
         &[
-            "env",
-            FIXED_MMAP_THRESHOLD,
             probe_bin(),
             "agent",
             "--config",

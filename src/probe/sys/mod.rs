@@ -2,7 +2,8 @@
 //!
 //! This is the only module that deals with file descriptors and socket options below what tokio
 //! offers. Everything here goes through `socket2` and `nix`'s safe wrappers; no `unsafe` is
-//! needed except to register a socket with tokio's reactor (`register`). The kernel behaviour it relies on (Linux):
+//! needed except to register a socket with tokio's reactor (`register`) and to set the allocator's
+//! mmap threshold (`release_large_frees`). The kernel behaviour it relies on (Linux):
 //!
 //! * With `IP_RECVERR` / `IPV6_RECVERR` set, an ICMP error for a socket is queued on its error
 //!   queue with the ICMP type, code and the offender's address (`sock_extended_err`), readable with
@@ -118,6 +119,23 @@ pub fn udp_connected(addr: SocketAddr) -> io::Result<AsyncFd<Socket>> {
     set_recverr(&socket, addr.is_ipv4())?;
     socket.connect(&SockAddr::from(addr))?;
     register(socket, Interest::READABLE | Interest::ERROR)
+}
+
+/// Makes glibc's allocator map every block of 128 KiB or more on its own and unmap it when freed.
+///
+/// By default glibc raises this threshold to the size of the largest block freed (up to 32 MiB),
+/// so the agent's `/metrics` page (16 MB at 5,000 members) is then carved from the heap and stays
+/// resident, or not, depending on what was allocated above it: 40 to 115 MB more RSS, moving in
+/// steps of 8 to 24 MB. With the threshold fixed, resident memory is what the agent holds. A no-op
+/// on other C libraries.
+#[allow(unsafe_code)]
+pub fn release_large_frees() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt changes an allocator parameter and takes no pointers; glibc serialises it
+    // against concurrent allocations with its arena locks.
+    unsafe {
+        nix::libc::mallopt(nix::libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
 }
 
 /// Registers an owned socket with tokio's reactor.
