@@ -97,22 +97,41 @@ pub fn diagnose(
     p: &Perspectives,
     obs: Option<&Observation>,
 ) -> Finding {
-    let mut codes: Vec<Code> = Vec::new();
-    let mut blocking: Option<Blocking> = None;
+    let seen = obs.map(seen);
     let agent_allows = p.agent.as_ref().map(Verdict::allowed);
     let lb_verdict = p.lb.as_ref().or(p.agent.as_ref());
-    let lb_allows = lb_verdict.map(Verdict::allowed);
-    let seen = obs.map(seen);
+    // 1. Does the model hold, judged by the probe against the agent's own verdict?
+    let probed = probe_against_model(check, seen, agent_allows);
+    // 2. Expectations: is the flow blocked (or open) as it must be?
+    if let Some((want, _)) = &check.expectation {
+        let (codes, blocking) = expectation_codes(policy, *want, lb_verdict, seen, probed);
+        return finish(policy, check, p, obs, codes, blocking);
+    }
+    // 3. The load balancer's diagnosis.
+    let (codes, blocking) = lb_codes(policy, check, p, agent_allows, probed);
+    finish(policy, check, p, obs, codes, blocking)
+}
 
-    let hop_blocking = |v: &Verdict| {
-        v.blocking().map(|h| Blocking {
-            kind: h.kind.as_str(),
-            id: policy.component_id(h),
-            rule: policy.rule_label(h),
-            direction: h.direction,
-        })
-    };
-    let dest_blocking = |kind: &'static str| Blocking {
+/// What comparing the probe with the agent's verdict found.
+struct Probed {
+    codes: Vec<Code>,
+    blocking: Option<Blocking>,
+    model_holds: bool,
+}
+
+/// The blocking component of a verdict that denies.
+fn hop_blocking(policy: &Policy, v: &Verdict) -> Option<Blocking> {
+    v.blocking().map(|h| Blocking {
+        kind: h.kind.as_str(),
+        id: policy.component_id(h),
+        rule: policy.rule_label(h),
+        direction: h.direction,
+    })
+}
+
+/// A block at the destination itself: a host firewall (`host`) or a service (`service`).
+fn dest_blocking(check: &Check, kind: &'static str) -> Blocking {
+    Blocking {
         kind,
         id: match check.packet.port() {
             Some(port) if kind == "service" => format!(
@@ -128,116 +147,126 @@ pub fn diagnose(
         },
         rule: "*".to_string(),
         direction: Direction::Ingress,
+    }
+}
+
+/// Step 1: the probe's result against the agent's own verdict (the table of the module docs).
+fn probe_against_model(check: &Check, seen: Option<Seen>, agent_allows: Option<bool>) -> Probed {
+    let mut out = Probed {
+        codes: Vec::new(),
+        blocking: None,
+        model_holds: true,
     };
-
-    // 1. Does the model hold, judged by the probe against the agent's own verdict?
-    let mut model_holds = true;
-    if let (Some(s), Some(agent_ok)) = (seen, agent_allows) {
-        match (agent_ok, s) {
-            (true, Seen::Pass) => {}
-            (true, Seen::Dropped | Seen::Rejected) => {
-                model_holds = false;
-                codes.push(Code::HostFirewallSuspected);
-                blocking = Some(dest_blocking("host"));
-            }
-            (true, Seen::Closed) => {
-                model_holds = false;
-                codes.push(Code::PortClosed);
-                blocking = Some(dest_blocking("service"));
-            }
-            (true, Seen::Unreachable) => {
-                model_holds = false;
-                codes.push(Code::NoRoute);
-                blocking = Some(dest_blocking("host"));
-            }
-            (ok, Seen::AppFailed(code)) => {
-                model_holds = ok;
-                codes.push(code);
-                if !ok {
-                    codes.push(Code::ConfigDriftAllowed);
-                }
-                blocking = Some(dest_blocking("service"));
-            }
-            (false, Seen::Pass) => {
-                model_holds = false;
-                codes.push(Code::ConfigDriftAllowed);
-            }
-            (false, Seen::Closed) => {
-                model_holds = false;
-                codes.push(Code::ConfigDriftAllowed);
-                codes.push(Code::PortClosed);
-            }
-            (false, Seen::Dropped | Seen::Rejected | Seen::Unreachable) => {}
-            (_, Seen::NotRun) => codes.push(Code::ProbeError),
+    let (Some(s), Some(agent_ok)) = (seen, agent_allows) else {
+        return out;
+    };
+    let mut broken = |codes: &[Code], blocking: Option<Blocking>| {
+        out.model_holds = false;
+        out.codes.extend_from_slice(codes);
+        if blocking.is_some() {
+            out.blocking = blocking;
         }
+    };
+    match (agent_ok, s) {
+        (true, Seen::Pass) => {}
+        (true, Seen::Dropped | Seen::Rejected) => broken(
+            &[Code::HostFirewallSuspected],
+            Some(dest_blocking(check, "host")),
+        ),
+        (true, Seen::Closed) => {
+            broken(&[Code::PortClosed], Some(dest_blocking(check, "service")));
+        }
+        (true, Seen::Unreachable) => {
+            broken(&[Code::NoRoute], Some(dest_blocking(check, "host")));
+        }
+        (ok, Seen::AppFailed(code)) => {
+            out.model_holds = ok;
+            out.codes.push(code);
+            if !ok {
+                out.codes.push(Code::ConfigDriftAllowed);
+            }
+            out.blocking = Some(dest_blocking(check, "service"));
+        }
+        (false, Seen::Pass) => broken(&[Code::ConfigDriftAllowed], None),
+        (false, Seen::Closed) => broken(&[Code::ConfigDriftAllowed, Code::PortClosed], None),
+        (false, Seen::Dropped | Seen::Rejected | Seen::Unreachable) => {}
+        (_, Seen::NotRun) => out.codes.push(Code::ProbeError),
     }
+    out
+}
 
-    // 2. Expectations: is the flow blocked (or open) as it must be?
-    if let Some((want, _)) = &check.expectation {
-        let config_allows = lb_allows.unwrap_or(true);
-        let observed_pass = matches!(seen, Some(Seen::Pass | Seen::Closed | Seen::AppFailed(_)));
-        let observed_block = matches!(
-            seen,
-            Some(Seen::Dropped | Seen::Rejected | Seen::Unreachable)
-        );
-        let mut exp = Vec::new();
-        match want {
-            Action::Deny if config_allows => exp.push(Code::ExpectationViolated),
-            Action::Deny if observed_pass => exp.push(Code::ConfigDriftAllowed),
-            Action::Deny => exp.push(Code::BlockedAsExpected),
-            Action::Allow if !config_allows => {
-                exp.extend(lb_verdict.and_then(hop_code));
-            }
-            Action::Allow if observed_block => exp.push(Code::HostFirewallSuspected),
-            Action::Allow => exp.push(Code::Ok),
-        }
-        if !config_allows && blocking.is_none() {
-            blocking = lb_verdict.and_then(hop_blocking);
-        }
-        codes.retain(|c| !exp.contains(c) && *c != Code::ConfigDriftAllowed);
-        exp.extend(codes);
-        return finish(policy, check, p, obs, exp, blocking);
+/// Step 2: an expectation's codes, from what it wants, what the configuration decides and what
+/// the probe saw.
+fn expectation_codes(
+    policy: &Policy,
+    want: Action,
+    lb_verdict: Option<&Verdict>,
+    seen: Option<Seen>,
+    probed: Probed,
+) -> (Vec<Code>, Option<Blocking>) {
+    let config_allows = lb_verdict.is_none_or(Verdict::allowed);
+    let observed_pass = matches!(seen, Some(Seen::Pass | Seen::Closed | Seen::AppFailed(_)));
+    let observed_block = matches!(
+        seen,
+        Some(Seen::Dropped | Seen::Rejected | Seen::Unreachable)
+    );
+    let mut exp = Vec::new();
+    match want {
+        Action::Deny if config_allows => exp.push(Code::ExpectationViolated),
+        Action::Deny if observed_pass => exp.push(Code::ConfigDriftAllowed),
+        Action::Deny => exp.push(Code::BlockedAsExpected),
+        Action::Allow if !config_allows => exp.extend(lb_verdict.and_then(hop_code)),
+        Action::Allow if observed_block => exp.push(Code::HostFirewallSuspected),
+        Action::Allow => exp.push(Code::Ok),
     }
+    let mut blocking = probed.blocking;
+    if !config_allows && blocking.is_none() {
+        blocking = lb_verdict.and_then(|v| hop_blocking(policy, v));
+    }
+    let mut codes = probed.codes;
+    codes.retain(|c| !exp.contains(c) && *c != Code::ConfigDriftAllowed);
+    exp.extend(codes);
+    (exp, blocking)
+}
 
-    // 3. The load balancer's diagnosis.
+/// Step 3: the load balancer's codes (and the agent's, where the perspectives differ), in the
+/// order that puts the model's own failure first when the probe showed one.
+fn lb_codes(
+    policy: &Policy,
+    check: &Check,
+    p: &Perspectives,
+    agent_allows: Option<bool>,
+    probed: Probed,
+) -> (Vec<Code>, Option<Blocking>) {
+    let Probed {
+        codes,
+        mut blocking,
+        model_holds,
+    } = probed;
+    let lb_verdict = p.lb.as_ref().or(p.agent.as_ref());
     let perspective_differs =
         matches!((agent_allows, p.lb.as_ref()), (Some(a), Some(l)) if a != l.allowed());
-    let mut lb_codes = Vec::new();
+    let mut lb = Vec::new();
     if let Some(v) = lb_verdict.filter(|v| !v.allowed()) {
-        let hop = hop_code(v);
-        let traffic_ok = p.lb_traffic.as_ref().is_some_and(Verdict::allowed);
-        let icmp_for_udp =
-            check.role == Role::HealthCheck && matches!(check.packet, Packet::Icmp { .. });
-        let at_destination = v.blocking().is_some_and(|h| {
-            h.direction == Direction::Ingress
-                && h.leg == Leg::Forward
-                && h.kind != HopKind::AccessControl
-        });
-        if icmp_for_udp {
-            lb_codes.push(Code::IcmpBlockedForUdpCheck);
-        } else if check.role == Role::HealthCheck && traffic_ok {
-            lb_codes.push(Code::HealthCheckPortBlocked);
-        } else if check.role == Role::HealthCheck && agent_allows == Some(true) && at_destination {
-            lb_codes.push(Code::HealthCheckSourceNotAllowed);
-        }
-        lb_codes.extend(hop);
+        lb.extend(health_check_code(check, p, agent_allows, v));
+        lb.extend(hop_code(v));
         if blocking.is_none() || model_holds {
-            blocking = hop_blocking(v);
+            blocking = hop_blocking(policy, v);
         }
     }
     let mut all = Vec::new();
     if model_holds {
-        all.extend(lb_codes);
-        all.extend(codes.iter().copied());
+        all.extend(lb);
+        all.extend(codes);
         if perspective_differs {
             all.push(Code::ProbePerspectiveDiffers);
             if blocking.is_none() {
-                blocking = p.agent.as_ref().and_then(hop_blocking);
+                blocking = p.agent.as_ref().and_then(|v| hop_blocking(policy, v));
             }
         }
     } else {
-        all.extend(codes.iter().copied());
-        all.extend(lb_codes);
+        all.extend(codes);
+        all.extend(lb);
         if perspective_differs {
             all.push(Code::ProbePerspectiveDiffers);
         }
@@ -245,7 +274,35 @@ pub fn diagnose(
     if all.is_empty() {
         all.push(Code::Ok);
     }
-    finish(policy, check, p, obs, all, blocking)
+    (all, blocking)
+}
+
+/// What a denied health check adds: its ICMP cannot pass, its own port is blocked while the
+/// traffic port is not, or only the load balancer's source is refused.
+fn health_check_code(
+    check: &Check,
+    p: &Perspectives,
+    agent_allows: Option<bool>,
+    v: &Verdict,
+) -> Option<Code> {
+    if check.role != Role::HealthCheck {
+        return None;
+    }
+    let traffic_ok = p.lb_traffic.as_ref().is_some_and(Verdict::allowed);
+    let at_destination = v.blocking().is_some_and(|h| {
+        h.direction == Direction::Ingress
+            && h.leg == Leg::Forward
+            && h.kind != HopKind::AccessControl
+    });
+    if matches!(check.packet, Packet::Icmp { .. }) {
+        Some(Code::IcmpBlockedForUdpCheck)
+    } else if traffic_ok {
+        Some(Code::HealthCheckPortBlocked)
+    } else if agent_allows == Some(true) && at_destination {
+        Some(Code::HealthCheckSourceNotAllowed)
+    } else {
+        None
+    }
 }
 
 fn finish(

@@ -28,24 +28,7 @@ pub fn perspectives(
 ) -> Perspectives {
     let model = policy.model();
     let dst = policy.endpoint(check.address);
-    // A flow to a load balancer's address passes that listener's access control first.
-    let listener = check
-        .listener
-        .zip(check.load_balancer)
-        .map(|(l, lb)| (lb as u32, l as u32))
-        .or_else(|| {
-            let port = check.packet.port()?;
-            model
-                .load_balancers
-                .iter()
-                .enumerate()
-                .find_map(|(li, lb)| {
-                    (lb.address == Some(check.address))
-                        .then(|| lb.listeners.iter().position(|l| l.port == port))
-                        .flatten()
-                        .map(|ti| (li as u32, ti as u32))
-                })
-        });
+    let listener = listener_of(policy, check);
     let lb = check
         .load_balancer
         .and_then(|i| model.load_balancers.get(i));
@@ -71,31 +54,7 @@ pub fn perspectives(
         .agent_endpoint()
         .map(|src| policy.evaluate(&flow(src, check.packet, agent_ports, true)));
 
-    // The load balancer's sources: its health-check ranges; for listener checks, the agent
-    // itself is the client; for expectations, the named source.
-    let sources: Vec<Endpoint> = match (&check.expectation, check.role) {
-        (Some((_, spec)), _) => match spec {
-            SourceSpec::Agent => Vec::new(),
-            SourceSpec::Lb(_) => check
-                .load_balancer
-                .map(|i| policy.health_check_sources(i))
-                .unwrap_or_default(),
-            SourceSpec::Addr(a) => vec![policy.endpoint(*a)],
-            SourceSpec::Net(n) => {
-                let net = Net::from_net(*n);
-                vec![Endpoint {
-                    net,
-                    groups: Vec::new(),
-                    subnet: policy.subnet_containing(net),
-                }]
-            }
-        },
-        (None, Role::Listener) => Vec::new(),
-        (None, _) => check
-            .load_balancer
-            .map(|i| policy.health_check_sources(i))
-            .unwrap_or_default(),
-    };
+    let sources = sources_of(policy, check);
     let worst = |packet: Packet| -> Option<(Verdict, Endpoint)> {
         let mut first: Option<(Verdict, Endpoint)> = None;
         for s in &sources {
@@ -126,5 +85,56 @@ pub fn perspectives(
         lb_traffic,
         lb_source,
         rules_enforced,
+    }
+}
+
+/// The listener a flow to `check`'s destination passes first: the check's own, or one on the
+/// load balancer address it goes to.
+fn listener_of(policy: &Policy, check: &Check) -> Option<(u32, u32)> {
+    check
+        .listener
+        .zip(check.load_balancer)
+        .map(|(l, lb)| (lb as u32, l as u32))
+        .or_else(|| {
+            let port = check.packet.port()?;
+            policy
+                .model()
+                .load_balancers
+                .iter()
+                .enumerate()
+                .find_map(|(li, lb)| {
+                    (lb.address == Some(check.address))
+                        .then(|| lb.listeners.iter().position(|l| l.port == port))
+                        .flatten()
+                        .map(|ti| (li as u32, ti as u32))
+                })
+        })
+}
+
+/// The load balancer's sources: its health-check ranges; none for listener checks (the agent
+/// itself is the client); for expectations, the named source.
+fn sources_of(policy: &Policy, check: &Check) -> Vec<Endpoint> {
+    match (&check.expectation, check.role) {
+        (Some((_, spec)), _) => match spec {
+            SourceSpec::Agent => Vec::new(),
+            SourceSpec::Lb(_) => check
+                .load_balancer
+                .map(|i| policy.health_check_sources(i))
+                .unwrap_or_default(),
+            SourceSpec::Addr(a) => vec![policy.endpoint(*a)],
+            SourceSpec::Net(n) => {
+                let net = Net::from_net(*n);
+                vec![Endpoint {
+                    net,
+                    groups: Vec::new(),
+                    subnet: policy.subnet_containing(net),
+                }]
+            }
+        },
+        (None, Role::Listener) => Vec::new(),
+        (None, _) => check
+            .load_balancer
+            .map(|i| policy.health_check_sources(i))
+            .unwrap_or_default(),
     }
 }

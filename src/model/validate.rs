@@ -33,6 +33,25 @@ struct Validator {
     errors: Vec<ModelError>,
 }
 
+/// The ids and names a model defines, that references must name.
+struct Ids<'m> {
+    subnets: HashSet<&'m str>,
+    groups: HashSet<&'m str>,
+    addr_groups: HashSet<&'m str>,
+    backend_groups: HashSet<&'m str>,
+}
+
+impl<'m> Ids<'m> {
+    fn of(m: &'m Model) -> Self {
+        Ids {
+            subnets: m.subnets.iter().map(|s| s.id.as_str()).collect(),
+            groups: m.security_groups.iter().map(|s| s.id.as_str()).collect(),
+            addr_groups: m.address_groups.iter().map(|s| s.id.as_str()).collect(),
+            backend_groups: m.backend_groups.iter().map(|s| s.name.as_str()).collect(),
+        }
+    }
+}
+
 impl Validator {
     fn err(&mut self, path: impl Into<String>, message: impl Into<String>) {
         self.errors.push(ModelError {
@@ -52,40 +71,59 @@ impl Validator {
         }
     }
 
+    /// Every check, in document order.
     fn run(&mut self, m: &Model) {
-        let subnets: HashSet<&str> = m.subnets.iter().map(|s| s.id.as_str()).collect();
-        let groups: HashSet<&str> = m.security_groups.iter().map(|s| s.id.as_str()).collect();
-        let addr_groups: HashSet<&str> = m.address_groups.iter().map(|s| s.id.as_str()).collect();
-        let backend_groups: HashSet<&str> =
-            m.backend_groups.iter().map(|s| s.name.as_str()).collect();
-
-        self.unique(
-            "subnet id",
-            m.subnets
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (format!("subnets[{i}].id"), s.id.as_str())),
+        let ids = Ids::of(m);
+        self.unique_ids(m);
+        self.refs(
+            "agent.security_groups",
+            &m.agent.security_groups,
+            &ids.groups,
+            "security group",
         );
+        if let Some(s) = &m.agent.subnet
+            && !ids.subnets.contains(s.as_str())
+        {
+            self.err("agent.subnet", format!("subnet {s:?} is not defined"));
+        }
+        self.load_balancers(m, &ids);
+        self.backend_groups(m, &ids);
+        for (i, sg) in m.security_groups.iter().enumerate() {
+            for (j, r) in sg.rules.iter().enumerate() {
+                self.sg_rule(
+                    &format!("security_groups[{i}].rules[{j}]"),
+                    r,
+                    &ids.groups,
+                    &ids.addr_groups,
+                );
+            }
+        }
+        self.network_acls(m, &ids);
+        self.expectations(m);
+    }
+
+    fn unique_ids(&mut self, m: &Model) {
+        fn paths<'a, T>(
+            list: &'a [T],
+            key: &'a str,
+            id: impl Fn(&T) -> &str + 'a,
+        ) -> impl Iterator<Item = (String, &'a str)> + 'a {
+            list.iter()
+                .enumerate()
+                .map(move |(i, x)| (format!("{key}[{i}].id"), id(x)))
+        }
+        self.unique("subnet id", paths(&m.subnets, "subnets", |s| &s.id));
         self.unique(
             "security group id",
-            m.security_groups
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (format!("security_groups[{i}].id"), s.id.as_str())),
+            paths(&m.security_groups, "security_groups", |s| &s.id),
         );
         self.unique(
             "network ACL id",
-            m.network_acls
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (format!("network_acls[{i}].id"), s.id.as_str())),
+            paths(&m.network_acls, "network_acls", |s| &s.id),
         );
         self.unique(
             "address group id",
-            m.address_groups
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (format!("address_groups[{i}].id"), s.id.as_str())),
+            paths(&m.address_groups, "address_groups", |s| &s.id),
         );
         self.unique(
             "load balancer name",
@@ -101,45 +139,28 @@ impl Validator {
                 .enumerate()
                 .map(|(i, s)| (format!("backend_groups[{i}].name"), s.name.as_str())),
         );
+    }
 
-        let refs = |v: &mut Self, path: String, ids: &[String], set: &HashSet<&str>, what| {
-            for (j, id) in ids.iter().enumerate() {
-                if !set.contains(id.as_str()) {
-                    v.err(
-                        format!("{path}[{j}]"),
-                        format!("{what} {id:?} is not defined"),
-                    );
-                }
+    /// Each of `ids` must name one of `set`.
+    fn refs(&mut self, path: &str, ids: &[String], set: &HashSet<&str>, what: &str) {
+        for (j, id) in ids.iter().enumerate() {
+            if !set.contains(id.as_str()) {
+                self.err(
+                    format!("{path}[{j}]"),
+                    format!("{what} {id:?} is not defined"),
+                );
             }
-        };
-
-        refs(
-            self,
-            "agent.security_groups".into(),
-            &m.agent.security_groups,
-            &groups,
-            "security group",
-        );
-        if let Some(s) = &m.agent.subnet
-            && !subnets.contains(s.as_str())
-        {
-            self.err("agent.subnet", format!("subnet {s:?} is not defined"));
         }
+    }
 
+    fn load_balancers(&mut self, m: &Model, ids: &Ids) {
         for (i, lb) in m.load_balancers.iter().enumerate() {
             let p = format!("load_balancers[{i}]");
-            refs(
-                self,
-                format!("{p}.subnets"),
-                &lb.subnets,
-                &subnets,
-                "subnet",
-            );
-            refs(
-                self,
-                format!("{p}.security_groups"),
+            self.refs(&format!("{p}.subnets"), &lb.subnets, &ids.subnets, "subnet");
+            self.refs(
+                &format!("{p}.security_groups"),
                 &lb.security_groups,
-                &groups,
+                &ids.groups,
                 "security group",
             );
             for (j, l) in lb.listeners.iter().enumerate() {
@@ -148,7 +169,7 @@ impl Validator {
                     self.err(format!("{lp}.port"), "port 0 is not a listener port");
                 }
                 if let Some(bg) = &l.backend_group
-                    && !backend_groups.contains(bg.as_str())
+                    && !ids.backend_groups.contains(bg.as_str())
                 {
                     self.err(
                         format!("{lp}.backend_group"),
@@ -156,41 +177,25 @@ impl Validator {
                     );
                 }
                 if let Some(ac) = &l.access_control {
-                    refs(
-                        self,
-                        format!("{lp}.access_control.address_groups"),
+                    self.refs(
+                        &format!("{lp}.access_control.address_groups"),
                         &ac.address_groups,
-                        &addr_groups,
+                        &ids.addr_groups,
                         "address group",
                     );
                 }
             }
         }
+    }
 
+    fn backend_groups(&mut self, m: &Model, ids: &Ids) {
         for (i, bg) in m.backend_groups.iter().enumerate() {
             let p = format!("backend_groups[{i}]");
             if bg.port == Some(0) {
                 self.err(format!("{p}.port"), "port 0 is not a traffic port");
             }
             if let Some(hc) = &bg.health_check {
-                if hc.timeout_s == 0 {
-                    self.err(
-                        format!("{p}.health_check.timeout_s"),
-                        "a timeout of 0 s never passes",
-                    );
-                }
-                if hc.interval_s == 0 {
-                    self.err(
-                        format!("{p}.health_check.interval_s"),
-                        "an interval of 0 s is not a schedule",
-                    );
-                }
-                if hc.healthy_threshold == 0 || hc.unhealthy_threshold == 0 {
-                    self.err(format!("{p}.health_check"), "thresholds must be at least 1");
-                }
-                if let Err(e) = hc.expected_codes.parse::<super::StatusSpec>() {
-                    self.err(format!("{p}.health_check.expected_codes"), e.to_string());
-                }
+                self.health_check(&p, hc);
             }
             for (j, mem) in bg.members.iter().enumerate() {
                 let mp = format!("{p}.members[{j}]");
@@ -203,69 +208,55 @@ impl Validator {
                     _ => {}
                 }
                 if let Some(s) = &mem.subnet
-                    && !subnets.contains(s.as_str())
+                    && !ids.subnets.contains(s.as_str())
                 {
                     self.err(
                         format!("{mp}.subnet"),
                         format!("subnet {s:?} is not defined"),
                     );
                 }
-                refs(
-                    self,
-                    format!("{mp}.security_groups"),
+                self.refs(
+                    &format!("{mp}.security_groups"),
                     &mem.security_groups,
-                    &groups,
+                    &ids.groups,
                     "security group",
                 );
             }
         }
+    }
 
-        for (i, sg) in m.security_groups.iter().enumerate() {
-            for (j, r) in sg.rules.iter().enumerate() {
-                self.sg_rule(
-                    &format!("security_groups[{i}].rules[{j}]"),
-                    r,
-                    &groups,
-                    &addr_groups,
-                );
-            }
+    fn health_check(&mut self, p: &str, hc: &super::HealthCheck) {
+        if hc.timeout_s == 0 {
+            self.err(
+                format!("{p}.health_check.timeout_s"),
+                "a timeout of 0 s never passes",
+            );
         }
+        if hc.interval_s == 0 {
+            self.err(
+                format!("{p}.health_check.interval_s"),
+                "an interval of 0 s is not a schedule",
+            );
+        }
+        if hc.healthy_threshold == 0 || hc.unhealthy_threshold == 0 {
+            self.err(format!("{p}.health_check"), "thresholds must be at least 1");
+        }
+        if let Err(e) = hc.expected_codes.parse::<super::StatusSpec>() {
+            self.err(format!("{p}.health_check.expected_codes"), e.to_string());
+        }
+    }
 
+    fn network_acls(&mut self, m: &Model, ids: &Ids) {
         for (i, acl) in m.network_acls.iter().enumerate() {
             let p = format!("network_acls[{i}]");
-            refs(
-                self,
-                format!("{p}.subnets"),
+            self.refs(
+                &format!("{p}.subnets"),
                 &acl.subnets,
-                &subnets,
+                &ids.subnets,
                 "subnet",
             );
             for (dir, rules) in [("inbound", &acl.inbound), ("outbound", &acl.outbound)] {
-                let mut numbers = HashSet::new();
-                for (j, r) in rules.iter().enumerate() {
-                    let rp = format!("{p}.{dir}[{j}]");
-                    if !(1..=32766).contains(&r.number) {
-                        self.err(
-                            format!("{rp}.number"),
-                            format!(
-                                "rule number {} is outside 1-32766 (32767 is the implicit default deny)",
-                                r.number
-                            ),
-                        );
-                    } else if !numbers.insert(r.number) {
-                        self.err(
-                            format!("{rp}.number"),
-                            format!("duplicate rule number {}", r.number),
-                        );
-                    }
-                    self.proto_fields(&rp, r.protocol, &r.ports, r.icmp_type, r.icmp_code);
-                    if !r.source_ports.is_any() && !r.protocol.has_ports() {
-                        self.err(
-                            format!("{rp}.source_ports"),
-                            format!("ports only apply to tcp and udp, not {}", r.protocol),
-                        );
-                    }
-                }
+                self.acl_rules(&format!("{p}.{dir}"), rules);
             }
         }
         // A subnet in two ACLs is ambiguous: the provider allows one association per subnet.
@@ -282,7 +273,38 @@ impl Validator {
                 }
             }
         }
+    }
 
+    /// One direction of an ACL: numbers in range and unique, protocol fields that apply.
+    fn acl_rules(&mut self, p: &str, rules: &[super::AclRule]) {
+        let mut numbers = HashSet::new();
+        for (j, r) in rules.iter().enumerate() {
+            let rp = format!("{p}[{j}]");
+            if !(1..=32766).contains(&r.number) {
+                self.err(
+                    format!("{rp}.number"),
+                    format!(
+                        "rule number {} is outside 1-32766 (32767 is the implicit default deny)",
+                        r.number
+                    ),
+                );
+            } else if !numbers.insert(r.number) {
+                self.err(
+                    format!("{rp}.number"),
+                    format!("duplicate rule number {}", r.number),
+                );
+            }
+            self.proto_fields(&rp, r.protocol, &r.ports, r.icmp_type, r.icmp_code);
+            if !r.source_ports.is_any() && !r.protocol.has_ports() {
+                self.err(
+                    format!("{rp}.source_ports"),
+                    format!("ports only apply to tcp and udp, not {}", r.protocol),
+                );
+            }
+        }
+    }
+
+    fn expectations(&mut self, m: &Model) {
         for (i, e) in m.expectations.iter().enumerate() {
             let p = format!("expectations[{i}]");
             if let Err(msg) = super::parse_flow_target(&e.to) {

@@ -590,9 +590,28 @@ impl Policy {
             .collect()
     }
 
-    /// Judges one flow.
+    /// Judges one flow: the listener's access control, then (where rules apply) the source's
+    /// security groups, the subnets' ACLs, the destination's security groups, and the return
+    /// path through stateless ACLs. The first component that denies ends the path.
     pub fn evaluate(&self, flow: &Flow) -> Verdict {
         let mut path = Vec::with_capacity(6);
+        let decision = self.walk(flow, &mut path);
+        Verdict { decision, path }
+    }
+
+    /// Pushes every hop of `flow` onto `path`, up to the first that denies, and returns the
+    /// decision.
+    #[inline]
+    fn walk(&self, flow: &Flow, path: &mut Vec<Hop>) -> Action {
+        if let Some(hop) = self.access_hop(flow) {
+            path.push(hop);
+            if hop.decision == Action::Deny {
+                return Action::Deny;
+            }
+        }
+        if !flow.rules_enforced {
+            return Action::Allow;
+        }
         let v6 = flow.dst.net.is_v6();
         let proto = flow.packet.ip_proto(v6);
         let (ports, icmp) = match flow.packet {
@@ -600,45 +619,6 @@ impl Policy {
             Packet::Icmp { icmp_type, code } => (PortRange::ALL, Some((icmp_type, code))),
             Packet::Other(_) => (PortRange::ALL, None),
         };
-        let deny = |path: Vec<Hop>| Verdict {
-            decision: Action::Deny,
-            path,
-        };
-
-        // 0. Listener access control.
-        if let Some((lb, li)) = flow.listener
-            && let Some((mode, nets)) = self.access.get(&(lb, li))
-        {
-            let listed = nets.iter().position(|n| match mode {
-                AccessMode::Whitelist => n.contains(flow.src.net),
-                AccessMode::Blacklist => n.overlaps(flow.src.net),
-            });
-            let (decision, rule) = match (mode, listed) {
-                (AccessMode::Whitelist, Some(i)) => (Action::Allow, RuleRef::Rule(i as u32)),
-                (AccessMode::Whitelist, None) => (Action::Deny, RuleRef::Implicit),
-                (AccessMode::Blacklist, Some(i)) => (Action::Deny, RuleRef::Rule(i as u32)),
-                (AccessMode::Blacklist, None) => (Action::Allow, RuleRef::Implicit),
-            };
-            path.push(Hop {
-                kind: HopKind::AccessControl,
-                component: lb,
-                sub: li,
-                direction: Direction::Ingress,
-                leg: Leg::Forward,
-                rule,
-                decision,
-            });
-            if decision == Action::Deny {
-                return deny(path);
-            }
-        }
-        if !flow.rules_enforced {
-            return Verdict {
-                decision: Action::Allow,
-                path,
-            };
-        }
-
         let forward_out = Probe {
             proto,
             ports,
@@ -652,94 +632,119 @@ impl Policy {
             local: flow.dst.net,
             ..forward_out
         };
-
-        // 1. Source security groups, egress.
-        if !flow.src.groups.is_empty() {
-            let hop = self.groups_hop(&flow.src.groups, Direction::Egress, &forward_out);
-            path.push(hop);
-            if hop.decision == Action::Deny {
-                return deny(path);
-            }
-        }
-
-        // 2-3. Subnet ACLs, when the flow crosses a subnet boundary.
+        // Subnet ACLs apply when the flow crosses a subnet boundary.
         let crosses = flow.src.subnet.is_none() || flow.src.subnet != flow.dst.subnet;
-        let src_acl = flow
-            .src
-            .subnet
-            .and_then(|s| self.subnet_acl.get(s as usize).copied().flatten())
-            .filter(|_| crosses);
-        let dst_acl = flow
-            .dst
-            .subnet
-            .and_then(|s| self.subnet_acl.get(s as usize).copied().flatten())
-            .filter(|_| crosses);
-        if let Some(a) = src_acl {
-            let hop = self.acl_hop(a, Direction::Egress, Leg::Forward, &forward_out);
-            path.push(hop);
-            if hop.decision == Action::Deny {
-                return deny(path);
-            }
+        let acl_of = |e: &Endpoint| {
+            e.subnet
+                .and_then(|s| self.subnet_acl.get(s as usize).copied().flatten())
+                .filter(|_| crosses)
+        };
+        let (src_acl, dst_acl) = (acl_of(&flow.src), acl_of(&flow.dst));
+        // Each hop is judged only if every earlier one allowed.
+        let mut denies = |hop: Option<Hop>| {
+            hop.is_some_and(|h| {
+                path.push(h);
+                h.decision == Action::Deny
+            })
+        };
+        // 1. Source security groups, egress.
+        if denies(
+            (!flow.src.groups.is_empty())
+                .then(|| self.groups_hop(&flow.src.groups, Direction::Egress, &forward_out)),
+        ) {
+            return Action::Deny;
         }
-        if let Some(a) = dst_acl {
-            let hop = self.acl_hop(a, Direction::Ingress, Leg::Forward, &forward_in);
-            path.push(hop);
-            if hop.decision == Action::Deny {
-                return deny(path);
-            }
+        // 2-3. The subnets' ACLs.
+        if denies(src_acl.map(|a| self.acl_hop(a, Direction::Egress, Leg::Forward, &forward_out)))
+            || denies(
+                dst_acl.map(|a| self.acl_hop(a, Direction::Ingress, Leg::Forward, &forward_in)),
+            )
+        {
+            return Action::Deny;
         }
-
         // 4. Destination security groups, ingress.
-        if !flow.dst.groups.is_empty() {
-            let hop = self.groups_hop(&flow.dst.groups, Direction::Ingress, &forward_in);
+        if denies(
+            (!flow.dst.groups.is_empty())
+                .then(|| self.groups_hop(&flow.dst.groups, Direction::Ingress, &forward_in)),
+        ) {
+            return Action::Deny;
+        }
+        self.return_path(flow, proto, src_acl, dst_acl, path)
+    }
+
+    /// Step 0: the listener's access control, when the flow goes to a listener that has one.
+    #[inline]
+    fn access_hop(&self, flow: &Flow) -> Option<Hop> {
+        let (lb, li) = flow.listener?;
+        let (mode, nets) = self.access.get(&(lb, li))?;
+        let listed = nets.iter().position(|n| match mode {
+            AccessMode::Whitelist => n.contains(flow.src.net),
+            AccessMode::Blacklist => n.overlaps(flow.src.net),
+        });
+        let (decision, rule) = match (mode, listed) {
+            (AccessMode::Whitelist, Some(i)) => (Action::Allow, RuleRef::Rule(i as u32)),
+            (AccessMode::Whitelist, None) => (Action::Deny, RuleRef::Implicit),
+            (AccessMode::Blacklist, Some(i)) => (Action::Deny, RuleRef::Rule(i as u32)),
+            (AccessMode::Blacklist, None) => (Action::Allow, RuleRef::Implicit),
+        };
+        Some(Hop {
+            kind: HopKind::AccessControl,
+            component: lb,
+            sub: li,
+            direction: Direction::Ingress,
+            leg: Leg::Forward,
+            rule,
+            decision,
+        })
+    }
+
+    /// Steps 5-6: the return path through stateless ACLs, out of the destination's subnet, then
+    /// into the source's.
+    #[inline]
+    fn return_path(
+        &self,
+        flow: &Flow,
+        proto: IpProto,
+        src_acl: Option<u32>,
+        dst_acl: Option<u32>,
+        path: &mut Vec<Hop>,
+    ) -> Action {
+        let stateless = |a: Option<u32>| a.filter(|&a| !self.acls[a as usize].stateful);
+        let (ret_dst, ret_src) = (stateless(dst_acl), stateless(src_acl));
+        if ret_dst.is_none() && ret_src.is_none() {
+            return Action::Allow;
+        }
+        let v6 = flow.dst.net.is_v6();
+        let (ports, source_ports, icmp) = match flow.packet {
+            Packet::Tcp(p) | Packet::Udp(p) => (flow.return_ports, PortRange::single(p), None),
+            Packet::Icmp { .. } => (
+                PortRange::ALL,
+                PortRange::ALL,
+                Some((if v6 { 129 } else { 0 }, 0)),
+            ),
+            Packet::Other(_) => (PortRange::ALL, PortRange::ALL, None),
+        };
+        let legs = [
+            (ret_dst, Direction::Egress, &flow.src, flow.dst.net),
+            (ret_src, Direction::Ingress, &flow.dst, flow.src.net),
+        ];
+        for (acl, direction, peer, local) in legs {
+            let Some(a) = acl else { continue };
+            let p = Probe {
+                proto,
+                ports,
+                source_ports,
+                icmp,
+                peer,
+                local,
+            };
+            let hop = self.acl_hop(a, direction, Leg::Return, &p);
             path.push(hop);
             if hop.decision == Action::Deny {
-                return deny(path);
+                return Action::Deny;
             }
         }
-
-        // 5-6. The return path through stateless ACLs.
-        let stateless = |a: &Option<u32>| a.filter(|&a| !self.acls[a as usize].stateful);
-        let (ret_dst, ret_src) = (stateless(&dst_acl), stateless(&src_acl));
-        if ret_dst.is_some() || ret_src.is_some() {
-            let (rproto, rports, rsports, ricmp) = match flow.packet {
-                Packet::Tcp(p) | Packet::Udp(p) => {
-                    (proto, flow.return_ports, PortRange::single(p), None)
-                }
-                Packet::Icmp { .. } => (
-                    proto,
-                    PortRange::ALL,
-                    PortRange::ALL,
-                    Some((if v6 { 129 } else { 0 }, 0)),
-                ),
-                Packet::Other(_) => (proto, PortRange::ALL, PortRange::ALL, None),
-            };
-            // Out of the destination's subnet, then into the source's.
-            let legs = [
-                (ret_dst, Direction::Egress, &flow.src, flow.dst.net),
-                (ret_src, Direction::Ingress, &flow.dst, flow.src.net),
-            ];
-            for (acl, direction, peer, local) in legs {
-                let Some(a) = acl else { continue };
-                let p = Probe {
-                    proto: rproto,
-                    ports: rports,
-                    source_ports: rsports,
-                    icmp: ricmp,
-                    peer,
-                    local,
-                };
-                let hop = self.acl_hop(a, direction, Leg::Return, &p);
-                path.push(hop);
-                if hop.decision == Action::Deny {
-                    return deny(path);
-                }
-            }
-        }
-        Verdict {
-            decision: Action::Allow,
-            path,
-        }
+        Action::Allow
     }
 
     fn groups_hop(&self, groups: &[u32], direction: Direction, p: &Probe) -> Hop {
