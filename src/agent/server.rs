@@ -287,30 +287,7 @@ async fn route(shared: &Shared, req: &Request<Incoming>) -> Answer {
         "/metrics" | "/findings" | "/probe" | "/-/healthy" | "/-/ready" | "/" if !get => {
             not_allowed("GET, HEAD")
         }
-        "/metrics" => {
-            let a = agent.clone();
-            // 10,000 checks are some 150,000 lines: encoded off the runtime's workers, once for
-            // every scrape that arrives while it is.
-            let page = shared.metrics_page.get(move || {
-                {
-                    let w = a.world();
-                    a.metrics.set_findings(w.findings());
-                }
-                Bytes::from(a.metrics.encode())
-            });
-            match page.await {
-                Some(page) => text(
-                    StatusCode::OK,
-                    "text/plain; version=0.0.4; charset=utf-8",
-                    page,
-                ),
-                None => text(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    PLAIN,
-                    "rendering the metrics failed (a bug; see the log)\n",
-                ),
-            }
-        }
+        "/metrics" => metrics(shared).await,
         "/probe" => {
             let scrape_timeout = req
                 .headers()
@@ -319,71 +296,108 @@ async fn route(shared: &Shared, req: &Request<Incoming>) -> Answer {
             let a = super::blackbox::handle(agent, req.uri().query(), scrape_timeout).await;
             text(a.status, a.content_type, a.body)
         }
-        "/findings" => {
-            let a = agent.clone();
-            let page = shared.findings_page.get(move || {
-                let report = a.world().report();
-                match serde_json::to_vec_pretty(&report) {
-                    Ok(mut body) => {
-                        body.push(b'\n');
-                        Bytes::from(body)
-                    }
-                    Err(e) => Bytes::from(format!("{{\"error\": \"{e}\"}}\n")),
-                }
-            });
-            match page.await {
-                Some(page) => text(StatusCode::OK, "application/json", page),
-                None => text(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    PLAIN,
-                    "rendering the findings failed (a bug; see the log)\n",
-                ),
-            }
-        }
+        "/findings" => findings(shared).await,
         "/-/healthy" => text(StatusCode::OK, PLAIN, "Healthy\n"),
-        "/-/ready" => {
-            let (done, total) = agent.world().observed();
-            if done == total {
-                text(
-                    StatusCode::OK,
-                    PLAIN,
-                    format!("Ready: {total} checks probed\n"),
-                )
-            } else {
-                text(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    PLAIN,
-                    format!("Not ready: {done} of {total} checks probed once\n"),
-                )
-            }
-        }
+        "/-/ready" => ready(agent),
         "/-/reload" => {
             if method != Method::POST && method != Method::PUT {
                 return not_allowed("POST, PUT");
             }
-            let ticket = agent.request_reload();
-            let wait = shared.limits.request_timeout;
-            match tokio::time::timeout(wait, agent.reload_done(ticket)).await {
-                Ok(Ok(n)) => text(StatusCode::OK, PLAIN, format!("Reloaded: {n} checks\n")),
-                Ok(Err(e)) => text(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    PLAIN,
-                    format!("Reload failed; the running configuration stays:\n{e}\n"),
-                ),
-                Err(_) => text(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    PLAIN,
-                    format!(
-                        "request timed out: the configuration is still being read after {}; \
-                         the reload goes on, and its result will be applied (or refused), logged \
-                         and counted in probe_agent_config_reloads_total when the read ends\n",
-                        humantime::format_duration(wait)
-                    ),
-                ),
-            }
+            reload(shared).await
         }
         "/" => text(StatusCode::OK, "text/html; charset=utf-8", INDEX),
         _ => text(StatusCode::NOT_FOUND, PLAIN, "Not found\n"),
+    }
+}
+
+/// `/metrics`: 10,000 checks are some 150,000 lines, encoded off the runtime's workers, once for
+/// every scrape that arrives while they are.
+async fn metrics(shared: &Shared) -> Answer {
+    let a = shared.agent.clone();
+    let page = shared.metrics_page.get(move || {
+        {
+            let w = a.world();
+            a.metrics.set_findings(w.findings());
+        }
+        Bytes::from(a.metrics.encode())
+    });
+    match page.await {
+        Some(page) => text(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            page,
+        ),
+        None => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            PLAIN,
+            "rendering the metrics failed (a bug; see the log)\n",
+        ),
+    }
+}
+
+/// `/findings`: the report of every check, as `probe check --output json` prints it.
+async fn findings(shared: &Shared) -> Answer {
+    let a = shared.agent.clone();
+    let page = shared.findings_page.get(move || {
+        let report = a.world().report();
+        match serde_json::to_vec_pretty(&report) {
+            Ok(mut body) => {
+                body.push(b'\n');
+                Bytes::from(body)
+            }
+            Err(e) => Bytes::from(format!("{{\"error\": \"{e}\"}}\n")),
+        }
+    });
+    match page.await {
+        Some(page) => text(StatusCode::OK, "application/json", page),
+        None => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            PLAIN,
+            "rendering the findings failed (a bug; see the log)\n",
+        ),
+    }
+}
+
+/// `/-/ready`: 200 once every check has been probed once.
+fn ready(agent: &Agent) -> Answer {
+    let (done, total) = agent.world().observed();
+    if done == total {
+        text(
+            StatusCode::OK,
+            PLAIN,
+            format!("Ready: {total} checks probed\n"),
+        )
+    } else {
+        text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            PLAIN,
+            format!("Not ready: {done} of {total} checks probed once\n"),
+        )
+    }
+}
+
+/// `/-/reload`: waits for the reload at most the request timeout (see [`super`]'s rules).
+async fn reload(shared: &Shared) -> Answer {
+    let agent = &shared.agent;
+    let ticket = agent.request_reload();
+    let wait = shared.limits.request_timeout;
+    match tokio::time::timeout(wait, agent.reload_done(ticket)).await {
+        Ok(Ok(n)) => text(StatusCode::OK, PLAIN, format!("Reloaded: {n} checks\n")),
+        Ok(Err(e)) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            PLAIN,
+            format!("Reload failed; the running configuration stays:\n{e}\n"),
+        ),
+        Err(_) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            PLAIN,
+            format!(
+                "request timed out: the configuration is still being read after {}; \
+                 the reload goes on, and its result will be applied (or refused), logged \
+                 and counted in probe_agent_config_reloads_total when the read ends\n",
+                humantime::format_duration(wait)
+            ),
+        ),
     }
 }
 

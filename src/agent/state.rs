@@ -79,100 +79,20 @@ impl World {
     ) -> Result<World, String> {
         let policy = Policy::compile(model);
         // First everything that can fail, so that a bad configuration leaves the old world whole.
-        let mut contexts: HashMap<ProbeKey, Arc<ProbeContext>> = HashMap::new();
-        let mut planned = Vec::new();
-        let mut seen_labels = std::collections::HashSet::new();
-        for mut check in diagnose::plan(&policy, None) {
-            if !check.probe_from_agent {
-                continue;
-            }
-            if let Some(i) = b.timing.interval {
-                check.interval_s = i.as_secs().clamp(1, u64::from(u32::MAX)) as u32;
-            }
-            let interval = b
-                .timing
-                .interval
-                .unwrap_or(Duration::from_secs(u64::from(check.interval_s.max(1))));
-            let mut key = ProbeKey::of(&check);
-            if let Some(t) = b.timing.timeout {
-                key.timeout = t;
-            }
-            // A probe never outlives its interval: a load balancer's timeout is always shorter.
-            key.timeout = key.timeout.min(interval);
-            let ctx = match contexts.get(&key) {
-                Some(c) => c.clone(),
-                None => {
-                    let settings = key.settings().map_err(|e| {
-                        format!(
-                            "backend group {}: health check expected_codes: {e}",
-                            check.backend_group.as_deref().unwrap_or("?")
-                        )
-                    })?;
-                    let c = Arc::new(b.base.with_settings(settings));
-                    contexts.insert(key.clone(), c.clone());
-                    c
-                }
-            };
-            let spec = plan::spec_for(&check);
-            let labels = check_labels(&check, spec.target.protocol);
-            if !seen_labels.insert(labels.clone()) {
-                // The same probe under the same name (one expectation for several load
-                // balancers): probed once.
-                continue;
-            }
-            planned.push((check, key.timeout, ctx, interval, labels, spec));
-        }
-
+        let planned = plan_checks(&policy, &b)?;
         let mut carried: HashMap<[String; 6], Slot> = HashMap::new();
         if let Some(prev) = previous {
             for s in std::mem::take(&mut prev.slots) {
                 carried.insert(s.series.labels.clone(), s);
             }
         }
-        let mut slots: Vec<Slot> = Vec::with_capacity(planned.len());
-        for (check, timeout, ctx, interval, labels, spec) in planned {
-            let protocol = spec.target.protocol;
-            let needs_rise = check
-                .load_balancer
-                .and_then(|i| model.load_balancers.get(i))
-                .is_some_and(|lb| lb.provider.profile().initially_needs_rise);
-            let initial = if needs_rise {
-                InitialRule::Rise
-            } else {
-                InitialRule::OnePass
-            };
-            let thresholds = Thresholds::new(check.rise, check.fall, initial);
-            let perspectives = diagnose::perspectives(&policy, &check, b.agent_ports);
-            let cannot_run = (protocol == Protocol::Icmp)
-                .then(|| b.icmp_error.clone())
-                .flatten();
-            let (health, latest, finding, series) = match carried.remove(&labels) {
-                Some(mut old) => {
-                    old.health.set_thresholds(thresholds);
-                    (old.health, old.latest, old.finding, old.series)
-                }
-                None => (
-                    Health::new(thresholds),
-                    None,
-                    None,
-                    metrics.series(labels, protocol),
-                ),
-            };
-            slots.push(Slot {
-                check,
-                spec,
-                ctx,
-                interval,
-                timeout,
-                perspectives,
-                health,
-                latest,
-                finding,
-                in_flight: false,
-                series,
-                cannot_run,
-            });
-        }
+        let slots: Vec<Slot> = planned
+            .into_iter()
+            .map(|p| {
+                let old = carried.remove(&p.labels);
+                slot(&policy, &b, metrics, p, old)
+            })
+            .collect();
         for gone in carried.values() {
             metrics.forget(&gone.series);
         }
@@ -275,6 +195,117 @@ pub struct Change {
     pub code: Option<diagnose::Code>,
     /// The first observation of the check.
     pub first: bool,
+}
+
+/// A check the agent will probe, before it becomes a [`Slot`].
+struct Planned {
+    check: Check,
+    timeout: Duration,
+    ctx: Arc<ProbeContext>,
+    interval: Duration,
+    labels: [String; 6],
+    spec: ProbeSpec,
+}
+
+/// Every check the agent can send, with its timing and probe context (one per settings key);
+/// the same probe under the same name (one expectation for several load balancers) once.
+fn plan_checks(policy: &Policy, b: &Build<'_>) -> Result<Vec<Planned>, String> {
+    let mut contexts: HashMap<ProbeKey, Arc<ProbeContext>> = HashMap::new();
+    let mut planned = Vec::new();
+    let mut seen_labels = std::collections::HashSet::new();
+    for mut check in diagnose::plan(policy, None) {
+        if !check.probe_from_agent {
+            continue;
+        }
+        if let Some(i) = b.timing.interval {
+            check.interval_s = i.as_secs().clamp(1, u64::from(u32::MAX)) as u32;
+        }
+        let interval = b
+            .timing
+            .interval
+            .unwrap_or(Duration::from_secs(u64::from(check.interval_s.max(1))));
+        let mut key = ProbeKey::of(&check);
+        if let Some(t) = b.timing.timeout {
+            key.timeout = t;
+        }
+        // A probe never outlives its interval: a load balancer's timeout is always shorter.
+        key.timeout = key.timeout.min(interval);
+        let ctx = match contexts.get(&key) {
+            Some(c) => c.clone(),
+            None => {
+                let settings = key.settings().map_err(|e| {
+                    format!(
+                        "backend group {}: health check expected_codes: {e}",
+                        check.backend_group.as_deref().unwrap_or("?")
+                    )
+                })?;
+                let c = Arc::new(b.base.with_settings(settings));
+                contexts.insert(key.clone(), c.clone());
+                c
+            }
+        };
+        let spec = plan::spec_for(&check);
+        let labels = check_labels(&check, spec.target.protocol);
+        if !seen_labels.insert(labels.clone()) {
+            continue;
+        }
+        planned.push(Planned {
+            check,
+            timeout: key.timeout,
+            ctx,
+            interval,
+            labels,
+            spec,
+        });
+    }
+    Ok(planned)
+}
+
+/// The slot of a planned check, taking over the threshold state, latest observation, finding
+/// and series of the same check under the previous configuration (`old`).
+fn slot(policy: &Policy, b: &Build<'_>, metrics: &Metrics, p: Planned, old: Option<Slot>) -> Slot {
+    let protocol = p.spec.target.protocol;
+    let needs_rise = p
+        .check
+        .load_balancer
+        .and_then(|i| policy.model().load_balancers.get(i))
+        .is_some_and(|lb| lb.provider.profile().initially_needs_rise);
+    let initial = if needs_rise {
+        InitialRule::Rise
+    } else {
+        InitialRule::OnePass
+    };
+    let thresholds = Thresholds::new(p.check.rise, p.check.fall, initial);
+    let perspectives = diagnose::perspectives(policy, &p.check, b.agent_ports);
+    let cannot_run = (protocol == Protocol::Icmp)
+        .then(|| b.icmp_error.clone())
+        .flatten();
+    let (health, latest, finding, series) = match old {
+        Some(mut old) => {
+            old.health.set_thresholds(thresholds);
+            (old.health, old.latest, old.finding, old.series)
+        }
+        None => (
+            Health::new(thresholds),
+            None,
+            None,
+            metrics.series(p.labels, protocol),
+        ),
+    };
+    Slot {
+        check: p.check,
+        spec: p.spec,
+        ctx: p.ctx,
+        interval: p.interval,
+        timeout: p.timeout,
+        perspectives,
+        health,
+        latest,
+        finding,
+        in_flight: false,
+        series,
+        cannot_run,
+    }
 }
 
 /// The networks `/probe` may reach by default: every configured member, load balancer address

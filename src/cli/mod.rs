@@ -17,6 +17,7 @@ use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
 use tokio::sync::mpsc;
@@ -278,39 +279,9 @@ async fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     ));
 
     let mut progress = Progress::new(total as u64, !args.no_progress);
-    // JSON is formatted and written as results arrive, in input order; only the table needs
-    // every observation kept until the end.
-    let mut rows: Vec<Option<Observation>> = match args.output {
-        Format::Table => vec![None; total],
-        Format::Json | Format::Jsonl => Vec::new(),
-    };
-    let mut json = (args.output == Format::Json).then(|| {
-        output::JsonArrayWriter::new(
-            io::BufWriter::with_capacity(1 << 16, output::PipeSafe(io::stdout())),
-            total,
-        )
-    });
-    let mut reported = vec![false; total];
-    let (mut finished, mut failed) = (0usize, 0usize);
-    let mut take = |index: usize, obs: Observation, reported: &mut [bool]| -> io::Result<()> {
-        finished += 1;
-        failed += usize::from(!obs.success);
-        if let Some(r) = reported.get_mut(index) {
-            *r = true;
-        }
-        match (&mut json, args.output) {
-            (Some(json), _) => json.push(index, &obs),
-            (None, Format::Jsonl) => output::write_json_line(&mut output::stdout(), &obs),
-            (None, _) => {
-                if let Some(slot) = rows.get_mut(index) {
-                    *slot = Some(obs);
-                }
-                Ok(())
-            }
-        }
-    };
+    let mut results = Results::new(args.output, total);
     while let Some((index, obs)) = rx.recv().await {
-        if let Err(e) = take(index, obs, &mut reported) {
+        if let Err(e) = results.take(index, obs) {
             progress.finish();
             cancel.cancel();
             return Err(e.into());
@@ -321,26 +292,14 @@ async fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     // in a run that was not cancelled: they are reported as errors, never dropped.
     let _ = engine.await;
     if !cancel.is_cancelled() {
-        let missing = engine::missing(&identities, &reported);
-        for (index, obs) in missing {
-            take(index, obs, &mut reported)?;
+        for (index, obs) in engine::missing(&identities, &results.reported) {
+            results.take(index, obs)?;
         }
     }
     progress.finish();
-    let elapsed = started.elapsed();
-    let interrupted = cancel.is_cancelled() && finished < total;
-
-    if let Some(json) = json {
-        json.finish()?;
-    } else if args.output == Format::Table {
-        let rows: Vec<Observation> = rows.into_iter().flatten().collect();
-        let mut stdout = output::stdout();
-        let color = args.color.enabled();
-        writeln!(stdout, "{}", output::render_table(&rows, color))?;
-        writeln!(stdout, "{}", output::summary_line(&rows, elapsed))?;
-        stdout.flush()?;
-    }
-    if interrupted {
+    let (finished, failed) = (results.finished, results.failed);
+    results.finish(started.elapsed(), args.color.enabled())?;
+    if cancel.is_cancelled() && finished < total {
         let _ = writeln!(
             io::stderr(),
             "probe: interrupted: {finished} of {total} probes finished"
@@ -352,6 +311,73 @@ async fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Where the observations of a sweep go as they arrive. JSON is formatted and written at once,
+/// in input order; only the table keeps every observation until the end.
+struct Results {
+    format: Format,
+    rows: Vec<Option<Observation>>,
+    json: Option<output::JsonArrayWriter<io::BufWriter<output::PipeSafe<io::Stdout>>>>,
+    /// Which entries of the plan have a result.
+    reported: Vec<bool>,
+    finished: usize,
+    failed: usize,
+}
+
+impl Results {
+    fn new(format: Format, total: usize) -> Self {
+        Results {
+            format,
+            rows: match format {
+                Format::Table => vec![None; total],
+                Format::Json | Format::Jsonl => Vec::new(),
+            },
+            json: (format == Format::Json).then(|| {
+                output::JsonArrayWriter::new(
+                    io::BufWriter::with_capacity(1 << 16, output::PipeSafe(io::stdout())),
+                    total,
+                )
+            }),
+            reported: vec![false; total],
+            finished: 0,
+            failed: 0,
+        }
+    }
+
+    /// Takes the observation of plan entry `index`.
+    fn take(&mut self, index: usize, obs: Observation) -> io::Result<()> {
+        self.finished += 1;
+        self.failed += usize::from(!obs.success);
+        if let Some(r) = self.reported.get_mut(index) {
+            *r = true;
+        }
+        match (&mut self.json, self.format) {
+            (Some(json), _) => json.push(index, &obs),
+            (None, Format::Jsonl) => output::write_json_line(&mut output::stdout(), &obs),
+            (None, _) => {
+                if let Some(slot) = self.rows.get_mut(index) {
+                    *slot = Some(obs);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Closes the JSON array, or prints the table and its summary line.
+    fn finish(self, elapsed: Duration, color: bool) -> io::Result<()> {
+        if let Some(json) = self.json {
+            return json.finish();
+        }
+        if self.format == Format::Table {
+            let rows: Vec<Observation> = self.rows.into_iter().flatten().collect();
+            let mut stdout = output::stdout();
+            writeln!(stdout, "{}", output::render_table(&rows, color))?;
+            writeln!(stdout, "{}", output::summary_line(&rows, elapsed))?;
+            stdout.flush()?;
+        }
+        Ok(())
+    }
 }
 
 /// Cancels the run on Ctrl-C or SIGTERM.

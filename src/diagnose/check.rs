@@ -128,66 +128,76 @@ pub fn plan(policy: &Policy, only: Option<&str>) -> Vec<Check> {
         }
     }
     if only.is_none() {
-        for (li, lb) in model.load_balancers.iter().enumerate() {
-            let Some(vip) = lb.address else { continue };
-            for (ti, l) in lb.listeners.iter().enumerate() {
-                let packet = Packet::transport(l.protocol.transport(), l.port);
-                checks.push(Check {
-                    backend: l
-                        .name
-                        .clone()
-                        .unwrap_or_else(|| format!("{}:{}", lb.name, l.port)),
-                    backend_group: l.backend_group.clone(),
-                    load_balancer: Some(li),
-                    listener: Some(ti),
-                    role: Role::Listener,
-                    address: vip,
-                    packet,
-                    probe: ProbeKind::for_packet(packet),
-                    timeout_s: 5,
-                    interval_s: DEFAULT_INTERVAL_S,
-                    rise: 1,
-                    fall: 1,
-                    traffic_packet: None,
-                    expectation: None,
-                    probe_from_agent: true,
-                });
-            }
-        }
-        for (i, e) in model.expectations.iter().enumerate() {
-            let (Ok(to), Ok(from)) = (
-                crate::policy::parse_flow_target(&e.to),
-                crate::policy::parse_source(&e.from),
-            ) else {
-                continue;
-            };
-            let from_agent = match &from {
-                SourceSpec::Agent => true,
-                SourceSpec::Addr(a) => Some(*a) == model.agent.address,
-                _ => false,
-            };
-            // `from: lb` stands for every load balancer: one check each.
-            let lbs: Vec<Option<usize>> = match &from {
-                SourceSpec::Lb(Some(n)) => {
-                    vec![model.load_balancers.iter().position(|l| &l.name == n)]
-                }
-                SourceSpec::Lb(None) => (0..model.load_balancers.len()).map(Some).collect(),
-                _ => vec![None],
-            };
-            let name = e
-                .name
-                .clone()
-                .unwrap_or_else(|| format!("expectation #{}", i + 1));
-            for lb in lbs {
-                let mut check = Check::expectation(name.clone(), lb, to, e.decision, from.clone());
-                // One probe per expectation is enough: the agent sends the same packet
-                // whichever load balancer the check stands for.
-                check.probe_from_agent = from_agent && lb.is_none_or(|i| i == 0);
-                checks.push(check);
-            }
-        }
+        plan_listeners(policy, &mut checks);
+        plan_expectations(policy, &mut checks);
     }
     checks
+}
+
+/// Each listener of a load balancer with an address, probed there through its access control.
+fn plan_listeners(policy: &Policy, out: &mut Vec<Check>) {
+    for (li, lb) in policy.model().load_balancers.iter().enumerate() {
+        let Some(vip) = lb.address else { continue };
+        for (ti, l) in lb.listeners.iter().enumerate() {
+            let packet = Packet::transport(l.protocol.transport(), l.port);
+            out.push(Check {
+                backend: l
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("{}:{}", lb.name, l.port)),
+                backend_group: l.backend_group.clone(),
+                load_balancer: Some(li),
+                listener: Some(ti),
+                role: Role::Listener,
+                address: vip,
+                packet,
+                probe: ProbeKind::for_packet(packet),
+                timeout_s: 5,
+                interval_s: DEFAULT_INTERVAL_S,
+                rise: 1,
+                fall: 1,
+                traffic_packet: None,
+                expectation: None,
+                probe_from_agent: true,
+            });
+        }
+    }
+}
+
+/// Each expectation, once per load balancer it stands for (`from: lb` stands for every one).
+fn plan_expectations(policy: &Policy, out: &mut Vec<Check>) {
+    let model = policy.model();
+    for (i, e) in model.expectations.iter().enumerate() {
+        let (Ok(to), Ok(from)) = (
+            crate::policy::parse_flow_target(&e.to),
+            crate::policy::parse_source(&e.from),
+        ) else {
+            continue;
+        };
+        let from_agent = match &from {
+            SourceSpec::Agent => true,
+            SourceSpec::Addr(a) => Some(*a) == model.agent.address,
+            _ => false,
+        };
+        let lbs: Vec<Option<usize>> = match &from {
+            SourceSpec::Lb(Some(n)) => {
+                vec![model.load_balancers.iter().position(|l| &l.name == n)]
+            }
+            SourceSpec::Lb(None) => (0..model.load_balancers.len()).map(Some).collect(),
+            _ => vec![None],
+        };
+        let name = e
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("expectation #{}", i + 1));
+        for lb in lbs {
+            let mut check = Check::expectation(name.clone(), lb, to, e.decision, from.clone());
+            // One probe per expectation is enough: the agent sends the same packet
+            // whichever load balancer the check stands for.
+            check.probe_from_agent = from_agent && lb.is_none_or(|i| i == 0);
+            out.push(check);
+        }
+    }
 }
 
 fn plan_member(bg: &BackendGroup, m: &Member, lb: Option<usize>, out: &mut Vec<Check>) {

@@ -106,7 +106,8 @@ fn observed_words(obs: &Observation) -> String {
     s
 }
 
-/// The one-line summary of a finding.
+/// The one-line summary of a finding. One arm per code, kept in one function on purpose: it is a
+/// table of sentences, and a code's wording is easiest to review beside the others'.
 pub fn summary_for(policy: &Policy, check: &Check, p: &Perspectives, f: &Finding) -> String {
     let lb_src = source_words(policy, check, p.lb_source.as_ref(), false);
     let agent_src = source_words(policy, check, policy.agent_endpoint().as_ref(), true);

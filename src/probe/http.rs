@@ -350,101 +350,128 @@ pub async fn probe(spec: &ProbeSpec, settings: &ProbeSettings, roots: &TlsRoots)
         body_truncated: false,
         location: None,
     };
-
     // Everything about the request is checked before a connection is opened: a request that
     // cannot be sent must not cost the server a connection.
     let request = match build_request(spec, settings) {
         Ok(r) => r,
         Err(e) => return Observation::error(&spec.target, Some(spec.addr.ip()), e),
     };
-    let stream = match sys::tcp_connect(spec.addr, deadline).await {
-        Ok(Connect::Established(socket)) => {
-            match tokio::net::TcpStream::from_std(std::net::TcpStream::from(socket)) {
-                Ok(stream) => Bounded::new(stream, deadline),
-                Err(e) => {
-                    return Observation::error(
-                        &spec.target,
-                        Some(spec.addr.ip()),
-                        format!("cannot register the connection: {e}"),
-                    );
-                }
-            }
-        }
-        Ok(Connect::Failed { errno, icmp }) => {
-            obs.rtt_ms = Some(millis(start.elapsed()));
-            super::tcp::apply_failure(&mut obs, spec, errno, icmp);
+    let stream = match connect(spec, start, deadline, &mut obs).await {
+        Ok(stream) => stream,
+        Err(Some(error)) => return error,
+        Err(None) => {
             obs.http = Some(info);
             return obs;
-        }
-        Ok(Connect::TimedOut) => {
-            obs.http = Some(info);
-            return obs;
-        }
-        Err(e) => {
-            return Observation::error(
-                &spec.target,
-                Some(spec.addr.ip()),
-                format!("cannot connect: {e}"),
-            );
         }
     };
     let connected = start.elapsed();
     info.phases.connect = Some(seconds(connected));
     obs.rtt_ms = Some(millis(connected));
     obs.state = State::Open;
-
+    let exchanged = Exchange {
+        request,
+        settings,
+        deadline,
+    };
     if spec.target.protocol == Protocol::Https {
-        obs.phase = Phase::Tls;
-        let tls_start = Instant::now();
-        let verifier = Arc::new(CapturingVerifier {
-            webpki: roots.webpki(),
-            provider: roots.provider.clone(),
-            insecure: settings.http.insecure,
-            leaf: Mutex::new(None),
-        });
         // Boxed: the handshake's state is large, and only HTTPS probes should carry it.
-        let tls = Box::pin(tls_handshake(
-            spec,
-            settings,
-            roots,
-            verifier.clone(),
-            stream,
-            deadline,
+        Box::pin(over_tls(
+            spec, roots, stream, exchanged, &mut obs, &mut info,
         ))
         .await;
-        info.phases.tls = Some(seconds(tls_start.elapsed()));
-        let leaf = verifier.leaf.lock().ok().and_then(|mut l| l.take());
-        let mut tls_info = TlsInfo::default();
-        if let Some(der) = leaf {
-            certificate_expiry(&der, &mut tls_info);
-        }
-        match tls {
-            Ok(stream) => {
-                tls_info.version = stream.get_ref().1.protocol_version().map(version_name);
-                obs.tls = Some(tls_info);
-                exchange(stream, request, settings, deadline, &mut obs, &mut info).await;
-            }
-            Err(TlsFailure::Timeout) => {
-                obs.reason = Reason::Timeout;
-                obs.detail = Some(format!(
-                    "no complete TLS handshake within {} (phase tls)",
-                    humantime::format_duration(settings.timeout)
-                ));
-                tls_info.error = Some("TLS handshake did not finish before the deadline".into());
-                obs.tls = Some(tls_info);
-            }
-            Err(TlsFailure::Handshake(e)) => {
-                obs.reason = Reason::TlsError;
-                obs.detail = Some(format!("TLS handshake failed: {e}"));
-                tls_info.error = Some(e);
-                obs.tls = Some(tls_info);
-            }
-        }
     } else {
-        exchange(stream, request, settings, deadline, &mut obs, &mut info).await;
+        exchange(stream, exchanged, &mut obs, &mut info).await;
     }
     obs.http = Some(info);
     obs
+}
+
+/// The TCP connection of a probe. `Err(None)`: it failed or timed out, as `obs` now says;
+/// `Err(Some(error))`: the probe could not run.
+async fn connect(
+    spec: &ProbeSpec,
+    start: Instant,
+    deadline: Instant,
+    obs: &mut Observation,
+) -> Result<Bounded<tokio::net::TcpStream>, Option<Observation>> {
+    let cannot = |what: String| Some(Observation::error(&spec.target, Some(spec.addr.ip()), what));
+    match sys::tcp_connect(spec.addr, deadline).await {
+        Ok(Connect::Established(socket)) => {
+            tokio::net::TcpStream::from_std(std::net::TcpStream::from(socket))
+                .map(|stream| Bounded::new(stream, deadline))
+                .map_err(|e| cannot(format!("cannot register the connection: {e}")))
+        }
+        Ok(Connect::Failed { errno, icmp }) => {
+            obs.rtt_ms = Some(millis(start.elapsed()));
+            super::tcp::apply_failure(obs, spec, errno, icmp);
+            Err(None)
+        }
+        Ok(Connect::TimedOut) => Err(None),
+        Err(e) => Err(cannot(format!("cannot connect: {e}"))),
+    }
+}
+
+/// What the exchange over a connection needs: the request, the settings, the deadline.
+struct Exchange<'a> {
+    request: Request<Empty<Bytes>>,
+    settings: &'a ProbeSettings,
+    deadline: Instant,
+}
+
+/// The TLS handshake, then the exchange; the certificate is read whatever the outcome.
+async fn over_tls(
+    spec: &ProbeSpec,
+    roots: &TlsRoots,
+    stream: Bounded<tokio::net::TcpStream>,
+    x: Exchange<'_>,
+    obs: &mut Observation,
+    info: &mut HttpInfo,
+) {
+    obs.phase = Phase::Tls;
+    let tls_start = Instant::now();
+    let verifier = Arc::new(CapturingVerifier {
+        webpki: roots.webpki(),
+        provider: roots.provider.clone(),
+        insecure: x.settings.http.insecure,
+        leaf: Mutex::new(None),
+    });
+    let tls = tls_handshake(
+        spec,
+        x.settings,
+        roots,
+        verifier.clone(),
+        stream,
+        x.deadline,
+    )
+    .await;
+    info.phases.tls = Some(seconds(tls_start.elapsed()));
+    let leaf = verifier.leaf.lock().ok().and_then(|mut l| l.take());
+    let mut tls_info = TlsInfo::default();
+    if let Some(der) = leaf {
+        certificate_expiry(&der, &mut tls_info);
+    }
+    match tls {
+        Ok(stream) => {
+            tls_info.version = stream.get_ref().1.protocol_version().map(version_name);
+            obs.tls = Some(tls_info);
+            exchange(stream, x, obs, info).await;
+        }
+        Err(TlsFailure::Timeout) => {
+            obs.reason = Reason::Timeout;
+            obs.detail = Some(format!(
+                "no complete TLS handshake within {} (phase tls)",
+                humantime::format_duration(x.settings.timeout)
+            ));
+            tls_info.error = Some("TLS handshake did not finish before the deadline".into());
+            obs.tls = Some(tls_info);
+        }
+        Err(TlsFailure::Handshake(e)) => {
+            obs.reason = Reason::TlsError;
+            obs.detail = Some(format!("TLS handshake failed: {e}"));
+            tls_info.error = Some(e);
+            obs.tls = Some(tls_info);
+        }
+    }
 }
 
 enum TlsFailure {
@@ -579,16 +606,15 @@ pub fn request_path(raw: &str) -> String {
 }
 
 /// Sends the request and reads the response over an established connection.
-async fn exchange<IO>(
-    io: IO,
-    request: Request<Empty<Bytes>>,
-    settings: &ProbeSettings,
-    deadline: Instant,
-    obs: &mut Observation,
-    info: &mut HttpInfo,
-) where
+async fn exchange<IO>(io: IO, x: Exchange<'_>, obs: &mut Observation, info: &mut HttpInfo)
+where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let Exchange {
+        request,
+        settings,
+        deadline,
+    } = x;
     obs.phase = Phase::Processing;
     let processing_start = Instant::now();
     let timed_out = |obs: &mut Observation| {
@@ -639,41 +665,59 @@ async fn exchange<IO>(
 
     obs.phase = Phase::Transfer;
     let transfer_start = Instant::now();
-    let mut body = response.into_body();
-    let mut read: u64 = 0;
-    loop {
-        let frame = drive(conn.as_mut(), &mut conn_done, body.frame());
-        match timeout_at(deadline, frame).await {
-            Err(_) => {
-                info.body_bytes = Some(read);
-                return timed_out(obs);
-            }
-            Ok(None) => break,
-            Ok(Some(Err(e))) => {
-                info.body_bytes = Some(read);
-                return if late() {
-                    timed_out(obs)
-                } else {
-                    http_error(obs, e)
-                };
-            }
-            Ok(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    read += data.len() as u64;
-                    if read >= settings.http.body_limit {
-                        info.body_truncated = true;
-                        break;
-                    }
-                }
-            }
+    let body = response.into_body();
+    let limit = settings.http.body_limit;
+    let read = match read_body(conn.as_mut(), &mut conn_done, body, limit, deadline).await {
+        Ok((read, truncated)) => {
+            info.body_truncated = truncated;
+            read
         }
-    }
+        Err((read, failure)) => {
+            info.body_bytes = Some(read);
+            return match failure {
+                Some(e) if !late() => http_error(obs, e),
+                _ => timed_out(obs),
+            };
+        }
+    };
     info.phases.transfer = Some(seconds(transfer_start.elapsed()));
     info.body_bytes = Some(read);
     obs.phase = Phase::Done;
     obs.success = info.matched;
     if !info.matched {
         obs.detail = Some(format!("status {status} not in {}", settings.http.expect));
+    }
+}
+
+/// Reads (and counts, never keeps) the body up to `limit` bytes, driving the connection: the bytes
+/// read and whether the body was cut at the limit, or the bytes read before it ended badly
+/// (`None`: the deadline; `Some`: a broken body).
+async fn read_body<C>(
+    mut conn: Pin<&mut C>,
+    conn_done: &mut bool,
+    mut body: hyper::body::Incoming,
+    limit: u64,
+    deadline: Instant,
+) -> Result<(u64, bool), (u64, Option<hyper::Error>)>
+where
+    C: Future<Output = Result<(), hyper::Error>>,
+{
+    let mut read: u64 = 0;
+    loop {
+        let frame = drive(conn.as_mut(), conn_done, body.frame());
+        match timeout_at(deadline, frame).await {
+            Err(_) => return Err((read, None)),
+            Ok(None) => return Ok((read, false)),
+            Ok(Some(Err(e))) => return Err((read, Some(e))),
+            Ok(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    read += data.len() as u64;
+                    if read >= limit {
+                        return Ok((read, true));
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -145,7 +145,8 @@ pub(crate) struct SubnetFix<'a> {
     pub zone: Option<&'a str>,
 }
 
-/// The minimal fix of finding `f`, or `None` when nothing needs fixing.
+/// The minimal fix of finding `f`, or `None` when nothing needs fixing. One arm per code, kept
+/// whole like [`super::summary_for`]: a table, exhaustive, so a new code must say its fix.
 pub fn fix_for(policy: &Policy, check: &Check, p: &Perspectives, f: &Finding) -> Option<String> {
     let prov = provider(policy, check);
     let verdict_fix = |v: &Verdict, src: Option<&Endpoint>| -> Option<String> {
