@@ -249,11 +249,11 @@ pub(crate) fn model_of(
             (model, Placer::Yaml(bytes))
         }
         Input::Aws(files) => {
-            let (model, origins) = aws::import_with_origins(&files, agent_address)?;
+            let (model, origins) = aws::IMPORTER.import(&files, agent_address)?;
             (model, Placer::Import(files, origins))
         }
         Input::Huawei(files) => {
-            let (model, origins) = huawei::import_with_origins(&files, agent_address)?;
+            let (model, origins) = huawei::IMPORTER.import(&files, agent_address)?;
             (model, Placer::Import(files, origins))
         }
     };

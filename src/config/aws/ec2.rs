@@ -875,7 +875,8 @@ pub(super) fn warn_prefix_lists(missing: &Missing) {
 mod tests {
     use super::*;
     use crate::config::aws::import;
-    use crate::config::aws::tests::{INSTANCES, SUBNETS_AND_GROUPS, err, ip, json, net, ok};
+    use crate::config::aws::tests::{INSTANCES, SUBNETS_AND_GROUPS, err, ok};
+    use crate::config::import::testing::{ip, json_file as json, net};
     use crate::model::validate;
 
     /// The `describe-security-groups` and `describe-network-acls` examples of

@@ -560,7 +560,8 @@ fn member(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::aws::tests::{INSTANCES, SUBNETS_AND_GROUPS, err, ip, json, ok};
+    use crate::config::aws::tests::{INSTANCES, SUBNETS_AND_GROUPS, err, ok};
+    use crate::config::import::testing::{ip, json_file as json};
 
     const TWO_GROUPS: &str = r#"{"TargetGroups": [
         {"TargetGroupArn": "arn:tg/a", "TargetGroupName": "a", "Protocol": "TCP", "Port": 80,

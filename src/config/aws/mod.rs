@@ -46,7 +46,8 @@ pub(crate) const NOT_IN_DUMP: &str = "(not in the dump)";
 /// The API families, in the order messages list their keys.
 const FAMILIES: &[Family<Dump>] = &[elbv2::FAMILY, ec2::FAMILY, elb::FAMILY];
 
-const IMPORTER: Importer<Dump> = Importer {
+/// The importer; [`import`] without the origins.
+pub(crate) const IMPORTER: Importer<Dump> = Importer {
     families: FAMILIES,
     unrecognised,
 };
@@ -60,21 +61,7 @@ const PLACEHOLDERS: Placeholders = Placeholders {
 /// feed it. With `agent_address`, the agent's security groups and subnet come from the instance
 /// interface that has that address. Not validated: [`super::load`] does that.
 pub fn import(files: &[JsonFile], agent_address: Option<IpAddr>) -> Result<Model, ConfigError> {
-    import_with_origins(files, agent_address).map(|(model, _)| model)
-}
-
-/// [`import`], also saying which file and JSON path each item of the model came from.
-pub(crate) fn import_with_origins(
-    files: &[JsonFile],
-    agent_address: Option<IpAddr>,
-) -> Result<(Model, Origins), ConfigError> {
-    IMPORTER.import(files, agent_address)
-}
-
-/// Reads every JSON file of `dir` and builds the model.
-#[cfg(test)]
-fn load_dir(dir: &Path, agent_address: Option<IpAddr>) -> Result<Model, ConfigError> {
-    import(&super::read_json_dir(dir)?, agent_address)
+    IMPORTER.model(files, agent_address)
 }
 
 fn unrecognised(found: &[String], known: &[&str]) -> String {
@@ -92,7 +79,7 @@ fn unrecognised(found: &[String], known: &[&str]) -> String {
 
 /// Everything read from the directory, before it becomes a model.
 #[derive(Debug)]
-struct Dump {
+pub(crate) struct Dump {
     subnets: Collection<ec2::RawSubnet>,
     security_groups: Collection<ec2::RawSecurityGroup>,
     sg_rules: Collection<ec2::RawSgRule>,
@@ -177,6 +164,7 @@ mod tests {
     use ipnet::IpNet;
 
     use super::*;
+    use crate::config::import::testing::{self, ip, json_file as json, net};
     use crate::model::{
         AclRule, Action, Agent, AppProto, Direction, HealthCheckPort, HealthCheckProto, IpProto,
         LbKind, Listener, Member, PortRange, Provider, ReportedHealth, SecurityGroup, TargetType,
@@ -201,29 +189,16 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/aws/alb-private")
     }
 
-    pub(super) fn json(name: &str, text: &str) -> JsonFile {
-        JsonFile::new(PathBuf::from(name), text.as_bytes().to_vec()).expect("valid JSON")
+    fn load_dir(dir: &Path, agent_address: Option<IpAddr>) -> Result<Model, ConfigError> {
+        testing::load_dir(&IMPORTER, dir, agent_address)
     }
 
     pub(super) fn ok(files: &[JsonFile]) -> Model {
-        let model = import(files, None).expect("imports");
-        assert_eq!(validate(&model), vec![], "model does not validate");
-        model
+        testing::valid(import(files, None))
     }
 
     pub(super) fn err(files: &[JsonFile]) -> String {
-        match import(files, None) {
-            Ok(m) => panic!("imported: {m:?}"),
-            Err(e) => e.to_string(),
-        }
-    }
-
-    pub(super) fn ip(s: &str) -> IpAddr {
-        s.parse().expect("an address")
-    }
-
-    pub(super) fn net(s: &str) -> IpNet {
-        s.parse().expect("a CIDR")
+        testing::failure(import(files, None))
     }
 
     pub(super) const INSTANCES: &str = r#"{"Reservations": [{"Instances": [{

@@ -173,7 +173,8 @@ fn server_groups(
 
 #[cfg(test)]
 mod tests {
-    use crate::config::huawei::tests::{doc, import_err};
+    use crate::config::huawei::tests::import_err;
+    use crate::config::import::testing::json_file as doc;
 
     #[test]
     fn server_groups_must_be_dumped() {

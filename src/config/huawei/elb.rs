@@ -143,23 +143,16 @@ pub(super) struct RawLb {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 enum ListenerProto {
-    #[serde(rename = "TCP")]
     Tcp,
-    #[serde(rename = "UDP")]
     Udp,
-    #[serde(rename = "HTTP")]
     Http,
-    #[serde(rename = "HTTPS")]
     Https,
-    #[serde(rename = "TERMINATED_HTTPS")]
     TerminatedHttps,
-    #[serde(rename = "QUIC")]
     Quic,
-    #[serde(rename = "TLS")]
     Tls,
     /// Gateway load balancers: every protocol and port; not something a probe can target.
-    #[serde(rename = "IP")]
     Ip,
 }
 
@@ -195,22 +188,15 @@ struct RawListenerIpGroup {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 enum PoolProto {
-    #[serde(rename = "TCP")]
     Tcp,
-    #[serde(rename = "UDP")]
     Udp,
-    #[serde(rename = "HTTP")]
     Http,
-    #[serde(rename = "HTTPS")]
     Https,
-    #[serde(rename = "TLS")]
     Tls,
-    #[serde(rename = "QUIC")]
     Quic,
-    #[serde(rename = "GRPC")]
     Grpc,
-    #[serde(rename = "IP")]
     Ip,
 }
 
@@ -263,18 +249,13 @@ struct RawMemberReason {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 enum MonitorType {
-    #[serde(rename = "TCP")]
     Tcp,
-    #[serde(rename = "UDP_CONNECT")]
     UdpConnect,
-    #[serde(rename = "HTTP")]
     Http,
-    #[serde(rename = "HTTPS")]
     Https,
-    #[serde(rename = "TLS")]
     Tls,
-    #[serde(rename = "GRPC")]
     Grpc,
 }
 
@@ -547,6 +528,17 @@ fn member_pool<'a>(
     }
 }
 
+/// `protocol_port`, which must be set and not 0: the model has no "the listener's port" nor
+/// "every port"; `missing` says which.
+fn protocol_port<T>(
+    item: &Item<T>,
+    port: Option<u16>,
+    missing: impl FnOnce() -> String,
+) -> Result<u16, ImportError> {
+    port.filter(|&p| p > 0)
+        .ok_or_else(|| item.err("protocol_port", missing()))
+}
+
 /// One member; its subnet from the subnets dump, its security groups from its server's.
 fn member(
     item: &Item<MemberIn>,
@@ -554,19 +546,13 @@ fn member(
     servers: &ServerIndex,
 ) -> Result<Member, ImportError> {
     let m = &item.value.raw;
-    let port = match m.protocol_port {
-        Some(p) if p > 0 => p,
-        _ => {
-            return Err(item.err(
-                "protocol_port",
-                format!(
-                    "{} has no port; pools that forward on the listener's port \
-                     (any_port_enable) are not supported",
-                    member_label(m)
-                ),
-            ));
-        }
-    };
+    let port = protocol_port(item, m.protocol_port, || {
+        format!(
+            "{} has no port; pools that forward on the listener's port (any_port_enable) are \
+             not supported",
+            member_label(m)
+        )
+    })?;
     Ok(Member {
         name: owned(&m.name),
         address: m.address,
@@ -728,18 +714,12 @@ fn listener(
             ));
         }
     };
-    let port = match l.protocol_port {
-        Some(p) if p > 0 => p,
-        _ => {
-            return Err(item.err(
-                "protocol_port",
-                format!(
-                    "listener {} has no port; all-port listeners (port_ranges) are not supported",
-                    l.id
-                ),
-            ));
-        }
-    };
+    let port = protocol_port(item, l.protocol_port, || {
+        format!(
+            "listener {} has no port; all-port listeners (port_ranges) are not supported",
+            l.id
+        )
+    })?;
     let backend_group = match text(&l.default_pool_id) {
         None => None,
         Some(pid) => Some(pools.get(pid).cloned().ok_or_else(|| {
@@ -799,7 +779,8 @@ fn access_control(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::huawei::tests::{doc, group, import_err, import_ok, net};
+    use crate::config::huawei::tests::{group, import_err, import_ok};
+    use crate::config::import::testing::{json_file as doc, net};
 
     #[test]
     fn members_of_several_pools_need_a_pool_id() {

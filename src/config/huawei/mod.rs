@@ -55,7 +55,8 @@ use crate::model::{AddressGroup, Model};
 /// The API families, in the order messages list their keys.
 const FAMILIES: &[Family<Dump>] = &[elb::FAMILY, vpc::FAMILY, ecs::FAMILY];
 
-const IMPORTER: Importer<Dump> = Importer {
+/// The importer; [`import`] without the origins.
+pub(crate) const IMPORTER: Importer<Dump> = Importer {
     families: FAMILIES,
     unrecognised,
 };
@@ -72,21 +73,7 @@ const PLACEHOLDERS: Placeholders = Placeholders {
 /// `agent_address` is where `probe` runs; with a `servers` dump it also gives the agent's
 /// security groups.
 pub fn import(files: &[JsonFile], agent_address: Option<IpAddr>) -> Result<Model, ConfigError> {
-    import_with_origins(files, agent_address).map(|(model, _)| model)
-}
-
-/// [`import`], also saying which file and JSON path each item of the model came from.
-pub(crate) fn import_with_origins(
-    files: &[JsonFile],
-    agent_address: Option<IpAddr>,
-) -> Result<(Model, Origins), ConfigError> {
-    IMPORTER.import(files, agent_address)
-}
-
-/// Reads every JSON file of `dir` and builds the model.
-#[cfg(test)]
-fn load_dir(dir: &Path, agent_address: Option<IpAddr>) -> Result<Model, ConfigError> {
-    import(&super::read_json_dir(dir)?, agent_address)
+    IMPORTER.model(files, agent_address)
 }
 
 fn unrecognised(found: &[String], known: &[&str]) -> String {
@@ -138,7 +125,7 @@ fn add_address_group<T>(
 /// agree where saved twice; security groups, their rules, members and firewalls merge their own
 /// way.
 #[derive(Debug)]
-struct Dump {
+pub(crate) struct Dump {
     loadbalancers: Collection<elb::RawLb>,
     listeners: Collection<elb::RawListener>,
     pools: Collection<elb::RawPool>,
@@ -219,11 +206,16 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
+    use crate::config::import::testing::{self, ip, json_file as doc, net};
     use crate::model::{
         AccessControl, AccessMode, AclRule, Action, AppProto, BackendGroup, Direction, HealthCheck,
         HealthCheckPort, HealthCheckProto, IpProto, LbKind, Listener, Member, PortRange, PortSet,
         Provider, ReportedHealth, Subnet, validate,
     };
+
+    fn load_dir(dir: &Path, agent_address: Option<IpAddr>) -> Result<Model, ConfigError> {
+        testing::load_dir(&IMPORTER, dir, agent_address)
+    }
 
     fn fixture(name: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -239,31 +231,13 @@ mod tests {
         m
     }
 
-    pub(super) fn doc(name: &str, json: &str) -> JsonFile {
-        JsonFile::new(PathBuf::from(name), json.as_bytes().to_vec()).expect("valid JSON")
-    }
-
     /// Imports inline documents and checks that the model validates.
     pub(super) fn import_ok(docs: &[JsonFile]) -> Model {
-        let m = import(docs, None).expect("imports");
-        let errors = validate(&m);
-        assert!(errors.is_empty(), "{errors:?}");
-        m
+        testing::valid(import(docs, None))
     }
 
     pub(super) fn import_err(docs: &[JsonFile]) -> String {
-        match import(docs, None) {
-            Ok(m) => panic!("expected an error, got {m:?}"),
-            Err(e) => e.to_string(),
-        }
-    }
-
-    pub(super) fn net(s: &str) -> IpNet {
-        s.parse().expect("CIDR")
-    }
-
-    pub(super) fn ip(s: &str) -> IpAddr {
-        s.parse().expect("address")
+        testing::failure(import(docs, None))
     }
 
     pub(super) fn group<'a>(m: &'a Model, name: &str) -> &'a BackendGroup {

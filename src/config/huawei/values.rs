@@ -253,7 +253,7 @@ fn parse_address_entry(s: &str) -> Result<Vec<IpNet>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::huawei::tests::net;
+    use crate::config::import::testing::net;
 
     #[test]
     fn address_entries() {

@@ -731,7 +731,8 @@ impl Firewall<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::huawei::tests::{doc, group, import_err, import_ok, net};
+    use crate::config::huawei::tests::{group, import_err, import_ok};
+    use crate::config::import::testing::{json_file as doc, net};
 
     #[test]
     fn old_style_port_ranges() {

@@ -22,6 +22,8 @@ mod collection;
 mod error;
 mod json_file;
 mod placeholders;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -82,7 +84,17 @@ pub(crate) struct Importer<D: 'static> {
 }
 
 impl<D: Dump> Importer<D> {
-    /// Builds the model from dump files already in memory. Pure: no I/O.
+    /// [`Importer::import`] without the origins.
+    pub(crate) fn model(
+        &self,
+        files: &[JsonFile],
+        agent_address: Option<IpAddr>,
+    ) -> Result<Model, ConfigError> {
+        self.import(files, agent_address).map(|(model, _)| model)
+    }
+
+    /// Builds the model from dump files already in memory, and says which file and JSON path
+    /// each of its items came from. Pure: no I/O.
     pub(crate) fn import(
         &self,
         files: &[JsonFile],
