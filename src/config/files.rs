@@ -55,7 +55,7 @@ pub(crate) const PEM_LIMIT: Limit = Limit {
 /// Loads and validates a model from any source. `agent_address` (from `--source`) lets the
 /// importers find the agent's own interface and security groups. Consistency problems are placed
 /// in the file: line and column of the YAML value, or the dump file, JSON path, line and column
-/// of the object an imported item came from. The reading is done here; [`super::model_of`] does
+/// of the object an imported item came from. The reading is done here; `super::model_of` does
 /// the rest.
 pub fn load(source: &Source, agent_address: Option<IpAddr>) -> Result<Model, ConfigError> {
     let input = match source {

@@ -1,30 +1,30 @@
 //! Reading the expected configuration: the native YAML format and the providers' own JSON.
 //!
-//! Parsing works on bytes and is pure; [`files`] is the one module that reads files the user
+//! Parsing works on bytes and is pure; `files` is the one module that reads files the user
 //! gives (configurations, dumps, web configurations and their PEM files, targets files), each
 //! with its limit: nothing larger is read into memory. Every error names the file, the line and
 //! column, the field path (`backend_groups[0].members[1].port`), and the bad value. Problems found
-//! after parsing (duplicate ids, references to nothing) are placed too: [`place`] reads the text
+//! after parsing (duplicate ids, references to nothing) are placed too: `place` reads the text
 //! again up to the field, and an imported item remembers the dump file and JSON path it came from
-//! ([`Origins`]).
+//! (`Origins`).
 //!
 //! | source                 | entry point (pure)               | recognised by                      |
 //! |------------------------|----------------------------------|------------------------------------|
 //! | native YAML            | [`load`] ([`yaml::parse`])       | `--config FILE`                    |
 //! | AWS CLI JSON outputs   | [`load`] ([`aws::import`])       | each file's top-level keys         |
 //! | Huawei Cloud API JSON  | [`load`] ([`huawei::import`])    | each file's top-level keys         |
-//! | agent web settings     | [`web::load`] ([`web::parse`])   | `--web-config FILE`                |
+//! | agent web settings     | `web::load` (`web::parse`)       | `--web-config FILE`                |
 //!
 //! # Layout
 //!
-//! | module          | what it holds                                                              |
-//! |-----------------|----------------------------------------------------------------------------|
-//! | [`files`]       | every file-system read, with its limit; [`load`] and [`load_with_agent`]   |
+//! | module                     | what it holds                                                   |
+//! |----------------------------|-----------------------------------------------------------------|
+//! | `files`                    | every file-system read, with its limit; [`load`], [`load_with_agent`] |
 //! | [`yaml`], [`yaml_nesting`] | the native format, and the guard in front of its parser         |
-//! | [`import`]      | what the importers share: recognising files, merging copies, placeholders  |
-//! | [`aws`], [`huawei`] | one importer per provider, one file per API family                     |
-//! | [`web`]         | the agent's web configuration                                              |
-//! | [`place`]       | the line and column of a field path in YAML or JSON                        |
+//! | `import`                   | what the importers share: recognising files, merging copies, placeholders |
+//! | [`aws`], [`huawei`]        | one importer per provider, one file per API family              |
+//! | [`web`]                    | the agent's web configuration                                   |
+//! | `place`                    | the line and column of a field path in YAML or JSON             |
 
 pub mod aws;
 mod files;

@@ -3,10 +3,11 @@
 //! operator already keeps for node_exporter works here too. `docs/agent-web-config.md` is the
 //! user's reference.
 //!
-//! [`parse`] is pure: it checks the YAML, the enumerations, the bcrypt hashes and the headers, and
-//! resolves file names against the web configuration file's directory. [`load`] adds the file
-//! system: it reads the PEM files and builds the [`rustls::ServerConfig`], so a bad certificate is
-//! found at start-up rather than at the first handshake.
+//! `parse` is pure: it checks the YAML, the enumerations, the bcrypt hashes and the headers, and
+//! resolves file names against the web configuration file's directory. `build` reads the PEM
+//! files through the reader it is given and builds the [`rustls::ServerConfig`], so a bad
+//! certificate is found at start-up rather than at the first handshake. `load` (the reading is
+//! `config::files`') reads the file, then parses and builds.
 //!
 //! | field                                           | accepted                                                       | differs from exporter-toolkit                                   |
 //! |-------------------------------------------------|----------------------------------------------------------------|-----------------------------------------------------------------|
@@ -24,7 +25,7 @@
 //!
 //! A `tls_server_config` with any field set means TLS is wanted, so it must name a certificate and
 //! a key; exporter-toolkit silently serves plain HTTP when only, say, `min_version` is set. The file
-//! and the certificates are read once, by [`load`]; exporter-toolkit re-reads them per request and
+//! and the certificates are read once, by `load`; exporter-toolkit re-reads them per request and
 //! per handshake.
 
 use std::collections::BTreeMap;
@@ -45,9 +46,9 @@ use serde::{Deserialize, Deserializer};
 
 use super::ConfigError;
 
-/// Everything the agent's HTTP server needs from the web configuration. [`load`] gives it ready
-/// to use; [`parse`] gives the same with the TLS settings not yet read from their files
-/// ([`RawWebConfig`]).
+/// Everything the agent's HTTP server needs from the web configuration. `load` gives it ready
+/// to use; `parse` gives the same with the TLS settings not yet read from their files
+/// (`RawWebConfig`).
 pub struct WebConfig<Tls = Arc<ServerConfig>> {
     /// `None`: serve plain HTTP. Once built, ALPN offers `http/1.1` only.
     pub tls: Option<Tls>,
@@ -62,7 +63,7 @@ pub struct WebConfig<Tls = Arc<ServerConfig>> {
 
 /// A web configuration checked as far as possible without reading other files: what [`parse`]
 /// returns and [`build`] turns into a [`WebConfig`].
-pub type RawWebConfig = WebConfig<TlsSettings>;
+pub(crate) type RawWebConfig = WebConfig<TlsSettings>;
 
 impl<Tls: fmt::Debug> fmt::Debug for WebConfig<Tls> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -78,33 +79,33 @@ impl<Tls: fmt::Debug> fmt::Debug for WebConfig<Tls> {
 
 /// `tls_server_config`, validated; file names already joined to the configuration's directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsSettings {
+pub(crate) struct TlsSettings {
     /// The server's certificate chain, leaf first.
-    pub cert: Pem,
+    pub(crate) cert: Pem,
     /// The leaf certificate's private key.
-    pub key: Pem,
-    pub client_auth: ClientAuth,
+    pub(crate) key: Pem,
+    pub(crate) client_auth: ClientAuth,
     /// Set exactly when `client_auth` verifies certificates.
-    pub client_ca: Option<Pem>,
+    pub(crate) client_ca: Option<Pem>,
     /// `min_version <= max_version`, checked.
-    pub min_version: TlsVersion,
-    pub max_version: TlsVersion,
+    pub(crate) min_version: TlsVersion,
+    pub(crate) max_version: TlsVersion,
     /// Becomes rustls' `ignore_client_order`: the server's cipher suite order wins.
-    pub prefer_server_cipher_suites: bool,
+    pub(crate) prefer_server_cipher_suites: bool,
 }
 
 /// Where PEM text comes from: a file (`cert_file`) or the YAML itself (`cert`). Keeps the field
 /// name so errors about the content can point at it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Pem {
+pub(crate) struct Pem {
     /// The field, e.g. `tls_server_config.key_file`.
-    pub field: &'static str,
-    pub source: PemSource,
+    pub(crate) field: &'static str,
+    pub(crate) source: PemSource,
 }
 
 /// The two ways exporter-toolkit lets a file give PEM text.
 #[derive(Clone, PartialEq, Eq)]
-pub enum PemSource {
+pub(crate) enum PemSource {
     /// Already joined to the web configuration file's directory.
     File(PathBuf),
     /// May be a private key: never printed.
@@ -148,7 +149,7 @@ impl Pem {
 
 /// `client_auth_type`: whether the server asks for a client certificate and what it does with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientAuth {
+pub(crate) enum ClientAuth {
     /// No certificate is asked for (the default).
     NoClientCert,
     /// A certificate, if sent, must chain to the client CA; clients without one are let in.
@@ -187,7 +188,7 @@ impl FromStr for ClientAuth {
 
 /// `min_version` / `max_version`. rustls speaks TLS 1.2 and 1.3 only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum TlsVersion {
+pub(crate) enum TlsVersion {
     /// `TLS12`, the default `min_version`.
     Tls12,
     /// `TLS13`, the default `max_version`.
@@ -238,7 +239,7 @@ pub(crate) type ReadFile = fn(&Path) -> Result<Vec<u8>, ConfigError>;
 /// Parses and checks a web configuration without reading the files it names. `file` is where
 /// the bytes came from: errors name it, and relative file names are joined to its directory (as
 /// exporter-toolkit does). An empty document is a valid configuration: plain HTTP, no auth.
-pub fn parse(bytes: &[u8], file: &Path) -> Result<RawWebConfig, ConfigError> {
+pub(crate) fn parse(bytes: &[u8], file: &Path) -> Result<RawWebConfig, ConfigError> {
     let doc: Option<Document> = super::yaml::parse_document(bytes, file)?;
     let doc = doc.unwrap_or_default();
     let mut warnings = Vec::new();
@@ -273,7 +274,11 @@ pub fn parse(bytes: &[u8], file: &Path) -> Result<RawWebConfig, ConfigError> {
 
 /// Reads the certificate, key and client CA files with `read` and builds the TLS server
 /// configuration.
-pub fn build(raw: RawWebConfig, file: &Path, read: ReadFile) -> Result<WebConfig, ConfigError> {
+pub(crate) fn build(
+    raw: RawWebConfig,
+    file: &Path,
+    read: ReadFile,
+) -> Result<WebConfig, ConfigError> {
     let tls = match &raw.tls {
         Some(settings) => Some(server_config(settings, file, read)?),
         None => None,

@@ -7,11 +7,11 @@
 //! that produce the files. One module per API family reads its outputs; each module's table lists
 //! its keys.
 //!
-//! | API family            | module    | top-level keys                                                 |
-//! |-----------------------|-----------|----------------------------------------------------------------|
-//! | ELB v2 (ALB/NLB/GWLB) | [`elbv2`] | `LoadBalancers`, `Listeners`, `TargetGroups`, `TargetHealthDescriptions` |
-//! | EC2                   | [`ec2`]   | `Reservations`, `Subnets`, `SecurityGroups`, `SecurityGroupRules`, `NetworkAcls`, `PrefixLists`, `Entries` |
-//! | ELB (Classic)         | [`elb`]   | `LoadBalancerDescriptions`: skipped, warned                    |
+//! | API family            | file       | top-level keys                                                 |
+//! |-----------------------|------------|----------------------------------------------------------------|
+//! | ELB v2 (ALB/NLB/GWLB) | `elbv2.rs` | `LoadBalancers`, `Listeners`, `TargetGroups`, `TargetHealthDescriptions` |
+//! | EC2                   | `ec2.rs`   | `Reservations`, `Subnets`, `SecurityGroups`, `SecurityGroupRules`, `NetworkAcls`, `PrefixLists`, `Entries` |
+//! | ELB (Classic)         | `elb.rs`   | `LoadBalancerDescriptions`: skipped, warned                    |
 //!
 //! What is derived rather than read:
 //!
@@ -24,7 +24,7 @@
 //!   implies the final deny.
 //! * A subnet that no network ACL lists is associated with its VPC's default ACL, as AWS does.
 //! * A security group or prefix list that a rule references but the dump lacks (another account's
-//!   group, an unexported prefix list) becomes an empty placeholder named [`NOT_IN_DUMP`], so the
+//!   group, an unexported prefix list) becomes an empty placeholder named `NOT_IN_DUMP`, so the
 //!   references resolve; an empty prefix list matches no address.
 
 mod ec2;

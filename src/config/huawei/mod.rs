@@ -7,15 +7,15 @@
 //! page by page. Show-one responses (`{"firewall": {...}}`) are read like one-element lists. One
 //! module per API family reads its responses; each module's table lists its keys.
 //!
-//! | API family | module    | top-level keys (and their singular forms)                                     |
-//! |------------|-----------|-------------------------------------------------------------------------------|
-//! | ELB v3     | [`elb`]   | `loadbalancers`, `listeners`, `pools`, `members`, `healthmonitors`, `ipgroups` |
-//! | VPC        | [`vpc`]   | `subnets`, `security_groups`, `security_group_rules`, `firewalls`, `address_groups` |
-//! | ECS        | [`ecs`]   | `servers`                                                                     |
+//! | API family | file     | top-level keys (and their singular forms)                                     |
+//! |------------|----------|-------------------------------------------------------------------------------|
+//! | ELB v3     | `elb.rs` | `loadbalancers`, `listeners`, `pools`, `members`, `healthmonitors`, `ipgroups` |
+//! | VPC        | `vpc.rs` | `subnets`, `security_groups`, `security_group_rules`, `firewalls`, `address_groups` |
+//! | ECS        | `ecs.rs` | `servers`                                                                     |
 //!
 //! Parsing is lenient about what the importer does not need (the API adds fields all the time, so
 //! unknown fields are ignored) and strict about what it reads: a wrong type or an unparsable
-//! address fails with the file, line, column and field path ([`values`] reads the API's loose
+//! address fails with the file, line, column and field path (`values` reads the API's loose
 //! scalars). References between files (a listener's pool, a member's subnet, a rule's address
 //! group) are resolved afterwards; one that the evaluation depends on and that cannot be resolved
 //! is an [`ConfigError::Import`] naming the file, the object and what to dump.

@@ -171,12 +171,12 @@ impl<'a> DumpFile<'a> {
 
     /// Deserializes the file into `T` (a family's keys, the others skipped), with field path,
     /// line and column on error.
-    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
+    pub(crate) fn parse<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
         self.json.parse()
     }
 
     /// One object at `path`.
-    pub fn item<T>(&self, path: String, value: T) -> Item<T> {
+    pub(crate) fn item<T>(&self, path: String, value: T) -> Item<T> {
         Item {
             file: Rc::clone(&self.path),
             path,
@@ -185,7 +185,7 @@ impl<'a> DumpFile<'a> {
     }
 
     /// The objects of the list under `key`, each at `key[i]`.
-    pub fn listed<T>(&self, key: &str, list: impl IntoIterator<Item = T>) -> Vec<Item<T>> {
+    pub(crate) fn listed<T>(&self, key: &str, list: impl IntoIterator<Item = T>) -> Vec<Item<T>> {
         list.into_iter()
             .enumerate()
             .map(|(i, value)| self.item(format!("{key}[{i}]"), value))
