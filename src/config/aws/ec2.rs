@@ -20,7 +20,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use super::Dump;
-use crate::config::import::{Collection, DumpFile, Family, ImportError, Item, Missing};
+use crate::config::import::{Collection, DumpFile, Family, ImportError, Item, Kind, Missing};
 use crate::config::{ConfigError, Origins};
 use crate::model::{
     AclRule, Action, AddressGroup, Agent, Direction, IpProto, NetworkAcl, PortSet, SecurityGroup,
@@ -138,6 +138,10 @@ pub(super) struct RawSubnet {
     vpc_id: Option<String>,
 }
 
+impl Kind for RawSubnet {
+    const WHAT: &str = "subnet";
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 #[serde(expecting = "a security group object")]
@@ -148,6 +152,10 @@ pub(super) struct RawSecurityGroup {
     ip_permissions: Vec<RawPermission>,
     #[serde(default)]
     ip_permissions_egress: Vec<RawPermission>,
+}
+
+impl Kind for RawSecurityGroup {
+    const WHAT: &str = "security group";
 }
 
 /// One `IpPermissions` entry: a protocol and port range with any number of sources.
@@ -223,6 +231,10 @@ pub(super) struct RawSgRule {
     description: Option<String>,
 }
 
+impl Kind for RawSgRule {
+    const WHAT: &str = "security group rule";
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 #[serde(expecting = "a referenced group object")]
@@ -244,6 +256,10 @@ pub(super) struct RawNetworkAcl {
     entries: Vec<RawAclEntry>,
     #[serde(default)]
     tags: Vec<RawTag>,
+}
+
+impl Kind for RawNetworkAcl {
+    const WHAT: &str = "network ACL";
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -313,6 +329,10 @@ pub(super) struct RawInstance {
     network_interfaces: Vec<RawInterface>,
 }
 
+impl Kind for RawInstance {
+    const WHAT: &str = "instance";
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 #[serde(expecting = "a group ref object")]
@@ -352,6 +372,10 @@ pub(super) struct RawPrefixList {
     /// has no addresses, which `get-managed-prefix-list-entries` supplies.
     #[serde(deserialize_with = "crate::model::values::net::opt_cidrs", default)]
     cidrs: Option<Vec<IpNet>>,
+}
+
+impl Kind for RawPrefixList {
+    const WHAT: &str = "prefix list";
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

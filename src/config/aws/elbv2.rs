@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::Dump;
 use super::ec2::Interfaces;
-use crate::config::import::{DumpFile, Family, ImportError, Item};
+use crate::config::import::{DumpFile, Family, ImportError, Item, Kind};
 use crate::config::{ConfigError, Origins};
 use crate::model::{
     AppProto, BackendGroup, HealthCheck, HealthCheckPort, HealthCheckProto, LbKind, Listener,
@@ -99,6 +99,10 @@ pub(super) struct RawLoadBalancer {
     security_groups: Vec<String>,
 }
 
+impl Kind for RawLoadBalancer {
+    const WHAT: &str = "load balancer";
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 #[serde(expecting = "an availability zone object")]
@@ -145,6 +149,10 @@ pub(super) struct RawListener {
     protocol: Option<RawProtocol>,
     #[serde(default)]
     default_actions: Vec<RawAction>,
+}
+
+impl Kind for RawListener {
+    const WHAT: &str = "listener";
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -202,6 +210,10 @@ pub(super) struct RawTargetGroup {
     health_check_timeout_seconds: Option<u32>,
     healthy_threshold_count: Option<u32>,
     unhealthy_threshold_count: Option<u32>,
+}
+
+impl Kind for RawTargetGroup {
+    const WHAT: &str = "target group";
 }
 
 /// `HttpCode` for HTTP(S) checks; gRPC target groups carry `GrpcCode` instead, which the model

@@ -78,7 +78,7 @@ fn unrecognised(found: &[String], known: &[&str]) -> String {
 }
 
 /// Everything read from the directory, before it becomes a model.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Dump {
     subnets: Collection<ec2::RawSubnet>,
     security_groups: Collection<ec2::RawSecurityGroup>,
@@ -96,26 +96,6 @@ pub(crate) struct Dump {
     unnamed_entries: Option<Rc<Path>>,
     /// Files of Classic Load Balancers, to be warned about.
     classic: Vec<Rc<Path>>,
-}
-
-impl Default for Dump {
-    fn default() -> Self {
-        Dump {
-            subnets: Collection::new("subnet"),
-            security_groups: Collection::new("security group"),
-            sg_rules: Collection::new("security group rule"),
-            network_acls: Collection::new("network ACL"),
-            instances: Collection::new("instance"),
-            load_balancers: Collection::new("load balancer"),
-            listeners: Collection::new("listener"),
-            target_groups: Collection::new("target group"),
-            health: Vec::new(),
-            prefix_lists: Collection::new("prefix list"),
-            prefix_entries: Vec::new(),
-            unnamed_entries: None,
-            classic: Vec::new(),
-        }
-    }
 }
 
 impl import::Dump for Dump {

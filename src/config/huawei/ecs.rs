@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::values::{de, text};
 use super::{Dump, responses};
 use crate::config::ConfigError;
-use crate::config::import::{Collection, DumpFile, Family, ImportError, Item};
+use crate::config::import::{Collection, DumpFile, Family, ImportError, Item, Kind};
 use crate::model::SecurityGroup;
 
 pub(super) const FAMILY: Family<Dump> = Family {
@@ -50,6 +50,10 @@ pub(super) struct RawServer {
     addresses: HashMap<String, Vec<RawServerAddress>>,
     #[serde(default, deserialize_with = "de::null_default")]
     security_groups: Vec<RawServerGroup>,
+}
+
+impl Kind for RawServer {
+    const WHAT: &str = "server";
 }
 
 #[derive(Debug, Deserialize, PartialEq)]

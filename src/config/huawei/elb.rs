@@ -19,7 +19,7 @@ use super::ecs::ServerIndex;
 use super::values::{EtherType, RawIpInfo, de, owned, text};
 use super::vpc::SubnetIndex;
 use super::{Dump, add_address_group, distinct, responses};
-use crate::config::import::{Collection, DumpFile, Family, ImportError, Item};
+use crate::config::import::{Collection, DumpFile, Family, ImportError, Item, Kind};
 use crate::config::{ConfigError, Origins};
 use crate::model::{
     AccessControl, AccessMode, AddressGroup, AppProto, BackendGroup, HealthCheck, HealthCheckPort,
@@ -142,6 +142,10 @@ pub(super) struct RawLb {
     listeners: Vec<IdRef>,
 }
 
+impl Kind for RawLb {
+    const WHAT: &str = "load balancer";
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 enum ListenerProto {
@@ -172,6 +176,10 @@ pub(super) struct RawListener {
     loadbalancers: Vec<IdRef>,
     #[serde(default)]
     ipgroup: Option<RawListenerIpGroup>,
+}
+
+impl Kind for RawListener {
+    const WHAT: &str = "listener";
 }
 
 /// A listener's access control.
@@ -213,6 +221,10 @@ pub(super) struct RawPool {
     /// Ids of its members: how members listed without a pool id are attributed.
     #[serde(default, deserialize_with = "de::null_default")]
     members: Vec<IdRef>,
+}
+
+impl Kind for RawPool {
+    const WHAT: &str = "pool";
 }
 
 /// ELB v3 member (`GET .../pools/{pool_id}/members`, or `GET .../elb/members`).
@@ -289,6 +301,10 @@ pub(super) struct RawMonitor {
     pools: Vec<IdRef>,
 }
 
+impl Kind for RawMonitor {
+    const WHAT: &str = "health monitor";
+}
+
 /// ELB v3 IP address group (access control list of listeners).
 #[derive(Debug, Deserialize, PartialEq)]
 #[serde(expecting = "an ipgroup object")]
@@ -298,6 +314,10 @@ pub(super) struct RawIpGroup {
     name: Option<String>,
     #[serde(default, deserialize_with = "de::null_default")]
     ip_list: Vec<RawIpInfo>,
+}
+
+impl Kind for RawIpGroup {
+    const WHAT: &str = "ipgroup";
 }
 
 /// ELB ipgroups → model address groups; returns the ids. An empty `ip_list` means every address

@@ -124,7 +124,7 @@ fn add_address_group<T>(
 /// Every object of every file, in file order. Objects of the kinds in [`Collection`]s must
 /// agree where saved twice; security groups, their rules, members and firewalls merge their own
 /// way.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Dump {
     loadbalancers: Collection<elb::RawLb>,
     listeners: Collection<elb::RawListener>,
@@ -138,25 +138,6 @@ pub(crate) struct Dump {
     firewalls: Vec<Item<vpc::RawFirewall>>,
     address_groups: Collection<vpc::RawAddressGroup>,
     servers: Collection<ecs::RawServer>,
-}
-
-impl Default for Dump {
-    fn default() -> Self {
-        Dump {
-            loadbalancers: Collection::new("load balancer"),
-            listeners: Collection::new("listener"),
-            pools: Collection::new("pool"),
-            members: Vec::new(),
-            healthmonitors: Collection::new("health monitor"),
-            ipgroups: Collection::new("ipgroup"),
-            subnets: Collection::new("subnet"),
-            security_groups: Vec::new(),
-            security_group_rules: Vec::new(),
-            firewalls: Vec::new(),
-            address_groups: Collection::new("address group"),
-            servers: Collection::new("server"),
-        }
-    }
 }
 
 impl import::Dump for Dump {

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::values::{EtherType, RawIpInfo, de, owned, text};
 use super::{Dump, add_address_group, distinct, responses};
-use crate::config::import::{Collection, DumpFile, Family, ImportError, Item};
+use crate::config::import::{Collection, DumpFile, Family, ImportError, Item, Kind};
 use crate::config::{ConfigError, Origins};
 use crate::model::{
     AclRule, Action, AddressGroup, Direction, IpProto, NetworkAcl, PortSet, SecurityGroup, SgRule,
@@ -110,6 +110,10 @@ pub(super) struct RawSubnet {
     neutron_subnet_id: Option<String>,
     #[serde(default)]
     neutron_subnet_id_v6: Option<String>,
+}
+
+impl Kind for RawSubnet {
+    const WHAT: &str = "subnet";
 }
 
 /// VPC security group, v1/v2 (rules embedded) or v3 (rules listed separately).
@@ -226,6 +230,10 @@ pub(super) struct RawAddressGroup {
     ip_set: Vec<IpNet>,
     #[serde(default, deserialize_with = "de::null_default")]
     ip_extra_set: Vec<RawIpInfo>,
+}
+
+impl Kind for RawAddressGroup {
+    const WHAT: &str = "address group";
 }
 
 /// Resolves the three kinds of subnet id ELB and VPC use to model subnet ids.

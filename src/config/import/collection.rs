@@ -43,6 +43,11 @@ impl<T> Item<T> {
     }
 }
 
+/// A kind of object a [`Collection`] holds: what messages call one ("security group").
+pub(crate) trait Kind {
+    const WHAT: &'static str;
+}
+
 /// Objects of one kind from every file, in file order. Dumps overlap (pages saved twice, a list
 /// and a show response, two exports of one account), so an id seen again is kept once if both
 /// copies are identical; if they differ, which one is current is unknown, and [`check`] says so.
@@ -50,8 +55,6 @@ impl<T> Item<T> {
 /// [`check`]: Collection::check
 #[derive(Debug)]
 pub(crate) struct Collection<T> {
-    /// What one object is, for the message: "security group".
-    what: &'static str,
     /// The first copy of each id, and every object without one.
     items: Vec<Item<T>>,
     by_id: HashMap<String, usize>,
@@ -59,16 +62,17 @@ pub(crate) struct Collection<T> {
     conflict: Option<ImportError>,
 }
 
-impl<T: PartialEq> Collection<T> {
-    pub(crate) fn new(what: &'static str) -> Self {
+impl<T> Default for Collection<T> {
+    fn default() -> Self {
         Collection {
-            what,
             items: Vec::new(),
             by_id: HashMap::new(),
             conflict: None,
         }
     }
+}
 
+impl<T: Kind + PartialEq> Collection<T> {
     /// Adds an object; `id: None` is always kept.
     pub(crate) fn push(&mut self, id: Option<&str>, item: Item<T>) {
         let Some(id) = id else {
@@ -83,7 +87,7 @@ impl<T: PartialEq> Collection<T> {
                         "",
                         format!(
                             "{} {id} differs from its copy at {} in {}; keep one dump of it",
-                            self.what,
+                            T::WHAT,
                             prev.path,
                             prev.file.display()
                         ),

@@ -31,7 +31,7 @@ use std::rc::Rc;
 
 use serde::de::DeserializeOwned;
 
-pub(crate) use collection::{Collection, Item};
+pub(crate) use collection::{Collection, Item, Kind};
 pub(crate) use error::ImportError;
 pub use json_file::JsonFile;
 pub(crate) use placeholders::{Missing, Order, Placeholders, add_placeholders};
