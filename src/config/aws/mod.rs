@@ -46,7 +46,8 @@ pub(crate) const NOT_IN_DUMP: &str = "(not in the dump)";
 /// The API families, in the order messages list their keys.
 const FAMILIES: &[Family<Dump>] = &[elbv2::FAMILY, ec2::FAMILY, elb::FAMILY];
 
-/// The importer; [`import`] without the origins.
+/// The importer. [`import`] gives its model; `config::model_of` keeps the origins too, to place
+/// the model's consistency problems in the dump.
 pub(crate) const IMPORTER: Importer<Dump> = Importer {
     families: FAMILIES,
     unrecognised,
@@ -99,8 +100,10 @@ pub(crate) struct Dump {
 }
 
 impl import::Dump for Dump {
-    /// A file's objects must agree with the copies of earlier files, and its prefix list entries
-    /// must name their list.
+    /// A file's objects must agree with the copies of earlier files (checked kind by kind, in
+    /// this order, so a file with several differing copies names the first kind's), and its
+    /// prefix list entries must name their list. A file that passes has its Classic Load
+    /// Balancers warned about.
     fn check_file(&mut self) -> Result<(), ImportError> {
         self.subnets.check()?;
         self.security_groups.check()?;

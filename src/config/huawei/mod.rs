@@ -41,8 +41,6 @@ mod values;
 mod vpc;
 
 use std::net::IpAddr;
-#[cfg(test)]
-use std::path::Path;
 
 use ipnet::IpNet;
 
@@ -55,7 +53,8 @@ use crate::model::{AddressGroup, Model};
 /// The API families, in the order messages list their keys.
 const FAMILIES: &[Family<Dump>] = &[elb::FAMILY, vpc::FAMILY, ecs::FAMILY];
 
-/// The importer; [`import`] without the origins.
+/// The importer. [`import`] gives its model; `config::model_of` keeps the origins too, to place
+/// the model's consistency problems in the dump.
 pub(crate) const IMPORTER: Importer<Dump> = Importer {
     families: FAMILIES,
     unrecognised,
@@ -169,7 +168,7 @@ impl import::Dump for Dump {
 
 impl Dump {
     /// Objects saved twice (overlapping pages, a list and a show response) must be the same
-    /// object.
+    /// object; checked once every file is read, kind by kind in this order.
     fn check_copies(&self) -> Result<(), ImportError> {
         self.loadbalancers.check()?;
         self.listeners.check()?;
@@ -184,7 +183,7 @@ impl Dump {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
 
     use super::*;
     use crate::config::import::testing::{self, ip, json_file as doc, net};
