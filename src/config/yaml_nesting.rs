@@ -299,10 +299,7 @@ impl<'a> Scanner<'a> {
             b'*' | b'&' => {
                 self.save_key();
                 self.allowed = false;
-                self.skip();
-                while self.at(0).is_ascii_alphanumeric() || matches!(self.at(0), b'_' | b'-') {
-                    self.skip();
-                }
+                self.anchor_or_alias();
             }
             b'!' => {
                 self.save_key();
@@ -453,6 +450,14 @@ impl<'a> Scanner<'a> {
                 }
                 _ => self.skip_any(),
             }
+        }
+    }
+
+    /// `*alias` or `&anchor`: the indicator and the name's characters.
+    fn anchor_or_alias(&mut self) {
+        self.skip();
+        while self.at(0).is_ascii_alphanumeric() || matches!(self.at(0), b'_' | b'-') {
+            self.skip();
         }
     }
 
