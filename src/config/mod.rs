@@ -1,76 +1,51 @@
 //! Reading the expected configuration: the native YAML format and the providers' own JSON.
 //!
-//! This is the only module that reads files the user gives (configurations, dumps, web
-//! configurations and their PEM files, targets files), each through [`read_file`] with its
-//! [`Limit`]: nothing larger is read into memory. Parsing works on bytes and is pure; the `load_*`
-//! functions add the file system. Every error names the file, the line and column, the field path
-//! (`backend_groups[0].members[1].port`), and the bad value. Problems found after parsing
-//! (duplicate ids, references to nothing) are placed too: [`place`] reads the text again up to the
-//! field, and an imported item remembers the dump file and JSON path it came from ([`Origins`]).
+//! Parsing works on bytes and is pure; `files` is the one module that reads files the user
+//! gives (configurations, dumps, web configurations and their PEM files, targets files), each
+//! with its limit: nothing larger is read into memory. Every error names the file, the line and
+//! column, the field path (`backend_groups[0].members[1].port`), and the bad value. Problems found
+//! after parsing (duplicate ids, references to nothing) are placed too: `place` reads the text
+//! again up to the field, and an imported item remembers the dump file and JSON path it came from
+//! (`Origins`).
 //!
-//! | source                 | entry point                       | recognised by                      |
-//! |------------------------|-----------------------------------|------------------------------------|
-//! | native YAML            | [`load_yaml`] / [`yaml::parse`]   | `--config FILE`                    |
-//! | AWS CLI JSON outputs   | [`aws::load_dir`]                 | each file's top-level key          |
-//! | Huawei Cloud API JSON  | [`huawei::load_dir`]              | each file's top-level key          |
-//! | agent web settings     | [`web::load`] / [`web::parse`]    | `--web-config FILE`                |
+//! | source                 | entry point (pure)               | recognised by                      |
+//! |------------------------|----------------------------------|------------------------------------|
+//! | native YAML            | [`load`] ([`yaml::parse`])       | `--config FILE`                    |
+//! | AWS CLI JSON outputs   | [`load`] ([`aws::import`])       | each file's top-level keys         |
+//! | Huawei Cloud API JSON  | [`load`] ([`huawei::import`])    | each file's top-level keys         |
+//! | agent web settings     | `web::load` (`web::parse`)       | `--web-config FILE`                |
+//!
+//! # Layout
+//!
+//! | module                     | what it holds                                                   |
+//! |----------------------------|-----------------------------------------------------------------|
+//! | `files`                    | every file-system read, with its limit; [`load`], [`load_with_agent`] |
+//! | [`yaml`], [`yaml_nesting`] | the native format, and the guard in front of its parser         |
+//! | `import`                   | what the importers share: recognising files, merging copies, placeholders |
+//! | [`aws`], [`huawei`]        | one importer per provider, one file per API family              |
+//! | [`web`]                    | the agent's web configuration                                   |
+//! | `place`                    | the line and column of a field path in YAML or JSON             |
 
 pub mod aws;
+mod files;
 pub mod huawei;
+mod import;
 mod place;
 pub mod web;
 pub mod yaml;
 pub mod yaml_nesting;
 
 use std::fmt;
-use std::io::Read;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use serde::de::DeserializeOwned;
+#[cfg(test)]
+pub(crate) use files::read_json_dir;
+pub(crate) use files::{PEM_LIMIT, TARGETS_LIMIT, read_file, read_stdin};
+pub use files::{load, load_with_agent};
+pub use import::JsonFile;
 
 use crate::model::{Model, ModelError};
-
-/// How large a file of one kind may be. Files are refused before they are parsed: a regular file
-/// by its size, a pipe after reading one byte more than the limit, so nothing larger is ever held
-/// in memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limit {
-    pub bytes: u64,
-    /// What the file is, for the message: "a YAML configuration file".
-    pub what: &'static str,
-}
-
-/// The native YAML configuration and the agent's web configuration. serde_norway holds every
-/// YAML event of a document in memory before deserializing it, up to ~70 bytes per input byte
-/// for a file of one-character scalars; 16 MiB is ~300,000 backends in block style and at most
-/// ~1 GiB while parsing.
-pub const YAML_LIMIT: Limit = Limit {
-    bytes: 16 << 20,
-    what: "a YAML configuration file",
-};
-
-/// One JSON file of a provider dump. `describe-instances` of a large account runs to tens of MB;
-/// JSON is deserialized as it is read, unknown fields skipped, so memory stays near the file's size.
-pub const JSON_LIMIT: Limit = Limit {
-    bytes: 64 << 20,
-    what: "a provider dump (JSON) file",
-};
-
-/// All the JSON files of one provider dump directory together.
-pub const DUMP_LIMIT: u64 = 256 << 20;
-
-/// A targets file: 1,048,576 targets (the most one run probes) of up to ~60 characters.
-pub const TARGETS_LIMIT: Limit = Limit {
-    bytes: 64 << 20,
-    what: "a targets file",
-};
-
-/// A certificate, key or CA file named by the web configuration.
-pub const PEM_LIMIT: Limit = Limit {
-    bytes: 16 << 20,
-    what: "a PEM file",
-};
 
 /// At most this many consistency problems are listed; the rest are counted.
 pub const MAX_LISTED_PROBLEMS: usize = 20;
@@ -135,7 +110,7 @@ const MAX_PATH_CHARS: usize = 100;
 
 /// `text` with its middle replaced by `…` when it has more than `max` characters; the end is
 /// kept too, as it often says what was expected.
-pub fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+pub(crate) fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
     if text.chars().count() <= max {
         return text.into();
     }
@@ -207,15 +182,15 @@ impl fmt::Display for Problem {
 /// file and the JSON path of the object it was made from (`LoadBalancers[2]`,
 /// `NetworkAcls[0].Entries[5]`).
 #[derive(Debug, Clone, Default)]
-pub struct Origins(Vec<(String, PathBuf, String)>);
+pub(crate) struct Origins(Vec<(String, PathBuf, String)>);
 
 impl Origins {
-    pub fn add(&mut self, model_path: String, file: &Path, json_path: String) {
+    pub(crate) fn add(&mut self, model_path: String, file: &Path, json_path: String) {
         self.0.push((model_path, file.to_path_buf(), json_path));
     }
 
     /// The origin of the longest registered prefix of `path` (a whole path segment).
-    pub fn find(&self, path: &str) -> Option<(&Path, &str)> {
+    pub(crate) fn find(&self, path: &str) -> Option<(&Path, &str)> {
         self.0
             .iter()
             .filter(|(p, _, _)| {
@@ -254,25 +229,31 @@ impl fmt::Display for Source {
     }
 }
 
-/// Loads and validates a model from any source. `agent_address` (from `--source`) lets the
-/// importers find the agent's own interface and security groups. Consistency problems are placed
-/// in the file: line and column of the YAML value, or the dump file, JSON path, line and column
-/// of the object an imported item came from.
-pub fn load(source: &Source, agent_address: Option<IpAddr>) -> Result<Model, ConfigError> {
-    let (mut model, placer) = match source {
-        Source::Yaml(p) => {
-            let bytes = read_file(p, YAML_LIMIT)?;
-            let model = yaml::parse(&bytes, p)?;
+/// What [`load`] read for a [`Source`]: the configuration's bytes, or a dump directory's files.
+pub(crate) enum Input {
+    Yaml(Vec<u8>),
+    Aws(Vec<JsonFile>),
+    Huawei(Vec<JsonFile>),
+}
+
+/// [`load`] once the files are read: parses or imports `input`, read from `path`, and validates
+/// the model, placing each consistency problem in the file it comes from. Pure.
+pub(crate) fn model_of(
+    path: &Path,
+    input: Input,
+    agent_address: Option<IpAddr>,
+) -> Result<Model, ConfigError> {
+    let (mut model, placer) = match input {
+        Input::Yaml(bytes) => {
+            let model = yaml::parse(&bytes, path)?;
             (model, Placer::Yaml(bytes))
         }
-        Source::Aws(d) => {
-            let files = read_json_dir(d)?;
-            let (model, origins) = aws::import_with_origins(&files, agent_address)?;
+        Input::Aws(files) => {
+            let (model, origins) = aws::IMPORTER.import(&files, agent_address)?;
             (model, Placer::Import(files, origins))
         }
-        Source::Huawei(d) => {
-            let files = read_json_dir(d)?;
-            let (model, origins) = huawei::import_with_origins(&files, agent_address)?;
+        Input::Huawei(files) => {
+            let (model, origins) = huawei::IMPORTER.import(&files, agent_address)?;
             (model, Placer::Import(files, origins))
         }
     };
@@ -283,7 +264,7 @@ pub fn load(source: &Source, agent_address: Option<IpAddr>) -> Result<Model, Con
     if errors.is_empty() {
         Ok(model)
     } else {
-        Err(placer.invalid(source.path(), errors))
+        Err(placer.invalid(path, errors))
     }
 }
 
@@ -358,112 +339,12 @@ impl Placer {
     }
 }
 
-/// [`load`], making sure the agent's address is known: given, in the configuration, or the
-/// local address that routes to the first backend (found with a connected UDP socket; no packet
-/// is sent). Importers run again with the detected address so they can find the agent's own
-/// security groups.
-pub fn load_with_agent(source: &Source, given: Option<IpAddr>) -> Result<Model, ConfigError> {
-    let model = load(source, given)?;
-    if model.agent.address.is_some() {
-        return Ok(model);
-    }
-    let first = model
-        .backend_groups
-        .iter()
-        .flat_map(|g| &g.members)
-        .map(|m| m.address)
-        .next();
-    let Some(dst) = first else {
-        return Ok(model);
-    };
-    let local = crate::probe::sys::local_address_for(dst).map_err(|e| ConfigError::Import {
-        file: source.path().to_path_buf(),
-        message: format!(
-            "cannot find the local address that routes to {dst}: {e}; give --source-addr"
-        ),
-    })?;
-    tracing::info!("agent address detected: {local}");
-    match source {
-        Source::Yaml(_) => {
-            let mut model = model;
-            model.agent.address = Some(local);
-            Ok(model)
-        }
-        _ => load(source, Some(local)),
-    }
-}
-
-/// Reads a native YAML file (not validated yet: [`load`] does that).
-pub fn load_yaml(path: &Path) -> Result<Model, ConfigError> {
-    let bytes = read_file(path, YAML_LIMIT)?;
-    yaml::parse(&bytes, path)
-}
-
-/// Reads a whole file of at most `limit` bytes, refusing directories. A regular file is refused
-/// by its size before anything is read; anything else (a pipe, `/dev/stdin`) is read up to one
-/// byte past the limit.
-pub fn read_file(path: &Path, limit: Limit) -> Result<Vec<u8>, ConfigError> {
-    let io = |reason: String| ConfigError::Io {
-        file: path.to_path_buf(),
-        reason,
-    };
-    let file = std::fs::File::open(path).map_err(|e| io(format!("cannot read: {e}")))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| io(format!("cannot read: {e}")))?;
-    if meta.is_dir() {
-        return Err(io("is a directory, not a file".to_string()));
-    }
-    if meta.is_file() && meta.len() > limit.bytes {
-        return Err(io(too_large(Some(meta.len()), limit)));
-    }
-    read_bounded(file, limit).map_err(io)
-}
-
-/// Reads standard input, at most `limit` bytes; errors name it `<stdin>`.
-pub fn read_stdin(limit: Limit) -> Result<Vec<u8>, ConfigError> {
-    read_bounded(std::io::stdin().lock(), limit).map_err(|reason| ConfigError::Io {
-        file: PathBuf::from("<stdin>"),
-        reason,
-    })
-}
-
-fn read_bounded(reader: impl Read, limit: Limit) -> Result<Vec<u8>, String> {
-    let mut bytes = Vec::new();
-    reader
-        .take(limit.bytes.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read: {e}"))?;
-    if bytes.len() as u64 > limit.bytes {
-        return Err(too_large(None, limit));
-    }
-    Ok(bytes)
-}
-
-/// "100.0 MiB is larger than the 64 MiB limit for a targets file"; `size` is `None` for a pipe,
-/// whose size is known only once one byte past the limit was read.
-fn too_large(size: Option<u64>, limit: Limit) -> String {
-    match size {
-        Some(n) => format!(
-            "{:.1} MiB is larger than the {} MiB limit for {}",
-            n as f64 / f64::from(1 << 20),
-            limit.bytes >> 20,
-            limit.what
-        ),
-        None => format!(
-            "goes on past the {} MiB limit for {}",
-            limit.bytes >> 20,
-            limit.what
-        ),
-    }
-}
-
 /// The UTF-8 byte order mark.
-const BOM: &[u8] = b"\xef\xbb\xbf";
+pub(crate) const BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// `bytes` as text, or an error naming the line and the offset of the first byte that is not
 /// UTF-8, and that byte.
-pub fn utf8<'a>(bytes: &'a [u8], file: &Path) -> Result<&'a str, ConfigError> {
+pub(crate) fn utf8<'a>(bytes: &'a [u8], file: &Path) -> Result<&'a str, ConfigError> {
     // A byte order mark (Windows editors, PowerShell's `Out-File -Encoding utf8`) is not text.
     let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
     std::str::from_utf8(bytes).map_err(|e| {
@@ -486,28 +367,6 @@ pub fn utf8<'a>(bytes: &'a [u8], file: &Path) -> Result<&'a str, ConfigError> {
                 "not UTF-8 text: byte 0x{byte:02x} at offset {offset} (a binary file?)"
             ),
         }
-    })
-}
-
-/// An error about one value of a dump file, named by its JSON path; [`place_in_dump`] adds the
-/// line and column.
-pub(crate) fn dump_error(file: &Path, path: String, message: impl Into<String>) -> ConfigError {
-    ConfigError::Syntax {
-        file: file.to_path_buf(),
-        line: None,
-        column: None,
-        path,
-        message: message.into(),
-    }
-}
-
-/// Adds the line and column of its JSON path to an importer's error about one value.
-pub(crate) fn place_in_dump(error: ConfigError, files: &[JsonFile]) -> ConfigError {
-    place_with(error, |file, path| {
-        files
-            .iter()
-            .find(|f| f.path == file)
-            .and_then(|f| place::in_json(&f.bytes, path))
     })
 }
 
@@ -538,110 +397,10 @@ pub(crate) fn place_with(
     }
 }
 
-/// One JSON document of an import directory.
-#[derive(Debug, Clone)]
-pub struct JsonFile {
-    pub path: PathBuf,
-    pub bytes: Vec<u8>,
-    /// The document's top-level keys, by which importers recognise it.
-    pub keys: Vec<String>,
-}
-
-impl JsonFile {
-    /// Parses `bytes` enough to learn the top-level keys (the values are skipped, not kept);
-    /// the error names line and column.
-    pub fn new(path: PathBuf, bytes: Vec<u8>) -> Result<Self, ConfigError> {
-        // JSON has no byte order mark, but Windows tools write one: it is dropped, not an error.
-        let bytes = match bytes.strip_prefix(BOM) {
-            Some(rest) => rest.to_vec(),
-            None => bytes,
-        };
-        utf8(&bytes, &path)?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ConfigError::Syntax {
-                file: path,
-                line: None,
-                column: None,
-                path: ".".to_string(),
-                message: "the file is empty: expected the JSON object a describe or list call \
-                          prints"
-                    .to_string(),
-            });
-        }
-        let TopKeys(keys) = parse_json(&path, &bytes)?;
-        Ok(JsonFile { path, bytes, keys })
-    }
-
-    pub fn has_key(&self, key: &str) -> bool {
-        self.keys.iter().any(|k| k == key)
-    }
-
-    /// Deserializes the document into `T`, with field path, line and column on error.
-    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
-        parse_json(&self.path, &self.bytes)
-    }
-}
-
-/// The top-level keys of a JSON object, its values skipped.
-struct TopKeys(Vec<String>);
-
-impl<'de> serde::Deserialize<'de> for TopKeys {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Keys;
-        impl<'de> serde::de::Visitor<'de> for Keys {
-            type Value = TopKeys;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object at the top level")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<TopKeys, A::Error> {
-                let mut keys = Vec::new();
-                while let Some(key) = map.next_key::<String>()? {
-                    map.next_value::<serde::de::IgnoredAny>()?;
-                    keys.push(key);
-                }
-                Ok(TopKeys(keys))
-            }
-        }
-        d.deserialize_map(Keys)
-    }
-}
-
-/// Deserializes JSON bytes into `T`; errors carry the file, line, column and field path.
-pub fn parse_json<T: DeserializeOwned>(file: &Path, bytes: &[u8]) -> Result<T, ConfigError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
-    let value = result.map_err(|e| {
-        let path = field_path(e.path().to_string());
-        let inner = e.into_inner();
-        let mut message = strip_position(&inner.to_string());
-        if inner.is_eof() {
-            message.push_str(" (the file ends there: is it cut short?)");
-        }
-        ConfigError::Syntax {
-            file: file.to_path_buf(),
-            line: (inner.line() > 0).then_some(inner.line()),
-            column: (inner.column() > 0).then_some(inner.column()),
-            path,
-            message,
-        }
-    })?;
-    de.end().map_err(|e| ConfigError::Syntax {
-        file: file.to_path_buf(),
-        line: Some(e.line()),
-        column: Some(e.column()),
-        path: ".".to_string(),
-        message: strip_position(&e.to_string()),
-    })?;
-    Ok(value)
-}
-
 /// serde_json and serde_norway append " at line L column C"; the error already says where.
 /// libyaml also puts one in the middle ("did not find expected ',' at line 9 column 1, while
 /// parsing a flow mapping at line 8 column 14"); every copy goes.
-fn strip_position(message: &str) -> String {
+pub(crate) fn strip_position(message: &str) -> String {
     let digits = |s: &str| s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
     let mut out = String::new();
     let mut rest = message;
@@ -684,7 +443,7 @@ fn humane(message: &str) -> String {
 }
 
 /// serde_path_to_error's path, without the `?` it gives a place it could not name.
-fn field_path(path: String) -> String {
+pub(crate) fn field_path(path: String) -> String {
     let trimmed = path.trim_end_matches(".?").trim_end_matches('?');
     if trimmed.is_empty() {
         ".".to_string()
@@ -693,85 +452,9 @@ fn field_path(path: String) -> String {
     }
 }
 
-/// Reads every `*.json` file of an import directory, sorted by name. Other files are ignored, so
-/// a README beside the dumps does no harm; a directory without JSON is an error.
-pub fn read_json_dir(dir: &Path) -> Result<Vec<JsonFile>, ConfigError> {
-    let io = |reason: String| ConfigError::Io {
-        file: dir.to_path_buf(),
-        reason,
-    };
-    let entries = std::fs::read_dir(dir).map_err(|e| io(format!("cannot read directory: {e}")))?;
-    let mut paths = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| io(format!("cannot read directory: {e}")))?;
-        let path = entry.path();
-        if path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-            && path.is_file()
-        {
-            paths.push(path);
-        }
-    }
-    paths.sort();
-    if paths.is_empty() {
-        return Err(io("no *.json files in the directory".to_string()));
-    }
-    let mut total: u64 = 0;
-    paths
-        .into_iter()
-        .map(|p| {
-            let bytes = read_file(&p, JSON_LIMIT)?;
-            total += bytes.len() as u64;
-            if total > DUMP_LIMIT {
-                return Err(io(format!(
-                    "its *.json files are larger than the {} MiB limit for a provider dump \
-                     (the limit was passed at {})",
-                    DUMP_LIMIT >> 20,
-                    p.display()
-                )));
-            }
-            JsonFile::new(p, bytes)
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const TINY: Limit = Limit {
-        bytes: 8,
-        what: "a test file",
-    };
-
-    #[test]
-    fn files_over_the_limit_are_refused_by_size_or_after_the_limit() {
-        let dir = std::env::temp_dir().join(format!("probe-read-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let path = dir.join("big.yaml");
-        std::fs::write(&path, vec![b'x'; 3 << 20]).expect("write");
-        let e = read_file(&path, TINY).expect_err("too big").to_string();
-        assert!(
-            e.ends_with("big.yaml: 3.0 MiB is larger than the 0 MiB limit for a test file"),
-            "{e}"
-        );
-        std::fs::write(&path, b"12345678").expect("write");
-        assert_eq!(read_file(&path, TINY).expect("at the limit"), b"12345678");
-        assert!(
-            read_file(&dir, TINY)
-                .expect_err("a directory")
-                .to_string()
-                .contains("is a directory")
-        );
-        let _ = std::fs::remove_dir_all(&dir);
-        // A stream of unknown size is read one byte past the limit, no further.
-        let mut stream = std::io::Cursor::new(vec![b'x'; 1 << 20]);
-        let e = read_bounded(&mut stream, TINY).expect_err("too long");
-        assert_eq!(e, "goes on past the 0 MiB limit for a test file");
-        assert_eq!(stream.position(), 9);
-        assert_eq!(read_bounded(&b"1234"[..], TINY).expect("short"), b"1234");
-    }
 
     #[test]
     fn long_text_is_cut_in_the_middle() {
@@ -805,41 +488,5 @@ mod tests {
             e.to_string(),
             "x.yaml:2:7: not UTF-8 text: byte 0xe9 at offset 11 (a binary file?)"
         );
-    }
-
-    /// serde_json stops at 128 levels, before the stack does, and says where.
-    #[test]
-    fn deeply_nested_json_is_an_error_naming_the_place() {
-        // A top-level array is refused before its depth matters.
-        let e = JsonFile::new("dump.json".into(), "[".repeat(100_000).into_bytes())
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(e.contains("expected a JSON object at the top level"), "{e}");
-        // Cut short or closed, 100,000 levels end in an error that says where, never in a
-        // stack overflow: values of unknown keys are skipped without recursion, known ones are
-        // parsed under serde_json's limit of 128.
-        for text in [
-            format!("{{\"Subnets\": {}", "[".repeat(100_000)),
-            format!("{{\"a\": {}", "{\"a\": ".repeat(100_000)),
-            format!(
-                "{{\"Subnets\": {}{}}}",
-                "[".repeat(100_000),
-                "]".repeat(100_000)
-            ),
-        ] {
-            let e = match JsonFile::new("dump.json".into(), text.into_bytes()) {
-                Ok(f) => match f.parse::<serde_json::Value>() {
-                    Ok(_) => "parsed".to_string(),
-                    Err(e) => e.to_string(),
-                },
-                Err(e) => e.to_string(),
-            };
-            assert!(
-                e.starts_with("dump.json:1:")
-                    && (e.contains("recursion limit exceeded") || e.contains("EOF while parsing")),
-                "{e}"
-            );
-        }
     }
 }

@@ -14,7 +14,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 
 /// The line and column (both from 1) of `path` in a YAML document, or of its deepest existing
 /// ancestor; `None` when the text does not parse that far.
-pub fn in_yaml(bytes: &[u8], path: &str) -> Option<(usize, usize)> {
+pub(crate) fn in_yaml(bytes: &[u8], path: &str) -> Option<(usize, usize)> {
     let steps = steps(path)?;
     let de = serde_norway::Deserializer::from_slice(bytes);
     match Seek(&steps).deserialize(de) {
@@ -28,7 +28,7 @@ pub fn in_yaml(bytes: &[u8], path: &str) -> Option<(usize, usize)> {
 /// When the path goes further than the document, the deepest node that exists is named: JSON
 /// reports where a missing field was looked for at the end of its object, so the document is read
 /// again for the parent.
-pub fn in_json(bytes: &[u8], path: &str) -> Option<(usize, usize)> {
+pub(crate) fn in_json(bytes: &[u8], path: &str) -> Option<(usize, usize)> {
     let mut steps = steps(path)?;
     loop {
         let mut de = serde_json::Deserializer::from_slice(bytes);

@@ -3,10 +3,11 @@
 //! operator already keeps for node_exporter works here too. `docs/agent-web-config.md` is the
 //! user's reference.
 //!
-//! [`parse`] is pure: it checks the YAML, the enumerations, the bcrypt hashes and the headers, and
-//! resolves file names against the web configuration file's directory. [`load`] adds the file
-//! system: it reads the PEM files and builds the [`rustls::ServerConfig`], so a bad certificate is
-//! found at start-up rather than at the first handshake.
+//! `parse` is pure: it checks the YAML, the enumerations, the bcrypt hashes and the headers, and
+//! resolves file names against the web configuration file's directory. `build` reads the PEM
+//! files through the reader it is given and builds the [`rustls::ServerConfig`], so a bad
+//! certificate is found at start-up rather than at the first handshake. `load` (the reading is
+//! `config::files`') reads the file, then parses and builds.
 //!
 //! | field                                           | accepted                                                       | differs from exporter-toolkit                                   |
 //! |-------------------------------------------------|----------------------------------------------------------------|-----------------------------------------------------------------|
@@ -24,7 +25,7 @@
 //!
 //! A `tls_server_config` with any field set means TLS is wanted, so it must name a certificate and
 //! a key; exporter-toolkit silently serves plain HTTP when only, say, `min_version` is set. The file
-//! and the certificates are read once, by [`load`]; exporter-toolkit re-reads them per request and
+//! and the certificates are read once, by `load`; exporter-toolkit re-reads them per request and
 //! per handshake.
 
 use std::collections::BTreeMap;
@@ -34,8 +35,10 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use rustls::ServerConfig;
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::danger::ClientCertVerifier;
 use rustls::server::{ParsedCertificate, WebPkiClientVerifier};
 use rustls::{InconsistentKeys, RootCertStore, SupportedProtocolVersion};
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
@@ -43,9 +46,9 @@ use serde::{Deserialize, Deserializer};
 
 use super::ConfigError;
 
-/// Everything the agent's HTTP server needs from the web configuration. [`load`] gives it ready
-/// to use; [`parse`] gives the same with the TLS settings not yet read from their files
-/// ([`RawWebConfig`]).
+/// Everything the agent's HTTP server needs from the web configuration. `load` gives it ready
+/// to use; `parse` gives the same with the TLS settings not yet read from their files
+/// (`RawWebConfig`).
 pub struct WebConfig<Tls = Arc<ServerConfig>> {
     /// `None`: serve plain HTTP. Once built, ALPN offers `http/1.1` only.
     pub tls: Option<Tls>,
@@ -60,7 +63,7 @@ pub struct WebConfig<Tls = Arc<ServerConfig>> {
 
 /// A web configuration checked as far as possible without reading other files: what [`parse`]
 /// returns and [`build`] turns into a [`WebConfig`].
-pub type RawWebConfig = WebConfig<TlsSettings>;
+pub(crate) type RawWebConfig = WebConfig<TlsSettings>;
 
 impl<Tls: fmt::Debug> fmt::Debug for WebConfig<Tls> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -76,33 +79,33 @@ impl<Tls: fmt::Debug> fmt::Debug for WebConfig<Tls> {
 
 /// `tls_server_config`, validated; file names already joined to the configuration's directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsSettings {
+pub(crate) struct TlsSettings {
     /// The server's certificate chain, leaf first.
-    pub cert: Pem,
+    pub(crate) cert: Pem,
     /// The leaf certificate's private key.
-    pub key: Pem,
-    pub client_auth: ClientAuth,
+    pub(crate) key: Pem,
+    pub(crate) client_auth: ClientAuth,
     /// Set exactly when `client_auth` verifies certificates.
-    pub client_ca: Option<Pem>,
+    pub(crate) client_ca: Option<Pem>,
     /// `min_version <= max_version`, checked.
-    pub min_version: TlsVersion,
-    pub max_version: TlsVersion,
+    pub(crate) min_version: TlsVersion,
+    pub(crate) max_version: TlsVersion,
     /// Becomes rustls' `ignore_client_order`: the server's cipher suite order wins.
-    pub prefer_server_cipher_suites: bool,
+    pub(crate) prefer_server_cipher_suites: bool,
 }
 
 /// Where PEM text comes from: a file (`cert_file`) or the YAML itself (`cert`). Keeps the field
 /// name so errors about the content can point at it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Pem {
+pub(crate) struct Pem {
     /// The field, e.g. `tls_server_config.key_file`.
-    pub field: &'static str,
-    pub source: PemSource,
+    pub(crate) field: &'static str,
+    pub(crate) source: PemSource,
 }
 
 /// The two ways exporter-toolkit lets a file give PEM text.
 #[derive(Clone, PartialEq, Eq)]
-pub enum PemSource {
+pub(crate) enum PemSource {
     /// Already joined to the web configuration file's directory.
     File(PathBuf),
     /// May be a private key: never printed.
@@ -133,10 +136,12 @@ impl Pem {
         }
     }
 
-    fn read(&self, file: &Path) -> Result<Vec<u8>, ConfigError> {
+    /// The PEM text: inline, or the file's bytes as `read` gives them.
+    fn read(&self, file: &Path, read: ReadFile) -> Result<Vec<u8>, ConfigError> {
         match &self.source {
-            PemSource::File(p) => super::read_file(p, super::PEM_LIMIT)
-                .map_err(|e| message_error(file, self.field, e.to_string())),
+            PemSource::File(p) => {
+                read(p).map_err(|e| message_error(file, self.field, e.to_string()))
+            }
             PemSource::Inline(text) => Ok(text.as_bytes().to_vec()),
         }
     }
@@ -144,7 +149,7 @@ impl Pem {
 
 /// `client_auth_type`: whether the server asks for a client certificate and what it does with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientAuth {
+pub(crate) enum ClientAuth {
     /// No certificate is asked for (the default).
     NoClientCert,
     /// A certificate, if sent, must chain to the client CA; clients without one are let in.
@@ -183,7 +188,7 @@ impl FromStr for ClientAuth {
 
 /// `min_version` / `max_version`. rustls speaks TLS 1.2 and 1.3 only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum TlsVersion {
+pub(crate) enum TlsVersion {
     /// `TLS12`, the default `min_version`.
     Tls12,
     /// `TLS13`, the default `max_version`.
@@ -224,17 +229,17 @@ impl FromStr for TlsVersion {
     }
 }
 
-/// Reads, checks and builds the web configuration at `path`.
-pub fn load(path: &Path) -> Result<WebConfig, ConfigError> {
-    let bytes = super::read_file(path, super::YAML_LIMIT)?;
-    let raw = parse(&bytes, path)?;
-    build(raw, path).map_err(|e| super::yaml::place(e, &bytes))
-}
+/// Reads, checks and builds the web configuration at `path`; the reading is
+/// [`super::files`]'s, like every file the configuration names.
+pub(crate) use super::files::load_web as load;
+
+/// How [`build`] reads the PEM files: [`super::files`] gives the real one, with its limit.
+pub(crate) type ReadFile = fn(&Path) -> Result<Vec<u8>, ConfigError>;
 
 /// Parses and checks a web configuration without reading the files it names. `file` is where
 /// the bytes came from: errors name it, and relative file names are joined to its directory (as
 /// exporter-toolkit does). An empty document is a valid configuration: plain HTTP, no auth.
-pub fn parse(bytes: &[u8], file: &Path) -> Result<RawWebConfig, ConfigError> {
+pub(crate) fn parse(bytes: &[u8], file: &Path) -> Result<RawWebConfig, ConfigError> {
     let doc: Option<Document> = super::yaml::parse_document(bytes, file)?;
     let doc = doc.unwrap_or_default();
     let mut warnings = Vec::new();
@@ -267,10 +272,15 @@ pub fn parse(bytes: &[u8], file: &Path) -> Result<RawWebConfig, ConfigError> {
     })
 }
 
-/// Reads the certificate, key and client CA files and builds the TLS server configuration.
-pub fn build(raw: RawWebConfig, file: &Path) -> Result<WebConfig, ConfigError> {
+/// Reads the certificate, key and client CA files with `read` and builds the TLS server
+/// configuration.
+pub(crate) fn build(
+    raw: RawWebConfig,
+    file: &Path,
+    read: ReadFile,
+) -> Result<WebConfig, ConfigError> {
     let tls = match &raw.tls {
-        Some(settings) => Some(server_config(settings, file)?),
+        Some(settings) => Some(server_config(settings, file, read)?),
         None => None,
     };
     Ok(WebConfig {
@@ -281,9 +291,13 @@ pub fn build(raw: RawWebConfig, file: &Path) -> Result<WebConfig, ConfigError> {
     })
 }
 
-fn server_config(tls: &TlsSettings, file: &Path) -> Result<Arc<ServerConfig>, ConfigError> {
+fn server_config(
+    tls: &TlsSettings,
+    file: &Path,
+    read: ReadFile,
+) -> Result<Arc<ServerConfig>, ConfigError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let certs = read_certificates(&tls.cert, file)?;
+    let certs = read_certificates(&tls.cert, file, read)?;
     if let Some(leaf) = certs.first() {
         ParsedCertificate::try_from(leaf).map_err(|e| {
             message_error(
@@ -296,40 +310,8 @@ fn server_config(tls: &TlsSettings, file: &Path) -> Result<Arc<ServerConfig>, Co
             )
         })?;
     }
-    let key = read_key(&tls.key, file)?;
-    let verifier = match (&tls.client_ca, tls.client_auth) {
-        (Some(ca), auth) if auth.verifies() => {
-            let mut roots = RootCertStore::empty();
-            for (i, cert) in read_certificates(ca, file)?.into_iter().enumerate() {
-                roots.add(cert).map_err(|e| {
-                    message_error(
-                        file,
-                        ca.field,
-                        format!(
-                            "{}: certificate {} is not a usable CA: {e}",
-                            ca.describe(),
-                            i + 1
-                        ),
-                    )
-                })?;
-            }
-            let builder =
-                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider));
-            let builder = if auth == ClientAuth::VerifyClientCertIfGiven {
-                builder.allow_unauthenticated()
-            } else {
-                builder
-            };
-            builder.build().map_err(|e| {
-                message_error(
-                    file,
-                    ca.field,
-                    format!("{}: cannot verify clients with it: {e}", ca.describe()),
-                )
-            })?
-        }
-        _ => WebPkiClientVerifier::no_client_auth(),
-    };
+    let key = read_key(&tls.key, file, read)?;
+    let verifier = client_verifier(tls, file, read, &provider)?;
     let versions: Vec<&'static SupportedProtocolVersion> = [TlsVersion::Tls12, TlsVersion::Tls13]
         .into_iter()
         .filter(|v| (tls.min_version..=tls.max_version).contains(v))
@@ -346,30 +328,81 @@ fn server_config(tls: &TlsSettings, file: &Path) -> Result<Arc<ServerConfig>, Co
         })?
         .with_client_cert_verifier(verifier)
         .with_single_cert(certs, key)
-        .map_err(|e| match e {
-            rustls::Error::InconsistentKeys(InconsistentKeys::KeyMismatch) => message_error(
-                file,
-                tls.key.field,
-                format!(
-                    "the key in {} does not match the certificate in {}",
-                    tls.key.describe(),
-                    tls.cert.describe()
-                ),
-            ),
-            other => message_error(
-                file,
-                tls.key.field,
-                format!("{}: cannot use the key: {other}", tls.key.describe()),
-            ),
-        })?;
+        .map_err(|e| key_error(tls, file, e))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     config.ignore_client_order = tls.prefer_server_cipher_suites;
     Ok(Arc::new(config))
 }
 
+/// What checks client certificates: nothing, unless `client_auth_type` verifies them against the
+/// client CA.
+fn client_verifier(
+    tls: &TlsSettings,
+    file: &Path,
+    read: ReadFile,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<dyn ClientCertVerifier>, ConfigError> {
+    let ca = match (&tls.client_ca, tls.client_auth) {
+        (Some(ca), auth) if auth.verifies() => ca,
+        _ => return Ok(WebPkiClientVerifier::no_client_auth()),
+    };
+    let mut roots = RootCertStore::empty();
+    for (i, cert) in read_certificates(ca, file, read)?.into_iter().enumerate() {
+        roots.add(cert).map_err(|e| {
+            message_error(
+                file,
+                ca.field,
+                format!(
+                    "{}: certificate {} is not a usable CA: {e}",
+                    ca.describe(),
+                    i + 1
+                ),
+            )
+        })?;
+    }
+    let builder =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(provider));
+    let builder = if tls.client_auth == ClientAuth::VerifyClientCertIfGiven {
+        builder.allow_unauthenticated()
+    } else {
+        builder
+    };
+    builder.build().map_err(|e| {
+        message_error(
+            file,
+            ca.field,
+            format!("{}: cannot verify clients with it: {e}", ca.describe()),
+        )
+    })
+}
+
+/// Why rustls refused the certificate and key pair.
+fn key_error(tls: &TlsSettings, file: &Path, e: rustls::Error) -> ConfigError {
+    match e {
+        rustls::Error::InconsistentKeys(InconsistentKeys::KeyMismatch) => message_error(
+            file,
+            tls.key.field,
+            format!(
+                "the key in {} does not match the certificate in {}",
+                tls.key.describe(),
+                tls.cert.describe()
+            ),
+        ),
+        other => message_error(
+            file,
+            tls.key.field,
+            format!("{}: cannot use the key: {other}", tls.key.describe()),
+        ),
+    }
+}
+
 /// All certificates of a PEM text, in order; none is an error.
-fn read_certificates(pem: &Pem, file: &Path) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
-    let bytes = pem.read(file)?;
+fn read_certificates(
+    pem: &Pem,
+    file: &Path,
+    read: ReadFile,
+) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
+    let bytes = pem.read(file, read)?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| {
@@ -392,8 +425,8 @@ fn read_certificates(pem: &Pem, file: &Path) -> Result<Vec<CertificateDer<'stati
     Ok(certs)
 }
 
-fn read_key(pem: &Pem, file: &Path) -> Result<PrivateKeyDer<'static>, ConfigError> {
-    let bytes = pem.read(file)?;
+fn read_key(pem: &Pem, file: &Path, read: ReadFile) -> Result<PrivateKeyDer<'static>, ConfigError> {
+    let bytes = pem.read(file, read)?;
     PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| {
         let why = match e {
             rustls::pki_types::pem::Error::NoItemsFound => format!(
@@ -433,27 +466,8 @@ fn tls_settings(mut doc: TlsDocument, file: &Path) -> Result<Option<TlsSettings>
         return Ok(None);
     }
     let dir = file.parent().unwrap_or(Path::new(""));
-    let pem = |inline: Option<String>,
-               inline_field: &'static str,
-               path: Option<String>,
-               path_field: &'static str|
-     -> Result<Option<Pem>, ConfigError> {
-        match (inline, path) {
-            (Some(_), Some(_)) => Err(message_error(
-                file,
-                path_field,
-                format!("set {path_field} or {inline_field}, not both"),
-            )),
-            (Some(text), None) => Ok(Some(Pem {
-                field: inline_field,
-                source: PemSource::Inline(text),
-            })),
-            (None, Some(p)) => Ok(Some(Pem {
-                field: path_field,
-                source: PemSource::File(dir.join(p)),
-            })),
-            (None, None) => Ok(None),
-        }
+    let pem = |inline, inline_field, path, path_field| {
+        pem_source(file, dir, (inline, inline_field), (path, path_field))
     };
     let cert = pem(
         doc.cert,
@@ -486,30 +500,82 @@ fn tls_settings(mut doc: TlsDocument, file: &Path) -> Result<Option<TlsSettings>
         .client_auth_type
         .map(|a| a.0)
         .unwrap_or(ClientAuth::NoClientCert);
-    match (&client_ca, client_auth.verifies()) {
-        (Some(ca), false) => {
-            return Err(message_error(
-                file,
-                ca.field,
-                "a client CA is set but client_auth_type is NoClientCert; \
-                 set client_auth_type: RequireAndVerifyClientCert"
-                    .to_string(),
-            ));
-        }
-        (None, true) => {
-            return Err(message_error(
-                file,
-                "tls_server_config.client_auth_type",
-                format!(
-                    "{client_auth:?} needs client_ca_file (or an inline client_ca) to verify \
-                     client certificates against"
-                ),
-            ));
-        }
-        _ => {}
+    check_client_ca(client_ca.as_ref(), client_auth, file)?;
+    let (min_version, max_version) = versions(
+        doc.min_version.map(|v| v.0),
+        doc.max_version.map(|v| v.0),
+        file,
+    )?;
+    Ok(Some(TlsSettings {
+        cert,
+        key,
+        client_auth,
+        client_ca,
+        min_version,
+        max_version,
+        prefer_server_cipher_suites: doc.prefer_server_cipher_suites.unwrap_or(true),
+    }))
+}
+
+/// Where one PEM text comes from: inline or a file (joined to `dir`), not both.
+fn pem_source(
+    file: &Path,
+    dir: &Path,
+    (inline, inline_field): (Option<String>, &'static str),
+    (path, path_field): (Option<String>, &'static str),
+) -> Result<Option<Pem>, ConfigError> {
+    match (inline, path) {
+        (Some(_), Some(_)) => Err(message_error(
+            file,
+            path_field,
+            format!("set {path_field} or {inline_field}, not both"),
+        )),
+        (Some(text), None) => Ok(Some(Pem {
+            field: inline_field,
+            source: PemSource::Inline(text),
+        })),
+        (None, Some(p)) => Ok(Some(Pem {
+            field: path_field,
+            source: PemSource::File(dir.join(p)),
+        })),
+        (None, None) => Ok(None),
     }
-    let min_version = doc.min_version.map(|v| v.0).unwrap_or(TlsVersion::Tls12);
-    let max_version = doc.max_version.map(|v| v.0).unwrap_or(TlsVersion::Tls13);
+}
+
+/// A client CA exactly when `client_auth_type` verifies client certificates.
+fn check_client_ca(
+    client_ca: Option<&Pem>,
+    client_auth: ClientAuth,
+    file: &Path,
+) -> Result<(), ConfigError> {
+    match (client_ca, client_auth.verifies()) {
+        (Some(ca), false) => Err(message_error(
+            file,
+            ca.field,
+            "a client CA is set but client_auth_type is NoClientCert; \
+             set client_auth_type: RequireAndVerifyClientCert"
+                .to_string(),
+        )),
+        (None, true) => Err(message_error(
+            file,
+            "tls_server_config.client_auth_type",
+            format!(
+                "{client_auth:?} needs client_ca_file (or an inline client_ca) to verify \
+                 client certificates against"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `min_version` and `max_version` with their defaults, in order.
+fn versions(
+    min: Option<TlsVersion>,
+    max: Option<TlsVersion>,
+    file: &Path,
+) -> Result<(TlsVersion, TlsVersion), ConfigError> {
+    let min_version = min.unwrap_or(TlsVersion::Tls12);
+    let max_version = max.unwrap_or(TlsVersion::Tls13);
     if min_version > max_version {
         return Err(message_error(
             file,
@@ -521,15 +587,7 @@ fn tls_settings(mut doc: TlsDocument, file: &Path) -> Result<Option<TlsSettings>
             ),
         ));
     }
-    Ok(Some(TlsSettings {
-        cert,
-        key,
-        client_auth,
-        client_ca,
-        min_version,
-        max_version,
-        prefer_server_cipher_suites: doc.prefer_server_cipher_suites.unwrap_or(true),
-    }))
+    Ok((min_version, max_version))
 }
 
 /// exporter-toolkit treats an empty string as an unset field.

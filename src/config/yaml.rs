@@ -34,7 +34,10 @@ pub fn parse(bytes: &[u8], file: &Path) -> Result<Model, ConfigError> {
 /// configuration, the agent's web configuration). Refuses bytes that are not UTF-8 and flow
 /// collections nested deeper than [`MAX_FLOW_DEPTH`]; errors carry the line, column and field
 /// path.
-pub fn parse_document<T: DeserializeOwned>(bytes: &[u8], file: &Path) -> Result<T, ConfigError> {
+pub(crate) fn parse_document<T: DeserializeOwned>(
+    bytes: &[u8],
+    file: &Path,
+) -> Result<T, ConfigError> {
     let syntax = |line, column, path: String, message: String| ConfigError::Syntax {
         file: file.to_path_buf(),
         line,
@@ -116,7 +119,7 @@ fn second_document(text: &str) -> Option<usize> {
 
 /// Adds the line and column of its field to an error found after `bytes` were parsed (a web
 /// configuration's missing key file, say), when the field is in the text.
-pub fn place(error: ConfigError, bytes: &[u8]) -> ConfigError {
+pub(crate) fn place(error: ConfigError, bytes: &[u8]) -> ConfigError {
     super::place_with(error, |_, path| super::place::in_yaml(bytes, path))
 }
 

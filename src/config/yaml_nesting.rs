@@ -218,104 +218,117 @@ impl<'a> Scanner<'a> {
                 return None;
             }
             self.unroll_indent(self.column as isize);
-            let c = self.at(0);
-            if self.column == 0 && c == b'%' {
-                // A directive (%YAML, %TAG) fills its line and, like a document marker, closes
-                // every block collection.
-                self.unroll_indent(-1);
-                self.remove_key();
-                self.allowed = false;
-                self.skip_to_break();
+            if self.stream_marker() {
                 continue;
             }
-            if self.document_marker() {
-                self.unroll_indent(-1);
-                self.key = None;
-                self.allowed = false;
-                for _ in 0..3 {
-                    self.skip();
-                }
-                continue;
-            }
-            match c {
-                b'[' | b'{' => {
-                    self.save_key();
-                    self.depth += 1;
-                    self.max_depth = self.max_depth.max(self.depth);
-                    if self.depth > limit {
-                        return Some((self.line + 1, self.column + 1));
-                    }
-                    self.allowed = true;
-                    self.skip();
-                }
-                b']' | b'}' => {
-                    self.depth = self.depth.saturating_sub(1);
-                    self.allowed = false;
-                    self.skip();
-                }
-                b',' => {
-                    self.remove_key();
-                    self.allowed = true;
-                    self.skip();
-                }
-                b'-' if self.is_blankz(1) => {
-                    self.roll_indent(self.column);
-                    self.remove_key();
-                    self.allowed = true;
-                    self.skip();
-                }
-                b'?' if self.depth > 0 || self.is_blankz(1) => {
-                    self.roll_indent(self.column);
-                    self.remove_key();
-                    self.allowed = self.depth == 0;
-                    self.skip();
-                }
-                b':' if self.depth > 0 || self.is_blankz(1) => {
-                    if self.depth == 0 {
-                        match self.take_key() {
-                            Some(k) => self.roll_indent(k.column),
-                            None => self.roll_indent(self.column),
-                        }
-                    }
-                    self.allowed = self.depth == 0;
-                    self.skip();
-                }
-                b'*' | b'&' => {
-                    self.save_key();
-                    self.allowed = false;
-                    self.skip();
-                    while self.at(0).is_ascii_alphanumeric() || matches!(self.at(0), b'_' | b'-') {
-                        self.skip();
-                    }
-                }
-                b'!' => {
-                    self.save_key();
-                    self.allowed = false;
-                    self.tag();
-                }
-                b'|' | b'>' if self.depth == 0 => {
-                    self.remove_key();
-                    self.allowed = true;
-                    self.block_scalar();
-                }
-                b'\'' => {
-                    self.save_key();
-                    self.allowed = false;
-                    self.single_quoted();
-                }
-                b'"' => {
-                    self.save_key();
-                    self.allowed = false;
-                    self.double_quoted();
-                }
-                _ if self.plain_starts() => {
-                    self.save_key();
-                    self.allowed = self.plain();
-                }
-                // libyaml stops here ("found character that cannot start any token").
-                _ => self.skip(),
+            if let Some(place) = self.token(limit) {
+                return Some(place);
             }
         }
+    }
+
+    /// Skips a directive or a document marker, which close every block collection; `false` when
+    /// there is none here.
+    fn stream_marker(&mut self) -> bool {
+        if self.column == 0 && self.at(0) == b'%' {
+            // A directive (%YAML, %TAG) fills its line.
+            self.unroll_indent(-1);
+            self.remove_key();
+            self.allowed = false;
+            self.skip_to_break();
+            return true;
+        }
+        if self.document_marker() {
+            self.unroll_indent(-1);
+            self.key = None;
+            self.allowed = false;
+            for _ in 0..3 {
+                self.skip();
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Scans one token, as libyaml's `yaml_parser_fetch_next_token` dispatches on its first
+    /// character: the place of a flow collection deeper than `limit`, else `None`.
+    fn token(&mut self, limit: usize) -> Option<(usize, usize)> {
+        match self.at(0) {
+            b'[' | b'{' => {
+                self.save_key();
+                self.depth += 1;
+                self.max_depth = self.max_depth.max(self.depth);
+                if self.depth > limit {
+                    return Some((self.line + 1, self.column + 1));
+                }
+                self.allowed = true;
+                self.skip();
+            }
+            b']' | b'}' => {
+                self.depth = self.depth.saturating_sub(1);
+                self.allowed = false;
+                self.skip();
+            }
+            b',' => {
+                self.remove_key();
+                self.allowed = true;
+                self.skip();
+            }
+            b'-' if self.is_blankz(1) => {
+                self.roll_indent(self.column);
+                self.remove_key();
+                self.allowed = true;
+                self.skip();
+            }
+            b'?' if self.depth > 0 || self.is_blankz(1) => {
+                self.roll_indent(self.column);
+                self.remove_key();
+                self.allowed = self.depth == 0;
+                self.skip();
+            }
+            b':' if self.depth > 0 || self.is_blankz(1) => {
+                if self.depth == 0 {
+                    match self.take_key() {
+                        Some(k) => self.roll_indent(k.column),
+                        None => self.roll_indent(self.column),
+                    }
+                }
+                self.allowed = self.depth == 0;
+                self.skip();
+            }
+            b'*' | b'&' => {
+                self.save_key();
+                self.allowed = false;
+                self.anchor_or_alias();
+            }
+            b'!' => {
+                self.save_key();
+                self.allowed = false;
+                self.tag();
+            }
+            b'|' | b'>' if self.depth == 0 => {
+                self.remove_key();
+                self.allowed = true;
+                self.block_scalar();
+            }
+            b'\'' => {
+                self.save_key();
+                self.allowed = false;
+                self.single_quoted();
+            }
+            b'"' => {
+                self.save_key();
+                self.allowed = false;
+                self.double_quoted();
+            }
+            _ if self.plain_starts() => {
+                self.save_key();
+                self.allowed = self.plain();
+            }
+            // libyaml stops here ("found character that cannot start any token").
+            _ => self.skip(),
+        }
+        None
     }
 
     /// Skips spaces, comments and line breaks (and a byte order mark at the start of a line).
@@ -437,6 +450,14 @@ impl<'a> Scanner<'a> {
                 }
                 _ => self.skip_any(),
             }
+        }
+    }
+
+    /// `*alias` or `&anchor`: the indicator and the name's characters.
+    fn anchor_or_alias(&mut self) {
+        self.skip();
+        while self.at(0).is_ascii_alphanumeric() || matches!(self.at(0), b'_' | b'-') {
+            self.skip();
         }
     }
 
