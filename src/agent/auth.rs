@@ -1,5 +1,5 @@
 //! HTTP basic auth for the agent's server, against the bcrypt hashes of `basic_auth_users` in the
-//! web configuration ([`crate::config::web`]), with the behaviour of the Prometheus
+//! web configuration ([`super::web_config`]), with the behaviour of the Prometheus
 //! exporter-toolkit:
 //!
 //! | situation                              | what [`BasicAuth::verify`] does                                   |
@@ -61,7 +61,7 @@ pub struct BasicAuth {
 }
 
 impl BasicAuth {
-    /// `users` maps a user name to its bcrypt hash, as [`crate::config::web::WebConfig`] holds
+    /// `users` maps a user name to its bcrypt hash, as [`super::web_config::WebConfig`] holds
     /// them (checked at load time). With no users nobody is let in: a server that wants
     /// exporter-toolkit's "no users, no authentication" should not ask at all.
     pub fn new(users: BTreeMap<String, String>) -> Self {

@@ -40,6 +40,7 @@ pub mod schedule;
 pub mod scheduler;
 pub mod server;
 pub mod state;
+pub mod web_config;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -52,13 +53,13 @@ use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::web::WebConfig;
-use crate::config::{self, Source};
+use crate::config::Source;
 use crate::diagnose::{self, ProbeKind};
 use crate::policy::Policy;
 use crate::probe::{IcmpNeed, ProbeContext, ProbeSettings, sys};
 use metrics::Metrics;
 use state::{Build, Timing, World};
+use web_config::WebConfig;
 
 /// Everything `probe agent` is told on the command line.
 #[derive(Debug, Clone)]
@@ -294,7 +295,7 @@ struct Prepared {
 
 /// Reads and validates the configuration and opens the sockets for it.
 fn prepare(settings: &Settings) -> Result<Prepared, String> {
-    let model = config::load_with_agent(&settings.source, settings.source_addr)
+    let model = crate::files::load_with_agent(&settings.source, settings.source_addr)
         .map_err(|e| e.to_string())?;
     let (base, icmp_error) = base_context(&model)?;
     Ok(Prepared {
@@ -380,7 +381,7 @@ pub fn bind(settings: &Settings) -> Result<Bound, StartError> {
     let nofile = sys::raise_nofile_limit();
     let web = match &settings.web_config {
         Some(path) => {
-            let web = config::web::load(path).map_err(|e| StartError::WebConfig(e.to_string()))?;
+            let web = web_config::load(path).map_err(|e| StartError::WebConfig(e.to_string()))?;
             Some(web)
         }
         None => None,

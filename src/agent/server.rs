@@ -35,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 use super::Agent;
 use super::auth::{BasicAuth, Verdict};
 use super::page::SharedPage;
-use crate::config::web::WebConfig;
+use super::web_config::WebConfig;
 
 /// What a client may take of the server.
 #[derive(Debug, Clone, Copy)]

@@ -145,12 +145,12 @@ fn collect_targets(args: &SweepArgs) -> Result<Vec<Target>, UsageError> {
         // Read by the config module, like every file: bounded, and refused if not UTF-8.
         let (bytes, name) = if path.as_os_str() == "-" {
             (
-                crate::config::read_stdin(crate::config::TARGETS_LIMIT),
+                crate::files::read_stdin(crate::files::TARGETS_LIMIT),
                 PathBuf::from("<stdin>"),
             )
         } else {
             (
-                crate::config::read_file(path, crate::config::TARGETS_LIMIT),
+                crate::files::read_file(path, crate::files::TARGETS_LIMIT),
                 path.clone(),
             )
         };
@@ -228,7 +228,7 @@ fn probe_settings(args: &SweepArgs) -> Result<ProbeSettings, UsageError> {
 
 /// Reads `--ca-file` like every file the user names: bounded in size.
 fn read_ca(path: &std::path::Path) -> Result<CaBundle, UsageError> {
-    let pem = crate::config::read_file(path, crate::config::PEM_LIMIT).map_err(|e| {
+    let pem = crate::files::read_file(path, crate::files::PEM_LIMIT).map_err(|e| {
         let reason = match e {
             crate::config::ConfigError::Io { reason, .. } => reason
                 .strip_prefix("cannot read: ")

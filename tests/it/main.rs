@@ -8,6 +8,7 @@ mod bad_input;
 mod cli;
 mod hostile;
 mod lab;
+mod layers;
 mod privileges;
 mod scenarios;
 mod server;

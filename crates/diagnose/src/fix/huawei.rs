@@ -1,0 +1,79 @@
+//! Fixes as Huawei Cloud KooCLI (`hcloud`) commands and console steps.
+
+use probe_model::AccessMode;
+
+use super::{AccessEntry, AclRule, Fixes, Matcher, SgRule, SubnetFix, generic};
+
+pub(crate) struct Huawei;
+
+impl Fixes for Huawei {
+    fn security_group_rule(&self, r: &SgRule) -> String {
+        let remote = if r.ingress() {
+            match &r.src_group {
+                Some(g) => format!("--security_group_rule.remote_group_id={g}"),
+                None => format!("--security_group_rule.remote_ip_prefix={}", r.src_net),
+            }
+        } else {
+            format!("--security_group_rule.remote_ip_prefix={}", r.dst_host)
+        };
+        let ports = match (r.icmp, r.port) {
+            (None, Some(p)) => format!(" --security_group_rule.multiport={p}"),
+            _ => String::new(),
+        };
+        format!(
+            "{}hcloud VPC CreateSecurityGroupRule/v3 --cli-region=<region> --project_id=<project> --security_group_rule.security_group_id={} --security_group_rule.direction={} --security_group_rule.ethertype={} --security_group_rule.protocol={}{ports} {remote} --security_group_rule.action=allow --security_group_rule.priority=1",
+            r.deny_note,
+            r.group,
+            r.direction,
+            if r.v6 { "IPv6" } else { "IPv4" },
+            r.proto
+        )
+    }
+
+    fn acl_rule(&self, r: &AclRule) -> String {
+        generic::Generic.acl_rule(r)
+    }
+
+    fn access_entry(&self, r: &AccessEntry) -> String {
+        match r.mode {
+            Some(AccessMode::Blacklist) => format!(
+                "remove {} from IP address group {} (ELB > IP Address Groups), or switch the listener's access control off",
+                r.entry, r.id
+            ),
+            _ => format!(
+                "add {} to IP address group {} (ELB > IP Address Groups > Add IP Addresses), which the listener uses as its whitelist",
+                r.addr, r.id
+            ),
+        }
+    }
+
+    fn matcher(&self, r: &Matcher) -> String {
+        format!(
+            "make the health-check path answer {} (no redirect), or set the health monitor's expected_codes to {}",
+            r.codes, r.widen
+        )
+    }
+
+    fn subnet_too_small(&self, r: &SubnetFix) -> String {
+        generic::Generic.subnet_too_small(r)
+    }
+
+    fn subnet_few_free(&self, r: &SubnetFix) -> String {
+        generic::Generic.subnet_few_free(r)
+    }
+
+    fn zone_without_subnet(&self, r: &SubnetFix) -> String {
+        generic::Generic.zone_without_subnet(r)
+    }
+
+    fn rules_not_enforced(&self, dedicated: bool) -> String {
+        format!(
+            "control access on the listener (ELB > Listeners > Access Control: an IP address group whitelist){}",
+            if dedicated {
+                ", or enable \"IP as a backend\" on the load balancer"
+            } else {
+                ""
+            }
+        )
+    }
+}

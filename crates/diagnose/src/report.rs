@@ -1,0 +1,210 @@
+//! A report: every finding and the counts (verdicts.md §4).
+
+use serde::Serialize;
+
+use super::{Check, Finding, Role, Severity, diagnose, perspectives, plan, static_findings};
+use probe_model::{Action, Model, PortRange};
+use probe_observation::Observation;
+use probe_policy::{FlowTarget, Policy, SourceSpec};
+
+/// Counts by severity, as verdicts.md §4's `summary`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub findings: usize,
+    pub ok: usize,
+    pub error: usize,
+    pub warning: usize,
+    pub info: usize,
+}
+
+/// The output of `probe check`: every finding and the counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    pub summary: Summary,
+}
+
+impl Report {
+    pub fn new(findings: Vec<Finding>) -> Self {
+        let mut s = Summary {
+            findings: findings.len(),
+            ..Summary::default()
+        };
+        for f in &findings {
+            match f.severity {
+                Severity::Ok => s.ok += 1,
+                Severity::Info => s.info += 1,
+                Severity::Warning => s.warning += 1,
+                Severity::Error => s.error += 1,
+            }
+        }
+        Report {
+            findings,
+            summary: s,
+        }
+    }
+
+    /// 0 when every finding is ok or info, 1 otherwise (verdicts.md §4).
+    pub fn exit_code(&self) -> u8 {
+        u8::from(self.summary.error + self.summary.warning > 0)
+    }
+}
+
+/// What a diagnosis judges ([`report`]).
+pub enum Mode<'a> {
+    /// `probe check`: the planned checks with what their probes saw (`None`: not probed), and
+    /// whether the configuration-only findings are added.
+    Probed {
+        checks: &'a [Check],
+        observations: &'a [Option<Observation>],
+        statics: bool,
+    },
+    /// `probe validate`: every planned check from the load balancer's side, no probe sent, and
+    /// the configuration-only findings.
+    Static,
+    /// `probe explain`: one flow from `from` to `to`, named `name`, no probe sent.
+    Explain {
+        from: &'a SourceSpec,
+        to: FlowTarget,
+        name: String,
+    },
+}
+
+/// Why a diagnosis could not be made: the question names something the configuration lacks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DiagnoseError {
+    #[error("no load balancer named {0:?}")]
+    NoSuchLoadBalancer(String),
+    #[error("the configuration has no load balancer")]
+    NoLoadBalancer,
+    #[error("the agent's address is unknown; give --source-addr")]
+    AgentUnknown,
+}
+
+/// The one entry point of the diagnosis: the report of `mode` under `policy`. `agent_ports` is
+/// the agent's ephemeral port range (its kernel's `ip_local_port_range`).
+pub fn report(
+    policy: &Policy,
+    agent_ports: PortRange,
+    mode: Mode,
+) -> Result<Report, DiagnoseError> {
+    let findings = match mode {
+        Mode::Probed {
+            checks,
+            observations,
+            statics,
+        } => {
+            let mut findings: Vec<Finding> = checks
+                .iter()
+                .zip(observations)
+                .map(|(c, obs)| {
+                    let p = perspectives(policy, c, agent_ports);
+                    diagnose(policy, c, &p, obs.as_ref())
+                })
+                .collect();
+            if statics {
+                findings.extend(static_findings(policy));
+            }
+            findings
+        }
+        Mode::Static => {
+            let mut findings: Vec<Finding> = plan(policy, None)
+                .iter()
+                .filter_map(|c| {
+                    let mut p = perspectives(policy, c, agent_ports);
+                    // Without probes the agent's perspective says nothing about the load
+                    // balancer.
+                    if p.lb.is_some() {
+                        p.agent = None;
+                    }
+                    // Nothing to judge (no load balancer, agent address unknown): no finding
+                    // rather than an OK that checked nothing.
+                    if p.lb.is_none() && p.agent.is_none() {
+                        return None;
+                    }
+                    Some(diagnose(policy, c, &p, None))
+                })
+                .collect();
+            findings.extend(static_findings(policy));
+            findings
+        }
+        Mode::Explain { from, to, name } => explain(policy, agent_ports, from, to, &name)?,
+    };
+    Ok(Report::new(findings))
+}
+
+/// One flow, judged once for each load balancer a flow "from lb" stands for.
+fn explain(
+    policy: &Policy,
+    agent_ports: PortRange,
+    from: &SourceSpec,
+    to: FlowTarget,
+    name: &str,
+) -> Result<Vec<Finding>, DiagnoseError> {
+    let model = policy.model();
+    if *from == SourceSpec::Agent && model.agent.address.is_none() {
+        return Err(DiagnoseError::AgentUnknown);
+    }
+    Ok(explained_load_balancers(model, from, to)?
+        .into_iter()
+        .map(|lb| {
+            let from_spec = match (from, lb) {
+                (SourceSpec::Lb(_), Some(i)) => {
+                    SourceSpec::Lb(model.load_balancers.get(i).map(|l| l.name.clone()))
+                }
+                (f, _) => f.clone(),
+            };
+            let check = Check::expectation(name.to_string(), lb, to, Action::Allow, from_spec);
+            let mut p = perspectives(policy, &check, agent_ports);
+            // From the agent, the agent's verdict is the one judged (as the source's).
+            if *from == SourceSpec::Agent {
+                p.agent = None;
+            }
+            let mut f = diagnose(policy, &check, &p, None);
+            f.role = Role::Expectation;
+            f
+        })
+        .collect())
+}
+
+/// Which load balancers a flow "from lb" stands for: the named one, else those that have the
+/// destination as a member, else all of them. `[None]` for any other source.
+fn explained_load_balancers(
+    model: &Model,
+    from: &SourceSpec,
+    to: FlowTarget,
+) -> Result<Vec<Option<usize>>, DiagnoseError> {
+    match from {
+        SourceSpec::Lb(Some(name)) => model
+            .load_balancers
+            .iter()
+            .position(|l| &l.name == name)
+            .map(|i| vec![Some(i)])
+            .ok_or_else(|| DiagnoseError::NoSuchLoadBalancer(name.clone())),
+        SourceSpec::Lb(None) => {
+            if model.load_balancers.is_empty() {
+                return Err(DiagnoseError::NoLoadBalancer);
+            }
+            let serving: Vec<Option<usize>> = model
+                .load_balancers
+                .iter()
+                .enumerate()
+                .filter(|(_, lb)| {
+                    lb.listeners.iter().any(|l| {
+                        model.backend_groups.iter().any(|g| {
+                            l.backend_group.as_deref() == Some(&g.name)
+                                && g.members.iter().any(|m| m.address == to.addr)
+                        })
+                    })
+                })
+                .map(|(i, _)| Some(i))
+                .collect();
+            if serving.is_empty() {
+                Ok((0..model.load_balancers.len()).map(Some).collect())
+            } else {
+                Ok(serving)
+            }
+        }
+        _ => Ok(vec![None]),
+    }
+}

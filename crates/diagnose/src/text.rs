@@ -1,0 +1,248 @@
+//! The words of a finding: one-line summaries and the minimal fix in the provider's terms.
+
+use super::{Check, Code, Finding, Perspectives, Role};
+use probe_model::{AccessMode, Direction};
+use probe_observation::Observation;
+use probe_policy::{Endpoint, Hop, HopKind, Leg, Policy, RuleRef, Verdict};
+
+fn v6(check: &Check) -> bool {
+    check.address.is_ipv6()
+}
+
+/// `10.0.0.0/24 (load balancer web-alb)`, `the agent 10.0.0.10 (sg-agent)`.
+fn source_words(policy: &Policy, check: &Check, src: Option<&Endpoint>, agent: bool) -> String {
+    let m = policy.model();
+    let Some(src) = src else {
+        return "the source".to_string();
+    };
+    let groups: Vec<&str> = src
+        .groups
+        .iter()
+        .filter_map(|&g| m.security_groups.get(g as usize).map(|s| s.id.as_str()))
+        .collect();
+    let with_groups = if groups.is_empty() {
+        String::new()
+    } else {
+        format!(" with {}", groups.join(", "))
+    };
+    if agent {
+        return format!("the agent {}{with_groups}", src.net);
+    }
+    match (
+        check.role,
+        check.load_balancer.and_then(|i| m.load_balancers.get(i)),
+    ) {
+        (Role::Expectation, _) => format!("{}{with_groups}", src.net),
+        (_, Some(lb)) => format!("{} (load balancer {}{with_groups})", src.net, lb.name),
+        _ => format!("{}{with_groups}", src.net),
+    }
+}
+
+fn packet_words(check: &Check) -> String {
+    check.packet.describe(v6(check))
+}
+
+/// One sentence on what a blocking hop does to the flow.
+fn hop_words(policy: &Policy, hop: &Hop, check: &Check, src: &str) -> String {
+    let id = policy.component_id(hop);
+    let rule = policy.rule_label(hop);
+    let pkt = packet_words(check);
+    let (list, peer) = match hop.direction {
+        Direction::Ingress => ("inbound", format!("from {src}")),
+        Direction::Egress => ("outbound", format!("to {}", check.address)),
+    };
+    match (hop.kind, hop.leg, hop.rule) {
+        (HopKind::SecurityGroup, _, RuleRef::Implicit) => {
+            format!("{id} has no {list} rule allowing {pkt} {peer}")
+        }
+        (HopKind::SecurityGroup, ..) => format!("{id} rule {rule} denies {pkt} {peer}"),
+        (HopKind::NetworkAcl, Leg::Return, r) => format!(
+            "{id} {} the return traffic of {pkt} (ports 1024-65535 back to {}){}",
+            if hop.direction == Direction::Egress {
+                "lets the flow in but its outbound rules drop"
+            } else {
+                "inbound rules drop"
+            },
+            src,
+            match r {
+                RuleRef::Implicit => " (no rule allows it: default deny *)".to_string(),
+                RuleRef::Rule(_) => format!(" (rule {rule})"),
+            }
+        ),
+        (HopKind::NetworkAcl, _, r) => match r {
+            RuleRef::Implicit => {
+                format!("no {list} rule of {id} allows {pkt} {peer} (default deny *)")
+            }
+            RuleRef::Rule(_) => format!("{id} {list} rule {rule} denies {pkt} {peer}"),
+        },
+        (HopKind::AccessControl, ..) => {
+            let mode = policy
+                .model()
+                .load_balancers
+                .get(hop.component as usize)
+                .and_then(|lb| lb.listeners.get(hop.sub as usize))
+                .and_then(|l| l.access_control.as_ref())
+                .map(|a| a.mode);
+            match mode {
+                Some(AccessMode::Blacklist) => {
+                    format!("the listener's blacklist {id} lists {src} (entry {rule})")
+                }
+                _ => format!("the listener's whitelist {id} does not list {src}"),
+            }
+        }
+    }
+}
+
+fn observed_words(obs: &Observation) -> String {
+    let mut s = format!("{} ({})", obs.state, obs.reason);
+    if let Some(icmp) = &obs.icmp {
+        s.push_str(&format!(
+            ", ICMP type {} code {}{}",
+            icmp.icmp_type,
+            icmp.code,
+            icmp.from.map(|a| format!(" from {a}")).unwrap_or_default()
+        ));
+    }
+    s
+}
+
+/// The one-line summary of a finding. One arm per code, kept in one function on purpose: it is a
+/// table of sentences, and a code's wording is easiest to review beside the others'.
+pub fn summary_for(policy: &Policy, check: &Check, p: &Perspectives, f: &Finding) -> String {
+    let lb_src = source_words(policy, check, p.lb_source.as_ref(), false);
+    let agent_src = source_words(policy, check, policy.agent_endpoint().as_ref(), true);
+    let pkt = packet_words(check);
+    let target = match check.role {
+        Role::Expectation => check.address.to_string(),
+        _ => format!("{} ({})", check.backend, check.address),
+    };
+    let lb_hop =
+        p.lb.as_ref()
+            .or(p.agent.as_ref())
+            .and_then(Verdict::blocking)
+            .map(|h| {
+                hop_words(
+                    policy,
+                    h,
+                    check,
+                    if p.lb.is_some() { &lb_src } else { &agent_src },
+                )
+            });
+    let agent_hop = p
+        .agent
+        .as_ref()
+        .and_then(Verdict::blocking)
+        .map(|h| hop_words(policy, h, check, &agent_src));
+    let obs = f.observed.as_ref();
+    let seen = obs.map(observed_words).unwrap_or_default();
+    match f.code {
+        Code::Ok => match obs {
+            Some(o) => format!(
+                "{pkt} to {target} is allowed from {} and the probe passed: {}{}",
+                if p.lb.is_some() { &lb_src } else { &agent_src },
+                observed_words(o),
+                o.http
+                    .as_ref()
+                    .and_then(|h| h.status)
+                    .map(|s| format!(", HTTP {s}"))
+                    .unwrap_or_default()
+            ),
+            None => format!(
+                "{pkt} to {target} is allowed from {}",
+                if p.lb.is_some() { &lb_src } else { &agent_src }
+            ),
+        },
+        Code::BlockedAsExpected => format!(
+            "{pkt} to {target} is blocked, as expected: {}",
+            lb_hop.unwrap_or_default()
+        ),
+        Code::ExpectationViolated => format!(
+            "{pkt} to {target} must be blocked, but the configuration allows it from {lb_src}"
+        ),
+        Code::SgIngressMissing
+        | Code::SgEgressMissing
+        | Code::SgDeny
+        | Code::NaclDeny
+        | Code::NaclReturnBlocked
+        | Code::AccessControlDeny => {
+            lb_hop.unwrap_or_else(|| format!("{pkt} to {target} is denied"))
+        }
+        Code::IcmpBlockedForUdpCheck => format!(
+            "the UDP health check pings {target} before it sends its datagram, and {}: the check cannot pass",
+            lb_hop.unwrap_or_else(|| "ICMP is blocked".to_string())
+        ),
+        Code::HealthCheckPortBlocked => format!(
+            "the traffic port is allowed, but the health-check port is not: {}",
+            lb_hop.unwrap_or_default()
+        ),
+        Code::HealthCheckSourceNotAllowed => format!(
+            "the agent may reach {pkt} on {target}, but the load balancer's health checks may not: {}",
+            lb_hop.unwrap_or_default()
+        ),
+        Code::PortClosed => format!(
+            "the configuration allows {pkt} to {target}, but it answered {seen}: nothing listens on that port (or only on 127.0.0.1)"
+        ),
+        Code::HostFirewallSuspected => format!(
+            "the configuration allows {pkt} from {agent_src} to {target}, but the probe saw {seen}: a host firewall or an unmodelled component drops it"
+        ),
+        Code::NoRoute => format!("{target} is unreachable: {seen}"),
+        Code::ConfigDriftAllowed => format!(
+            "the configuration denies {pkt} from {agent_src} ({}), yet the probe got through: {seen}. The live network is more open than the configuration says",
+            agent_hop.unwrap_or_default()
+        ),
+        Code::ResponseCodeMismatch => {
+            let http = obs.and_then(|o| o.http.as_ref());
+            let (path, codes) = match &check.probe {
+                super::ProbeKind::Http {
+                    path,
+                    expected_codes,
+                    ..
+                } => (path.as_str(), expected_codes.as_str()),
+                _ => ("/", "200"),
+            };
+            format!(
+                "the health check GET {path} on {target} answered {}{}, but the matcher expects {codes}",
+                http.and_then(|h| h.status)
+                    .map_or("something that is not HTTP".to_string(), |s| format!(
+                        "HTTP {s}"
+                    )),
+                http.and_then(|h| h.location.as_ref())
+                    .map(|l| format!(" (Location: {l})"))
+                    .unwrap_or_default()
+            )
+        }
+        Code::TlsHandshakeFailed => format!(
+            "TCP to {target} connects, but the TLS handshake fails: {}",
+            obs.and_then(|o| o
+                .tls
+                .as_ref()
+                .and_then(|t| t.error.clone())
+                .or(o.detail.clone()))
+                .unwrap_or_default()
+        ),
+        Code::TimeoutSlowResponse => format!(
+            "{target} accepted the connection but did not answer within the health check's {} s timeout",
+            check.timeout_s
+        ),
+        Code::ProbePerspectiveDiffers => format!(
+            "{}; {}: the probe cannot stand in for the load balancer on {pkt} to {target}",
+            match &lb_hop {
+                Some(h) if p.lb.as_ref().is_some_and(|v| !v.allowed()) =>
+                    format!("the load balancer is denied ({h})"),
+                _ => format!("the load balancer ({lb_src}) is allowed"),
+            },
+            match agent_hop {
+                Some(h) => format!("the agent is denied ({h})"),
+                None => format!("{agent_src} is allowed"),
+            }
+        ),
+        Code::ProbeError => format!(
+            "the probe of {pkt} on {target} could not run ({}); judged from the configuration only",
+            obs.and_then(|o| o.detail.clone()).unwrap_or_default()
+        ),
+        Code::RulesNotEnforced
+        | Code::LbSubnetTooSmall
+        | Code::LbSubnetFewFreeAddresses
+        | Code::TargetZoneWithoutLbSubnet => String::new(),
+    }
+}
