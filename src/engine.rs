@@ -28,7 +28,7 @@ use crate::probe::{self, IcmpNeed, Observation, ProbeContext, ProbeSpec, Protoco
 /// Probes in flight by default, before the open-file cap: a /16 in which a quarter of the targets
 /// are silent still finishes in about one timeout plus the time to send, where 4,096 would queue
 /// the silent ones behind each other for four timeouts. `--rate` is the knob for a gentler sweep.
-pub const DEFAULT_CONCURRENCY: usize = 32_768;
+pub(crate) const DEFAULT_CONCURRENCY: usize = 32_768;
 
 /// File descriptors kept free for everything that is not a probe socket.
 const RESERVED_FDS: u64 = 64;
@@ -36,7 +36,7 @@ const RESERVED_FDS: u64 = 64;
 /// Probes that may be in flight under the open-file limit `nofile` when `others` descriptors are
 /// spoken for besides the reserve (the agent's HTTP connections, say): one socket per probe, so
 /// going past it would turn EMFILE into failed probes.
-pub fn fd_budget(nofile: u64, others: u64) -> usize {
+pub(crate) fn fd_budget(nofile: u64, others: u64) -> usize {
     nofile.saturating_sub(RESERVED_FDS + others).max(1) as usize
 }
 
@@ -46,11 +46,11 @@ const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 /// HTTP(S) probes in flight by default. An HTTP probe holds about 20 KiB (hyper's read and write
 /// buffers) and a connection the server must serve, not just a socket in SYN-SENT: 4,096 at once
 /// against one nginx took 0.33 s and 93 MB where 256 took 0.22 s and 19 MB (benches/README.md).
-pub const DEFAULT_HTTP_CONCURRENCY: usize = 256;
+pub(crate) const DEFAULT_HTTP_CONCURRENCY: usize = 256;
 
 /// How many probes run at once, and how fast they start.
 #[derive(Debug, Clone, Copy)]
-pub struct EngineSettings {
+pub(crate) struct EngineSettings {
     pub concurrency: usize,
     /// Of those, how many may be HTTP(S) probes.
     pub http_concurrency: usize,
@@ -60,7 +60,7 @@ pub struct EngineSettings {
 
 impl EngineSettings {
     /// `requested` (or the default), kept below the open-file limit `nofile`.
-    pub fn new(requested: Option<usize>, rate: Option<f64>, nofile: u64) -> Self {
+    pub(crate) fn new(requested: Option<usize>, rate: Option<f64>, nofile: u64) -> Self {
         let concurrency = requested
             .unwrap_or(DEFAULT_CONCURRENCY)
             .clamp(1, fd_budget(nofile, 0));
@@ -72,7 +72,7 @@ impl EngineSettings {
     }
 
     /// Sets the HTTP(S) cap (`None`: the default), never above `concurrency`.
-    pub fn with_http_concurrency(mut self, requested: Option<usize>) -> Self {
+    pub(crate) fn with_http_concurrency(mut self, requested: Option<usize>) -> Self {
         self.http_concurrency = requested
             .unwrap_or(DEFAULT_HTTP_CONCURRENCY)
             .clamp(1, self.concurrency);
@@ -82,7 +82,7 @@ impl EngineSettings {
 
 /// A target after resolution: a probe to run, or the observation of why it cannot run.
 #[derive(Debug)]
-pub enum Planned {
+pub(crate) enum Planned {
     Probe(ProbeSpec),
     /// The target could not be resolved: its observation says why.
     Failed(Arc<Target>, Box<Observation>),
@@ -98,7 +98,7 @@ impl Planned {
 }
 
 /// Which ICMP sockets a plan needs.
-pub fn icmp_need(plan: &[Planned]) -> IcmpNeed {
+pub(crate) fn icmp_need(plan: &[Planned]) -> IcmpNeed {
     let mut need = IcmpNeed::default();
     for (protocol, ip) in plan.iter().filter_map(Planned::protocol_addr) {
         if protocol == Protocol::Icmp {
@@ -112,7 +112,7 @@ pub fn icmp_need(plan: &[Planned]) -> IcmpNeed {
 /// Resolves host names (each distinct name once, concurrently) and binds every target to its
 /// addresses. A name with several addresses yields one probe per address: a load balancer may send
 /// to any of them.
-pub async fn resolve(targets: Vec<Target>) -> Vec<Planned> {
+pub(crate) async fn resolve(targets: Vec<Target>) -> Vec<Planned> {
     let mut names: JoinSet<(String, Result<Vec<IpAddr>, String>, Duration)> = JoinSet::new();
     let mut seen = std::collections::HashSet::new();
     for t in &targets {
@@ -200,7 +200,7 @@ pub async fn resolve(targets: Vec<Target>) -> Vec<Planned> {
 /// ([`probe::guarded`]); a shard that panics outside a probe is logged, and the entries it had
 /// not reported are missing from the results: callers fill them in ([`missing`]). Either way the
 /// panic is counted by [`crate::panics`], and the binary exits with its code.
-pub async fn run(
+pub(crate) async fn run(
     plan: Vec<Planned>,
     ctx: Arc<ProbeContext>,
     settings: EngineSettings,
@@ -275,7 +275,7 @@ async fn run_with<P, F>(
 /// The observations of the entries of `plan` that got no result in a run that was not
 /// cancelled: only a bug (a panic outside a probe) leaves one out, and its target must still be
 /// reported, as an `error` that says so.
-pub fn missing<'a>(
+pub(crate) fn missing<'a>(
     targets: impl IntoIterator<Item = &'a (Arc<Target>, Option<IpAddr>)>,
     reported: &[bool],
 ) -> Vec<(usize, Observation)> {
@@ -298,7 +298,7 @@ pub fn missing<'a>(
 
 impl Planned {
     /// The target and address of this entry, kept by callers that must report every entry.
-    pub fn identity(&self) -> (Arc<Target>, Option<IpAddr>) {
+    pub(crate) fn identity(&self) -> (Arc<Target>, Option<IpAddr>) {
         match self {
             Planned::Probe(spec) => (spec.target.clone(), Some(spec.addr.ip())),
             Planned::Failed(target, _) => (target.clone(), None),
@@ -403,10 +403,10 @@ fn start_time(start: Instant, slot: u64, rate: f64) -> Instant {
 }
 
 /// The slowest `--rate` accepted: one probe every 1,000 s.
-pub const MIN_RATE: f64 = 0.001;
+pub(crate) const MIN_RATE: f64 = 0.001;
 
 /// The fastest `--rate` accepted; a higher cap would be no cap.
-pub const MAX_RATE: f64 = 1e9;
+pub(crate) const MAX_RATE: f64 = 1e9;
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,6 @@
 //! The file system: every file `probe` reads for its configuration (YAML configurations, dump
 //! directories, web configurations and their PEM files, targets files) is read here, each with its
-//! [`Limit`], so that nothing larger is read into memory. Everything else in [`crate::config`] works on
+//! `Limit`, so that nothing larger is read into memory. Everything else in [`crate::config`] works on
 //! the bytes read; this module and [`load_with_agent`]'s socket are its only I/O.
 
 use std::io::Read;

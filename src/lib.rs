@@ -50,18 +50,23 @@
 //! * [`probe`] — the probers (`tcp`, `udp`, `icmp`, `http`): each protocol's settings, table
 //!   detail and metrics live with its prober. [`probe::sys`] is the only home of socket options
 //!   below tokio and of `unsafe`.
-//! * [`engine`] — resolves targets and runs many probes at once: bounded in flight, rate-capped,
+//! * `engine` — resolves targets and runs many probes at once: bounded in flight, rate-capped,
 //!   cancellable, streaming results; a probe's panic is an `error` observation.
-//! * [`plan`] — how a check becomes a probe (target, settings), shared by `check` and `agent`.
+//! * `plan` — how a check becomes a probe (target, settings), shared by `check` and `agent`.
 //! * [`files`] — every file the user names is read here, bounded, and the local address found.
 //! * [`output`] — tables, JSON, JSON lines, findings, `explain` and the progress bar.
-//! * [`agent`] — the `probe agent` daemon: one scheduler for every check, the live findings, the
+//! * `agent` — the `probe agent` daemon: one scheduler for every check, the live findings, the
 //!   metrics registry and the HTTP server (`/metrics`, `/probe`, `/findings`, reload), with TLS
 //!   and basic auth from an exporter-toolkit web config.
 //! * [`cli`] — the command line ([`cli::main`]): flags, the ad hoc run, the configuration
 //!   commands; no domain logic.
-//! * [`panics`] — counts panics anywhere in the process, so that a bug fails a run loudly
+//! * `panics` — counts panics anywhere in the process, so that a bug fails a run loudly
 //!   (exit code 3) instead of passing for a result.
+//!
+//! `engine`, `plan`, `agent` and `panics` are the binary's own (`pub(crate)`); `cargo doc
+//! --document-private-items` shows them.
+
+#![warn(unreachable_pub)]
 
 /// The configuration crate (`probe-config`), and the loading of files ([`files::load`]).
 pub mod config {
@@ -74,11 +79,13 @@ pub use probe_model as model;
 pub use probe_observation as observation;
 pub use probe_policy as policy;
 
-pub mod agent;
+// The binary's layers are the crate's own: what tests, fuzz targets and benches use is public,
+// the rest is `pub(crate)` (rustc's `unreachable_pub` lint keeps it so).
+pub(crate) mod agent;
 pub mod cli;
-pub mod engine;
+pub(crate) mod engine;
 pub mod files;
 pub mod output;
-pub mod panics;
-pub mod plan;
+pub(crate) mod panics;
+pub(crate) mod plan;
 pub mod probe;

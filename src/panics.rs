@@ -12,13 +12,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The exit code of a run in which something panicked: the output is incomplete or wrong, and
 /// the reason is a bug in `probe`, not in the network or the input.
-pub const EXIT_CODE: u8 = 3;
+pub(crate) const EXIT_CODE: u8 = 3;
 
 static PANICS: AtomicU64 = AtomicU64::new(0);
 
 /// Counts every panic, then prints it as Rust's default hook does (the message and where).
 /// Installed once by the binary's `main`; library users keep their own hook.
-pub fn install_hook() {
+pub(crate) fn install_hook() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         PANICS.fetch_add(1, Ordering::Relaxed);
@@ -27,12 +27,12 @@ pub fn install_hook() {
 }
 
 /// How many panics happened in this process since [`install_hook`].
-pub fn count() -> u64 {
+pub(crate) fn count() -> u64 {
     PANICS.load(Ordering::Relaxed)
 }
 
 /// The text of a panic's payload (`panic!("…")` gives a `&str` or a `String`).
-pub fn message(payload: &(dyn Any + Send)) -> String {
+pub(crate) fn message(payload: &(dyn Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|s| (*s).to_string())

@@ -19,11 +19,11 @@ use crate::probe::target::Host;
 use crate::probe::{ProbeSettings, ProbeSpec, Protocol, Target};
 
 /// Longest probe deadline a health check may ask for.
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The settings a check's probe needs beyond its target.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ProbeKey {
+pub(crate) struct ProbeKey {
     pub timeout: Duration,
     pub host: Option<String>,
     pub codes: Option<String>,
@@ -31,7 +31,7 @@ pub struct ProbeKey {
 
 impl ProbeKey {
     /// The key of `check`, with its health check's timeout (1 s to 120 s).
-    pub fn of(check: &Check) -> Self {
+    pub(crate) fn of(check: &Check) -> Self {
         let (host, codes) = match &check.probe {
             ProbeKind::Http {
                 host,
@@ -50,7 +50,7 @@ impl ProbeKey {
 
     /// The probe settings of checks with this key. Fails only on a status matcher that does not
     /// parse, which validation of the configuration rules out.
-    pub fn settings(&self) -> Result<ProbeSettings, StatusSpecError> {
+    pub(crate) fn settings(&self) -> Result<ProbeSettings, StatusSpecError> {
         let expect = match &self.codes {
             Some(c) => c.parse::<StatusSpec>()?,
             None => StatusSpec::default(),
@@ -70,7 +70,7 @@ impl ProbeKey {
 }
 
 /// Groups the indices of the checks the agent can send by their key.
-pub fn group_by_key<'a>(
+pub(crate) fn group_by_key<'a>(
     checks: impl IntoIterator<Item = (usize, &'a Check)>,
 ) -> HashMap<ProbeKey, Vec<usize>> {
     let mut groups: HashMap<ProbeKey, Vec<usize>> = HashMap::new();
@@ -83,7 +83,7 @@ pub fn group_by_key<'a>(
 }
 
 /// The probe of a check: its target at the check's address (nothing to resolve).
-pub fn spec_for(check: &Check) -> ProbeSpec {
+pub(crate) fn spec_for(check: &Check) -> ProbeSpec {
     let target = target_for(check);
     ProbeSpec {
         addr: SocketAddr::new(check.address, target.port.unwrap_or(0)),
@@ -93,7 +93,7 @@ pub fn spec_for(check: &Check) -> ProbeSpec {
 }
 
 /// The probe target of a check.
-pub fn target_for(check: &Check) -> Target {
+pub(crate) fn target_for(check: &Check) -> Target {
     let protocol = match &check.probe {
         ProbeKind::Tcp => Protocol::Tcp,
         ProbeKind::Udp => Protocol::Udp,

@@ -2,7 +2,7 @@
 //! web configuration ([`super::web_config`]), with the behaviour of the Prometheus
 //! exporter-toolkit:
 //!
-//! | situation                              | what [`BasicAuth::verify`] does                                   |
+//! | situation                              | what [`BasicAuth::check`] does                                   |
 //! |----------------------------------------|-------------------------------------------------------------------|
 //! | no or unparsable `Authorization` value | `false` at once                                                   |
 //! | known user, pair verified recently     | `true` from the cache: no bcrypt                                  |
@@ -28,14 +28,14 @@ const CACHE_CAPACITY: usize = 100;
 /// Requests that may wait for the bcrypt slot. A flood of wrong passwords beyond this is
 /// answered at once ([`Verdict::Busy`], 429) instead of holding connections in a queue, so the
 /// server keeps its connections for the scraper, whose credentials are cached.
-pub const MAX_WAITING: usize = 4;
+pub(crate) const MAX_WAITING: usize = 4;
 
 /// The longest a request waits for its turn at bcrypt.
-pub const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+pub(crate) const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The answer to an `Authorization` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// A known user with the right password.
     Allowed,
     /// Missing, unparsable, unknown or wrong credentials.
@@ -45,7 +45,7 @@ pub enum Verdict {
 }
 
 /// Checks `Authorization: Basic …` values against a set of users and bcrypt hashes.
-pub struct BasicAuth {
+pub(crate) struct BasicAuth {
     users: BTreeMap<String, String>,
     /// What an unknown user's password is checked against: the configured hash with the highest
     /// cost, so that a made-up name costs at least as much time as a real one. (exporter-toolkit
@@ -64,7 +64,7 @@ impl BasicAuth {
     /// `users` maps a user name to its bcrypt hash, as [`super::web_config::WebConfig`] holds
     /// them (checked at load time). With no users nobody is let in: a server that wants
     /// exporter-toolkit's "no users, no authentication" should not ask at all.
-    pub fn new(users: BTreeMap<String, String>) -> Self {
+    pub(crate) fn new(users: BTreeMap<String, String>) -> Self {
         let decoy = users
             .values()
             .filter_map(|h| Some((bcrypt::HashParts::from_str(h).ok()?.get_cost(), h)))
@@ -82,14 +82,15 @@ impl BasicAuth {
     /// Checks an `Authorization` header value (`None` when the request has none). Garbage of
     /// any kind — not `Basic`, bad base64, no colon, a user name that is not UTF-8 — is `false`,
     /// never a panic. A request that found bcrypt too busy ([`Verdict::Busy`]) is `false` too.
-    pub async fn verify(&self, authorization: Option<&[u8]>) -> bool {
+    #[cfg(test)]
+    pub(crate) async fn verify(&self, authorization: Option<&[u8]>) -> bool {
         self.check(authorization).await == Verdict::Allowed
     }
 
-    /// [`BasicAuth::verify`], telling a wrong password from a check that was not made because
+    /// Whether the credentials pass, telling a wrong password from a check that was not made because
     /// bcrypt was busy. The work is bounded: one bcrypt at a time, at most [`MAX_WAITING`]
     /// requests waiting for it, each at most [`MAX_WAIT`]; cached credentials never wait.
-    pub async fn check(&self, authorization: Option<&[u8]>) -> Verdict {
+    pub(crate) async fn check(&self, authorization: Option<&[u8]>) -> Verdict {
         use std::sync::atomic::Ordering;
         let Some((user, password)) = authorization.and_then(parse_basic) else {
             return Verdict::Denied;

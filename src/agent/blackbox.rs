@@ -32,13 +32,13 @@ use crate::probe::target::{self, TargetDefaults};
 use crate::probe::{self, Observation, ProbeSettings, Protocol};
 
 /// The longest a `/probe` may take, whatever the scrape timeout.
-pub const MODULE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const MODULE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What blackbox_exporter subtracts from the scrape timeout, so the answer arrives in time.
 const TIMEOUT_OFFSET: f64 = 0.5;
 
 /// The answer to a `/probe` request.
-pub struct Answer {
+pub(crate) struct Answer {
     pub status: StatusCode,
     pub content_type: &'static str,
     pub body: String,
@@ -58,14 +58,14 @@ impl Answer {
 
 /// The request's parameters.
 #[derive(Debug, Default, PartialEq)]
-pub struct Params {
+pub(crate) struct Params {
     pub target: Option<String>,
     pub module: Option<String>,
     pub debug: bool,
 }
 
 impl Params {
-    pub fn parse(query: Option<&str>) -> Self {
+    pub(crate) fn parse(query: Option<&str>) -> Self {
         let mut p = Params::default();
         for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
             match k.as_ref() {
@@ -80,7 +80,7 @@ impl Params {
 }
 
 /// The protocol a module probes with.
-pub fn module_protocol(module: &str) -> Option<Protocol> {
+pub(crate) fn module_protocol(module: &str) -> Option<Protocol> {
     Some(match module {
         "http_2xx" | "http" => Protocol::Http,
         "tcp_connect" | "tcp" => Protocol::Tcp,
@@ -95,7 +95,7 @@ pub fn module_protocol(module: &str) -> Option<Protocol> {
 /// not a positive finite number of seconds (`garbage`, `-3`, `NaN`) means [`MODULE_TIMEOUT`].
 /// The value comes from the network, so it is capped while still a float: `1e300` or
 /// `18446744073709551616` would overflow a [`Duration`].
-pub fn timeout_for(header: Option<&str>) -> Duration {
+pub(crate) fn timeout_for(header: Option<&str>) -> Duration {
     let scrape = header
         .and_then(|h| h.trim().parse::<f64>().ok())
         .filter(|t| t.is_finite() && *t > 0.0);
@@ -114,7 +114,7 @@ pub fn timeout_for(header: Option<&str>) -> Duration {
 }
 
 /// Whether `addr` is inside one of `allow`, an IPv4-mapped IPv6 address counting as IPv4.
-pub fn allowed(allow: &[IpNet], addr: IpAddr) -> bool {
+pub(crate) fn allowed(allow: &[IpNet], addr: IpAddr) -> bool {
     let addr = match addr {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
         v4 => v4,
@@ -125,7 +125,7 @@ pub fn allowed(allow: &[IpNet], addr: IpAddr) -> bool {
 /// The module and the one target a `/probe` request names, or the answer that refuses it (400).
 /// Pure: everything here comes from the network and is checked before anything is resolved or
 /// sent.
-pub fn request_target(params: &Params) -> Result<(&str, crate::probe::Target), Answer> {
+pub(crate) fn request_target(params: &Params) -> Result<(&str, crate::probe::Target), Answer> {
     let Some(input) = params.target.as_deref().filter(|t| !t.trim().is_empty()) else {
         return Err(Answer::error(
             StatusCode::BAD_REQUEST,
@@ -176,7 +176,7 @@ pub fn request_target(params: &Params) -> Result<(&str, crate::probe::Target), A
 }
 
 /// Serves one `/probe` request.
-pub async fn handle(
+pub(crate) async fn handle(
     agent: &Arc<Agent>,
     query: Option<&str>,
     scrape_timeout: Option<&str>,
@@ -249,7 +249,7 @@ fn forbidden(input: &str, ip: IpAddr) -> Answer {
 }
 
 /// The metrics page of one probe, in blackbox_exporter's names.
-pub fn render(module: &str, obs: &Observation, took: Duration, debug: bool) -> Answer {
+pub(crate) fn render(module: &str, obs: &Observation, took: Duration, debug: bool) -> Answer {
     let registry = Registry::new();
     let page = build(&registry, obs, took)
         .and_then(|()| TextEncoder::new().encode_to_string(&registry.gather()));

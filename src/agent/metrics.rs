@@ -32,7 +32,7 @@ use crate::health::HealthState;
 use crate::probe::{Observation, Protocol};
 
 /// The labels that identify a check in every per-check series.
-pub const CHECK_LABELS: [&str; 6] = [
+pub(crate) const CHECK_LABELS: [&str; 6] = [
     "backend_group",
     "backend",
     "address",
@@ -47,7 +47,7 @@ const DURATION_BUCKETS: [f64; 11] = [
 ];
 
 /// The label values of a check, in [`CHECK_LABELS`] order.
-pub fn check_labels(check: &Check, protocol: Protocol) -> [String; 6] {
+pub(crate) fn check_labels(check: &Check, protocol: Protocol) -> [String; 6] {
     [
         check.backend_group.clone().unwrap_or_default(),
         check.backend.clone(),
@@ -66,7 +66,7 @@ pub fn check_labels(check: &Check, protocol: Protocol) -> [String; 6] {
 }
 
 /// Every metric family of the agent.
-pub struct Metrics {
+pub(crate) struct Metrics {
     pub registry: Registry,
     success: GaugeVec,
     duration: HistogramVec,
@@ -98,7 +98,7 @@ fn with(labels: &[&'static str], extra: &[&'static str]) -> Vec<&'static str> {
 impl Metrics {
     /// Builds and registers every family. Fails only if two families share a name, which is a
     /// programming error caught by the tests.
-    pub fn new() -> prometheus::Result<Self> {
+    pub(crate) fn new() -> prometheus::Result<Self> {
         let registry = Registry::new();
         let c = &CHECK_LABELS[..];
         let gauge =
@@ -256,7 +256,7 @@ impl Metrics {
 
     /// The series of one check, created now (the check shows up in `/metrics` at once, in state
     /// `initial`).
-    pub fn series(&self, labels: [String; 6], protocol: Protocol) -> CheckSeries {
+    pub(crate) fn series(&self, labels: [String; 6], protocol: Protocol) -> CheckSeries {
         let l = &labels;
         let state = HealthState::ALL.map(|s| {
             self.state
@@ -281,7 +281,7 @@ impl Metrics {
     }
 
     /// Removes every series of a check that is no longer planned.
-    pub fn forget(&self, s: &CheckSeries) {
+    pub(crate) fn forget(&self, s: &CheckSeries) {
         let l = &s.labels;
         let _ = self.success.remove_label_values(l);
         let _ = self.duration.remove_label_values(l);
@@ -312,7 +312,13 @@ impl Metrics {
     }
 
     /// Records one probe of a check: success, duration, outcome, HTTP status, certificate.
-    pub fn record(&self, s: &mut CheckSeries, obs: &Observation, took: Duration, now_unix: f64) {
+    pub(crate) fn record(
+        &self,
+        s: &mut CheckSeries,
+        obs: &Observation,
+        took: Duration,
+        now_unix: f64,
+    ) {
         s.success.set(if obs.success { 1.0 } else { 0.0 });
         s.duration.observe(took.as_secs_f64());
         let reason = match &obs.reason {
@@ -335,7 +341,7 @@ impl Metrics {
     }
 
     /// Counts one probe, scheduled or from `/probe`, by protocol and outcome class.
-    pub fn count_probe(&self, protocol: &str, outcome: &str) {
+    pub(crate) fn count_probe(&self, protocol: &str, outcome: &str) {
         self.probes.with_label_values(&[protocol, outcome]).inc();
         if outcome == crate::probe::State::Error.as_str() {
             self.probe_errors.with_label_values(&[protocol]).inc();
@@ -343,7 +349,7 @@ impl Metrics {
     }
 
     /// Records the threshold state after a result.
-    pub fn record_health(&self, s: &CheckSeries, state: HealthState, changed: bool) {
+    pub(crate) fn record_health(&self, s: &CheckSeries, state: HealthState, changed: bool) {
         s.set_state(state);
         if changed {
             s.transitions.inc();
@@ -351,7 +357,7 @@ impl Metrics {
     }
 
     /// Records a check's finding: its code (when not OK) and its blocking rule.
-    pub fn record_finding(&self, s: &mut CheckSeries, f: &Finding) {
+    pub(crate) fn record_finding(&self, s: &mut CheckSeries, f: &Finding) {
         let info = (f.code != Code::Ok)
             .then(|| with_values(&s.labels, &[f.code.as_str(), f.severity.as_str()]));
         swap_series(&self.finding_info, &mut s.finding, info);
@@ -371,7 +377,7 @@ impl Metrics {
     }
 
     /// Sets `probe_findings` from every active finding.
-    pub fn set_findings<'a>(&self, findings: impl Iterator<Item = &'a Finding>) {
+    pub(crate) fn set_findings<'a>(&self, findings: impl Iterator<Item = &'a Finding>) {
         let mut counts: std::collections::BTreeMap<(&'static str, &'static str), i64> =
             std::collections::BTreeMap::new();
         for f in findings {
@@ -385,12 +391,12 @@ impl Metrics {
         }
     }
 
-    pub fn skipped(&self, reason: &str, n: u64) {
+    pub(crate) fn skipped(&self, reason: &str, n: u64) {
         self.skipped.with_label_values(&[reason]).inc_by(n);
     }
 
     /// Records a reload attempt; `now_unix` is the time of a success.
-    pub fn reload(&self, ok: bool, now_unix: f64) {
+    pub(crate) fn reload(&self, ok: bool, now_unix: f64) {
         self.reloads
             .with_label_values(&[if ok { "success" } else { "failure" }])
             .inc();
@@ -400,14 +406,14 @@ impl Metrics {
         }
     }
 
-    pub fn http_request(&self, handler: &str, code: u16) {
+    pub(crate) fn http_request(&self, handler: &str, code: u16) {
         self.http_requests
             .with_label_values(&[handler, &code.to_string()])
             .inc();
     }
 
     /// The text exposition format of every family.
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         // Panics are counted by the process-wide hook (`crate::panics`), on whatever thread.
         let panics = crate::panics::count();
         if panics > self.panics.get() {
@@ -443,7 +449,7 @@ fn with_values(labels: &[String; 6], extra: &[&str]) -> Vec<String> {
 }
 
 /// The series handles of one check, and the label sets of its changing series.
-pub struct CheckSeries {
+pub(crate) struct CheckSeries {
     pub labels: [String; 6],
     success: Gauge,
     duration: Histogram,

@@ -32,15 +32,15 @@
 //! | a request waits at most `--http-request-timeout` (SIGHUP does not wait) | clients and signals are never held by a read |
 //! | shutdown does not wait for a read | SIGTERM always stops the agent |
 
-pub mod auth;
-pub mod blackbox;
-pub mod metrics;
-pub mod page;
-pub mod schedule;
-pub mod scheduler;
-pub mod server;
-pub mod state;
-pub mod web_config;
+pub(crate) mod auth;
+pub(crate) mod blackbox;
+pub(crate) mod metrics;
+pub(crate) mod page;
+pub(crate) mod schedule;
+pub(crate) mod scheduler;
+pub(crate) mod server;
+pub(crate) mod state;
+pub(crate) mod web_config;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -55,6 +55,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Source;
 use crate::diagnose::{self, ProbeKind};
+use crate::model::Model;
 use crate::policy::Policy;
 use crate::probe::{IcmpNeed, ProbeContext, ProbeSettings, sys};
 use metrics::Metrics;
@@ -63,7 +64,7 @@ use web_config::WebConfig;
 
 /// Everything `probe agent` is told on the command line.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     pub source: Source,
     pub source_addr: Option<std::net::IpAddr>,
     pub listen: SocketAddr,
@@ -79,7 +80,7 @@ pub struct Settings {
 }
 
 /// The running agent, shared by the scheduler, the probe tasks and the HTTP server.
-pub struct Agent {
+pub(crate) struct Agent {
     pub settings: Settings,
     world: Mutex<World>,
     pub metrics: Metrics,
@@ -109,7 +110,7 @@ struct Reloads {
 
 /// Why the agent could not start.
 #[derive(Debug, thiserror::Error)]
-pub enum StartError {
+pub(crate) enum StartError {
     #[error("{0}")]
     Config(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -125,10 +126,10 @@ pub enum StartError {
 }
 
 impl Agent {
-    /// Loads the configuration and builds the first world. Nothing runs yet.
-    pub fn new(settings: Settings) -> Result<Arc<Agent>, StartError> {
+    /// Builds the first world from the configuration [`bind`] loaded. Nothing runs yet.
+    pub(crate) fn new(settings: Settings, model: Model) -> Result<Arc<Agent>, StartError> {
         let metrics = Metrics::new()?;
-        let world = prepare(&settings)
+        let world = prepared(model)
             .and_then(|p| build_world(&settings, p, 1, &metrics, None))
             .map_err(StartError::Config)?;
         metrics.reload(true, unix_now());
@@ -148,7 +149,7 @@ impl Agent {
     }
 
     /// The current world. Held only for short, non-async work.
-    pub fn world(&self) -> MutexGuard<'_, World> {
+    pub(crate) fn world(&self) -> MutexGuard<'_, World> {
         // A panic while holding the lock would leave a half-updated world; the data is still
         // the best there is, so poisoning is ignored rather than turned into a second panic.
         self.world
@@ -160,7 +161,7 @@ impl Agent {
     /// The configuration is read on the agent's one reader thread: started here if it is not
     /// running, or, if a read is under way, asked to read once more when it ends, so that the
     /// file is read after this request (see the module's table of rules).
-    pub fn request_reload(self: &Arc<Self>) -> u64 {
+    pub(crate) fn request_reload(self: &Arc<Self>) -> u64 {
         let mut r = self.reloads();
         r.requested += 1;
         let ticket = r.requested;
@@ -187,19 +188,12 @@ impl Agent {
     /// Waits until the reload of `ticket` (or a later one) has ended, and returns its outcome:
     /// the number of checks now scheduled, or why the configuration was refused (file, line,
     /// field), the running one staying.
-    pub async fn reload_done(&self, ticket: u64) -> Result<usize, String> {
+    pub(crate) async fn reload_done(&self, ticket: u64) -> Result<usize, String> {
         let mut done = self.reloaded.subscribe();
         match done.wait_for(|(t, _)| *t >= ticket).await {
             Ok(outcome) => outcome.1.clone(),
             Err(_) => Err("the agent is stopping".to_string()),
         }
-    }
-
-    /// Reloads the configuration and waits for the outcome ([`Agent::request_reload`],
-    /// [`Agent::reload_done`]).
-    pub async fn reload(self: &Arc<Self>) -> Result<usize, String> {
-        let ticket = self.request_reload();
-        self.reload_done(ticket).await
     }
 
     /// The reader thread: reads and applies the configuration until no request is left that
@@ -272,7 +266,7 @@ impl Agent {
     }
 
     /// The longest probe deadline of the running configuration: how long draining may take.
-    pub fn longest_timeout(&self) -> Duration {
+    pub(crate) fn longest_timeout(&self) -> Duration {
         self.world()
             .slots
             .iter()
@@ -281,14 +275,14 @@ impl Agent {
             .unwrap_or(Duration::from_secs(1))
     }
 
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
+    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
         self.generation.subscribe()
     }
 }
 
 /// A loaded configuration and the probe context for it, ready to become a [`World`].
 struct Prepared {
-    model: crate::model::Model,
+    model: Model,
     base: Arc<ProbeContext>,
     icmp_error: Option<String>,
 }
@@ -297,6 +291,11 @@ struct Prepared {
 fn prepare(settings: &Settings) -> Result<Prepared, String> {
     let model = crate::files::load_with_agent(&settings.source, settings.source_addr)
         .map_err(|e| e.to_string())?;
+    prepared(model)
+}
+
+/// A loaded configuration with the sockets opened for it.
+fn prepared(model: Model) -> Result<Prepared, String> {
     let (base, icmp_error) = base_context(&model)?;
     Ok(Prepared {
         model,
@@ -330,9 +329,7 @@ fn build_world(
 /// The probe context every check derives its own from. ICMP sockets are opened for both
 /// families (`/probe?module=icmp` may ask for either); without permission the agent still runs,
 /// and its ICMP checks report why they cannot.
-fn base_context(
-    model: &crate::model::Model,
-) -> Result<(Arc<ProbeContext>, Option<String>), String> {
+fn base_context(model: &Model) -> Result<(Arc<ProbeContext>, Option<String>), String> {
     let both = IcmpNeed { v4: true, v6: true };
     let v4 = IcmpNeed {
         v4: true,
@@ -359,26 +356,35 @@ fn base_context(
 }
 
 /// Seconds since the Unix epoch, for timestamps in metrics.
-pub fn unix_now() -> f64 {
+pub(crate) fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// What the agent holds before its runtime starts: the bound listening socket and the web
-/// configuration (TLS keys are read here, while the process may still read them).
-pub struct Bound {
+/// What the agent holds before its runtime starts: its configuration, the web configuration
+/// (TLS keys are read here, while the process may still read them) and the bound listening
+/// socket.
+pub(crate) struct Bound {
+    pub model: Model,
     pub listener: std::net::TcpListener,
     pub web: Option<WebConfig>,
     /// The open-file limit, raised to its hard limit.
     pub nofile: u64,
 }
 
-/// The start-up steps that may need privileges: raises the open-file limit, reads the web
-/// configuration and binds the listening port. Synchronous, so that `cli` can drop privileges
-/// afterwards while the process still has one thread.
-pub fn bind(settings: &Settings) -> Result<Bound, StartError> {
-    let nofile = sys::raise_nofile_limit();
+/// The start-up steps that may need privileges, the configuration's own first: reads and
+/// validates the configuration (then finds the agent's address if it has none) and the web
+/// configuration, raises the open-file limit and binds the listening port. A broken file is
+/// named before anything about the machine (a port in use, a missing route). Synchronous, so
+/// that `cli` can drop privileges afterwards while the process still has one thread.
+///
+/// Started as root, the agent reads its configuration here with root's rights; reloads read it
+/// with what it keeps (CAP_NET_RAW only): a file that only root may read loads at start and
+/// fails to reload, with the reason.
+pub(crate) fn bind(settings: &Settings) -> Result<Bound, StartError> {
+    let model = crate::files::load_with_agent(&settings.source, settings.source_addr)
+        .map_err(|e| StartError::Config(e.to_string()))?;
     let web = match &settings.web_config {
         Some(path) => {
             let web = web_config::load(path).map_err(|e| StartError::WebConfig(e.to_string()))?;
@@ -390,9 +396,11 @@ pub fn bind(settings: &Settings) -> Result<Bound, StartError> {
         addr: settings.listen,
         source,
     };
+    let nofile = sys::raise_nofile_limit();
     let listener = std::net::TcpListener::bind(settings.listen).map_err(listen)?;
     listener.set_nonblocking(true).map_err(listen)?;
     Ok(Bound {
+        model,
         listener,
         web,
         nofile,
@@ -400,8 +408,13 @@ pub fn bind(settings: &Settings) -> Result<Bound, StartError> {
 }
 
 /// Runs the agent until SIGTERM or SIGINT: the scheduler, the HTTP server, reloads on SIGHUP.
-pub async fn run(settings: Settings, bound: Bound) -> Result<(), StartError> {
-    let Bound { listener, web, .. } = bound;
+pub(crate) async fn run(settings: Settings, bound: Bound) -> Result<(), StartError> {
+    let Bound {
+        model,
+        listener,
+        web,
+        ..
+    } = bound;
     if let Some(web) = &web {
         for w in &web.warnings {
             tracing::warn!("{w}");
@@ -412,7 +425,7 @@ pub async fn run(settings: Settings, bound: Bound) -> Result<(), StartError> {
             addr: settings.listen,
             source,
         })?;
-    let agent = tokio::task::spawn_blocking(move || Agent::new(settings))
+    let agent = tokio::task::spawn_blocking(move || Agent::new(settings, model))
         .await
         .map_err(|e| StartError::Config(format!("start-up task failed: {e}")))??;
     let cancel = CancellationToken::new();

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 /// A page rendered on demand, one rendering at a time, shared by the requests that wait for it.
 #[derive(Debug, Default)]
-pub struct SharedPage {
+pub(crate) struct SharedPage {
     /// The rendering under way, if any.
     rendering: Arc<Mutex<Option<watch::Receiver<Option<Bytes>>>>>,
 }
@@ -21,7 +21,7 @@ pub struct SharedPage {
 impl SharedPage {
     /// The page: the rendering under way if there is one, else a new one by `render` (on the
     /// blocking pool, and carried on even if this request goes away). `None` if it failed.
-    pub async fn get<F>(&self, render: F) -> Option<Bytes>
+    pub(crate) async fn get<F>(&self, render: F) -> Option<Bytes>
     where
         F: FnOnce() -> Bytes + Send + 'static,
     {

@@ -14,15 +14,15 @@ use std::time::{Duration, Instant};
 
 /// A small, fast, seedable generator (SplitMix64) for jitter; not for anything secret.
 #[derive(Debug, Clone)]
-pub struct Jitter(u64);
+pub(crate) struct Jitter(u64);
 
 impl Jitter {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Jitter(seed)
     }
 
     /// The next value in [0, 1).
-    pub fn next_unit(&mut self) -> f64 {
+    pub(crate) fn next_unit(&mut self) -> f64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -33,7 +33,7 @@ impl Jitter {
 }
 
 /// The first run of check `index` of `count` with `interval`, from `start`.
-pub fn first_due(
+pub(crate) fn first_due(
     start: Instant,
     interval: Duration,
     index: usize,
@@ -46,7 +46,7 @@ pub fn first_due(
 }
 
 /// The tick after `due`, and how many ticks were missed because `now` is already past them.
-pub fn next_due(due: Instant, interval: Duration, now: Instant) -> (Instant, u64) {
+pub(crate) fn next_due(due: Instant, interval: Duration, now: Instant) -> (Instant, u64) {
     let interval = interval.max(Duration::from_millis(1));
     let next = due + interval;
     if next > now {

@@ -24,7 +24,7 @@ use crate::probe::{self, Observation};
 type Heap = BinaryHeap<Reverse<(Instant, usize)>>;
 
 /// Runs until `cancel`; rebuilds its schedule whenever the configuration is reloaded.
-pub async fn run(agent: Arc<Agent>, cancel: CancellationToken) {
+pub(crate) async fn run(agent: Arc<Agent>, cancel: CancellationToken) {
     let mut generations = agent.subscribe();
     let seed = std::process::id() as u64 ^ (unix_now() * 1e9) as u64;
     let mut jitter = Jitter::new(seed);

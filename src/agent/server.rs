@@ -39,7 +39,7 @@ use super::web_config::WebConfig;
 
 /// What a client may take of the server.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub max_connections: usize,
     pub header_timeout: Duration,
     pub request_timeout: Duration,
@@ -72,7 +72,7 @@ struct Shared {
 
 /// Serves until `cancel`, then lets open connections finish their request (bounded by the
 /// request timeout).
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     agent: Arc<Agent>,
     web: Option<WebConfig>,

@@ -21,13 +21,13 @@ use crate::probe::{Observation, ProbeContext, ProbeSpec, Protocol};
 
 /// Overrides of the health checks' own timing, from the command line.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Timing {
+pub(crate) struct Timing {
     pub interval: Option<Duration>,
     pub timeout: Option<Duration>,
 }
 
 /// One scheduled check.
-pub struct Slot {
+pub(crate) struct Slot {
     pub check: Check,
     pub spec: ProbeSpec,
     pub ctx: Arc<ProbeContext>,
@@ -44,7 +44,7 @@ pub struct Slot {
 }
 
 /// The agent's state under one configuration.
-pub struct World {
+pub(crate) struct World {
     pub generation: u64,
     pub policy: Policy,
     pub slots: Vec<Slot>,
@@ -57,7 +57,7 @@ pub struct World {
 }
 
 /// What building a world needs besides the model.
-pub struct Build<'a> {
+pub(crate) struct Build<'a> {
     pub generation: u64,
     pub timing: Timing,
     /// Shares its ICMP sockets and TLS roots with every check and with `/probe`.
@@ -71,7 +71,7 @@ pub struct Build<'a> {
 impl World {
     /// Plans every check the agent can send, builds their contexts and series, and takes over
     /// what `previous` knew about the same checks. On error `previous` is left untouched.
-    pub fn build(
+    pub(crate) fn build(
         model: &Model,
         b: Build<'_>,
         metrics: &Metrics,
@@ -126,7 +126,7 @@ impl World {
 
     /// Takes one observation of slot `index`, made at `at` and taking `took`: metrics, threshold
     /// state, finding. Returns what changed, for the log.
-    pub fn apply(
+    pub(crate) fn apply(
         &mut self,
         index: usize,
         obs: Observation,
@@ -162,7 +162,7 @@ impl World {
     }
 
     /// Every finding now: one per observed check, and the static ones.
-    pub fn report(&self) -> Report {
+    pub(crate) fn report(&self) -> Report {
         Report::new(
             self.slots
                 .iter()
@@ -173,7 +173,7 @@ impl World {
     }
 
     /// Findings for `probe_findings`.
-    pub fn findings(&self) -> impl Iterator<Item = &Finding> {
+    pub(crate) fn findings(&self) -> impl Iterator<Item = &Finding> {
         self.slots
             .iter()
             .filter_map(|s| s.finding.as_ref())
@@ -181,7 +181,7 @@ impl World {
     }
 
     /// How many checks have been probed at least once, of how many.
-    pub fn observed(&self) -> (usize, usize) {
+    pub(crate) fn observed(&self) -> (usize, usize) {
         let done = self.slots.iter().filter(|s| s.latest.is_some()).count();
         (done, self.slots.len())
     }
@@ -189,7 +189,7 @@ impl World {
 
 /// What one observation changed.
 #[derive(Debug, Clone, Copy)]
-pub struct Change {
+pub(crate) struct Change {
     pub transition: Option<crate::health::Transition>,
     /// The finding's new code, if it changed.
     pub code: Option<diagnose::Code>,
@@ -310,7 +310,7 @@ fn slot(policy: &Policy, b: &Build<'_>, metrics: &Metrics, p: Planned, old: Opti
 
 /// The networks `/probe` may reach by default: every configured member, load balancer address
 /// and subnet, plus the operator's own entries.
-pub fn allowlist(model: &Model, extra: &[IpNet]) -> Vec<IpNet> {
+pub(crate) fn allowlist(model: &Model, extra: &[IpNet]) -> Vec<IpNet> {
     let mut nets: Vec<IpNet> = model.subnets.iter().map(|s| s.cidr).collect();
     let hosts = model
         .backend_groups

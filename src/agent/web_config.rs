@@ -50,7 +50,7 @@ use crate::files::{PEM_LIMIT, YAML_LIMIT, read_file};
 /// Everything the agent's HTTP server needs from the web configuration. `load` gives it ready
 /// to use; `parse` gives the same with the TLS settings not yet read from their files
 /// (`RawWebConfig`).
-pub struct WebConfig<Tls = Arc<ServerConfig>> {
+pub(crate) struct WebConfig<Tls = Arc<ServerConfig>> {
     /// `None`: serve plain HTTP. Once built, ALPN offers `http/1.1` only.
     pub tls: Option<Tls>,
     /// User name → bcrypt hash, each hash checked at load time. Empty: no authentication, as in

@@ -9,7 +9,7 @@ use crate::engine;
 use crate::probe::sys::privileges;
 
 /// The agent, bound to its port and down to its last privilege, ready for the runtime.
-pub struct Prepared {
+pub(super) struct Prepared {
     settings: Settings,
     bound: agent::Bound,
 }
@@ -17,7 +17,7 @@ pub struct Prepared {
 /// Everything before the runtime starts: checks the flags, binds the port, reads the web
 /// configuration, then gives up every capability but CAP_NET_RAW. Runs while the process has one
 /// thread, because capabilities are per thread (`probe::sys::privileges`).
-pub fn prepare(args: AgentArgs) -> anyhow::Result<Prepared> {
+pub(super) fn prepare(args: AgentArgs) -> anyhow::Result<Prepared> {
     // A long-running process: big freed buffers (the metrics page) go back to the system.
     crate::probe::sys::release_large_frees();
     if let (Some(i), Some(t)) = (args.interval, args.timeout)
@@ -77,7 +77,7 @@ pub fn prepare(args: AgentArgs) -> anyhow::Result<Prepared> {
 }
 
 /// Runs the prepared agent until SIGTERM or SIGINT.
-pub async fn run(prepared: Prepared) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(prepared: Prepared) -> anyhow::Result<ExitCode> {
     agent::run(prepared.settings, prepared.bound)
         .await
         .map_err(|e| UsageError(e.into()))?;

@@ -24,7 +24,7 @@ use crate::policy::{Policy, SourceSpec};
 use crate::probe::{Observation, ProbeContext, ProbeSettings, sys};
 
 /// Runs a configuration subcommand.
-pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Check(a) => check(a).await,
         Command::Explain(a) => explain(a),

@@ -5,7 +5,7 @@ use crate::observation::{Reason, State};
 
 /// Classifies a connect or receive error that came without an ICMP quote (the kernel's own
 /// verdict, e.g. no route in the local table).
-pub fn classify_errno(errno: i32) -> Option<(State, Reason)> {
+pub(super) fn classify_errno(errno: i32) -> Option<(State, Reason)> {
     use nix::errno::Errno;
     match Errno::from_raw(errno) {
         Errno::ECONNREFUSED => Some((State::Closed, Reason::Reset)),

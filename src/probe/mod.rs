@@ -156,7 +156,7 @@ pub async fn run(spec: &ProbeSpec, ctx: &ProbeContext) -> Observation {
 
 /// [`run`], with a panic inside the prober turned into an `error` observation of its target that
 /// says so: a bug in one probe neither ends the run nor loses the target. The panic is still
-/// printed and counted by [`crate::panics`], so the run fails loudly.
+/// printed and counted by `crate::panics`, so the run fails loudly.
 pub async fn run_guarded(spec: &ProbeSpec, ctx: &ProbeContext) -> Observation {
     guarded(&spec.target, spec.addr.ip(), run(spec, ctx)).await
 }

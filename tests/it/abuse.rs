@@ -665,3 +665,58 @@ fn base64_of(text: &str) -> String {
     }
     out
 }
+
+/// A configuration's own errors come before anything about the machine it runs on (issue 14):
+/// `probe check` on a host with no route to the backends, and `probe agent` whose port is taken,
+/// both name the broken field, not the route or the port.
+#[test]
+fn a_broken_configuration_is_named_before_the_machine() {
+    let mut lab = Lab::new("abuse-order");
+    let ns = lab.namespace("a");
+    // Nothing in this namespace routes to 10.0.1.5, and nothing names the agent's address.
+    let config = |extra: &str| {
+        format!(
+            "subnets:\n  - id: app\n    cidr: 10.0.1.0/24{extra}\nbackend_groups:\n  - name: web\n    protocol: tcp\n    port: 80\n    members:\n      - address: 10.0.1.5\n"
+        )
+    };
+    let good = lab.dir.join("good.yaml");
+    std::fs::write(&good, config("")).expect("write");
+    let broken = lab.dir.join("broken.yaml");
+    std::fs::write(&broken, config("\n    colour: blue")).expect("write");
+    let (good, broken) = (
+        good.to_str().expect("utf-8"),
+        broken.to_str().expect("utf-8"),
+    );
+    // The good file gets as far as the machine: no route to its backends.
+    let run = lab.probe(&ns, &["check", "--config", good]);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("routes to 10.0.1.5"), "{}", run.stderr);
+    // The broken one is named first, wherever it runs.
+    let run = lab.probe(&ns, &["check", "--config", broken]);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unknown field `colour`"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("route"), "{}", run.stderr);
+    // The agent: its port is taken, and its configuration broken; the configuration is named.
+    let _taken = in_netns(&ns, || TcpListener::bind(LISTEN).expect("take the port"));
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns,
+            probe_bin(),
+            "agent",
+            "--config",
+            broken,
+        ])
+        .args(["--listen", LISTEN, "--source-addr", "127.0.0.1"])
+        .output()
+        .expect("run the agent");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("unknown field `colour`"), "{stderr}");
+    assert!(!stderr.contains("in use"), "{stderr}");
+}

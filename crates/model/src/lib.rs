@@ -1,8 +1,8 @@
 //! The expected configuration: load balancers, backend groups, security groups, network ACLs.
 //!
-//! One model serves every provider. The AWS and Huawei importers ([`crate::config`]) produce it,
+//! One model serves every provider. The AWS and Huawei importers (`probe-config`) produce it,
 //! the native YAML format *is* its serde form (see `docs/config.md`), and the evaluator
-//! ([`crate::policy`]) reads nothing else. No I/O happens here.
+//! (`probe-policy`) reads nothing else. No I/O happens here.
 //!
 //! | provider difference                 | how the model expresses it                                  |
 //! |-------------------------------------|-------------------------------------------------------------|

@@ -60,7 +60,7 @@ const PLACEHOLDERS: Placeholders = Placeholders {
 
 /// Builds the model from AWS CLI outputs already in memory; pure, so tests and other front ends can
 /// feed it. With `agent_address`, the agent's security groups and subnet come from the instance
-/// interface that has that address. Not validated: [`super::load`] does that.
+/// interface that has that address. Not validated: [`crate::model_of`] does that.
 pub fn import(files: &[JsonFile], agent_address: Option<IpAddr>) -> Result<Model, ConfigError> {
     IMPORTER.model(files, agent_address)
 }

@@ -67,7 +67,7 @@ const PLACEHOLDERS: Placeholders = Placeholders {
 };
 
 /// Builds the model from already-read JSON documents, whatever their file names. Pure: no I/O.
-/// Not validated: [`super::load`] does that.
+/// Not validated: [`crate::model_of`] does that.
 ///
 /// `agent_address` is where `probe` runs; with a `servers` dump it also gives the agent's
 /// security groups.
