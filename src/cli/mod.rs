@@ -46,7 +46,7 @@ pub(crate) struct UsageError(pub(crate) anyhow::Error);
 /// What the command line asks for, ready to run on the runtime.
 enum Job {
     /// `probe agent`, already bound to its port and down to CAP_NET_RAW.
-    Agent(agent::Prepared),
+    Agent(Box<agent::Prepared>),
     /// Another subcommand.
     Command(Command),
     /// The ad hoc run: `probe --target …`.
@@ -78,7 +78,7 @@ fn run_main() -> ExitCode {
     // The agent binds its port and drops its capabilities before the runtime starts its threads.
     let job = match cli.command {
         Some(Command::Agent(a)) => match agent::prepare(a) {
-            Ok(prepared) => Job::Agent(prepared),
+            Ok(prepared) => Job::Agent(Box::new(prepared)),
             Err(e) => {
                 let _ = writeln!(io::stderr(), "probe: error: {e:#}");
                 return ExitCode::from(2);
@@ -98,7 +98,7 @@ fn run_main() -> ExitCode {
         }
     };
     let outcome = match job {
-        Job::Agent(prepared) => runtime.block_on(agent::run(prepared)),
+        Job::Agent(prepared) => runtime.block_on(agent::run(*prepared)),
         Job::Command(command) => runtime.block_on(check::run(command)),
         Job::Sweep => runtime.block_on(sweep(cli.sweep)),
     };
