@@ -48,7 +48,7 @@ enum Job {
     /// `probe agent`, already bound to its port and down to CAP_NET_RAW.
     Agent(Box<agent::Prepared>),
     /// Another subcommand.
-    Command(Command),
+    Command(Box<Command>),
     /// The ad hoc run: `probe --target …`.
     Sweep,
 }
@@ -84,7 +84,7 @@ fn run_main() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
-        Some(command) => Job::Command(command),
+        Some(command) => Job::Command(Box::new(command)),
         None => Job::Sweep,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -99,7 +99,7 @@ fn run_main() -> ExitCode {
     };
     let outcome = match job {
         Job::Agent(prepared) => runtime.block_on(agent::run(*prepared)),
-        Job::Command(command) => runtime.block_on(check::run(command)),
+        Job::Command(command) => runtime.block_on(check::run(*command)),
         Job::Sweep => runtime.block_on(sweep(cli.sweep)),
     };
     match outcome {
