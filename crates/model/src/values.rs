@@ -240,12 +240,14 @@ impl PortSet {
         self.is_any() || self.0.iter().any(|r| r.contains(port))
     }
 
-    /// The ranges, or `[0-65535]` for "any".
-    pub fn ranges(&self) -> Vec<PortRange> {
+    /// The ranges, or `[0-65535]` for "any". A slice of the set itself: nothing is allocated.
+    #[inline]
+    pub fn ranges(&self) -> &[PortRange] {
         if self.0.is_empty() {
-            vec![PortRange::ALL]
+            const EVERY_PORT: &[PortRange] = &[PortRange::ALL];
+            EVERY_PORT
         } else {
-            self.0.clone()
+            &self.0
         }
     }
 }

@@ -318,31 +318,34 @@ fn acl_decision(rules: &[CRule], p: &Probe) -> (Action, RuleRef) {
 fn compile_group(
     g: &probe_model::SecurityGroup,
     group_index: &HashMap<String, u32>,
-    address_sets: &HashMap<&str, Vec<Net>>,
+    address_remotes: &HashMap<&str, Vec<Remote>>,
 ) -> CGroup {
     let mut cg = CGroup::default();
     for (i, r) in g.rules.iter().enumerate() {
-        let remotes: Vec<Remote> = if let Some(c) = r.cidr {
-            vec![Remote::Net(Net::from_net(c))]
+        // The remote side, as one or more compiled remotes, without allocating for one.
+        let one: [Remote; 1];
+        let remotes: &[Remote] = if let Some(c) = r.cidr {
+            one = [Remote::Net(Net::from_net(c))];
+            &one
         } else if let Some(gid) = &r.group {
-            group_index
-                .get(gid)
-                .map(|&x| vec![Remote::Group(x)])
-                .unwrap_or_default()
+            match group_index.get(gid) {
+                Some(&x) => {
+                    one = [Remote::Group(x)];
+                    &one
+                }
+                None => &[],
+            }
         } else if let Some(a) = &r.address_group {
-            address_sets
-                .get(a.as_str())
-                .map(|nets| nets.iter().map(|n| Remote::Net(*n)).collect())
-                .unwrap_or_default()
+            address_remotes.get(a.as_str()).map_or(&[], Vec::as_slice)
         } else {
-            vec![Remote::Any]
+            &[Remote::Any]
         };
         let target = match r.direction {
             Direction::Ingress => &mut cg.ingress,
             Direction::Egress => &mut cg.egress,
         };
-        for ports in r.ports.ranges() {
-            for remote in &remotes {
+        for &ports in r.ports.ranges() {
+            for remote in remotes {
                 target.push(CRule {
                     proto: r.protocol,
                     ports,
@@ -371,8 +374,8 @@ fn compile_acl_rules(rules: &[probe_model::AclRule]) -> Vec<CRule> {
     let mut out = Vec::new();
     for i in order {
         let r = &rules[i];
-        for ports in r.ports.ranges() {
-            for sports in r.source_ports.ranges() {
+        for &ports in r.ports.ranges() {
+            for &sports in r.source_ports.ranges() {
                 out.push(CRule {
                     proto: r.protocol,
                     ports,
@@ -414,6 +417,13 @@ fn compile_access(
         }
     }
     access
+}
+
+/// Adds `hop` to the path; whether it denies (and so ends the path).
+#[inline]
+fn denied(path: &mut Vec<Hop>, hop: Hop) -> bool {
+    path.push(hop);
+    hop.decision == Action::Deny
 }
 
 /// The compiled model. Build once with [`Policy::compile`], evaluate many flows.
@@ -459,10 +469,14 @@ impl Policy {
                 )
             })
             .collect();
+        let address_remotes: HashMap<&str, Vec<Remote>> = address_sets
+            .iter()
+            .map(|(id, nets)| (*id, nets.iter().map(|n| Remote::Net(*n)).collect()))
+            .collect();
         let groups = model
             .security_groups
             .iter()
-            .map(|g| compile_group(g, &group_index, &address_sets))
+            .map(|g| compile_group(g, &group_index, &address_remotes))
             .collect();
         let acls = model
             .network_acls
@@ -603,11 +617,10 @@ impl Policy {
     /// decision.
     #[inline]
     fn walk(&self, flow: &Flow, path: &mut Vec<Hop>) -> Action {
-        if let Some(hop) = self.access_hop(flow) {
-            path.push(hop);
-            if hop.decision == Action::Deny {
-                return Action::Deny;
-            }
+        if let Some(hop) = self.access_hop(flow)
+            && denied(path, hop)
+        {
+            return Action::Deny;
         }
         if !flow.rules_enforced {
             return Action::Allow;
@@ -641,32 +654,39 @@ impl Policy {
         };
         let (src_acl, dst_acl) = (acl_of(&flow.src), acl_of(&flow.dst));
         // Each hop is judged only if every earlier one allowed.
-        let mut denies = |hop: Option<Hop>| {
-            hop.is_some_and(|h| {
-                path.push(h);
-                h.decision == Action::Deny
-            })
-        };
         // 1. Source security groups, egress.
-        if denies(
-            (!flow.src.groups.is_empty())
-                .then(|| self.groups_hop(&flow.src.groups, Direction::Egress, &forward_out)),
-        ) {
+        if !flow.src.groups.is_empty()
+            && denied(
+                path,
+                self.groups_hop(&flow.src.groups, Direction::Egress, &forward_out),
+            )
+        {
             return Action::Deny;
         }
         // 2-3. The subnets' ACLs.
-        if denies(src_acl.map(|a| self.acl_hop(a, Direction::Egress, Leg::Forward, &forward_out)))
-            || denies(
-                dst_acl.map(|a| self.acl_hop(a, Direction::Ingress, Leg::Forward, &forward_in)),
+        if let Some(a) = src_acl
+            && denied(
+                path,
+                self.acl_hop(a, Direction::Egress, Leg::Forward, &forward_out),
+            )
+        {
+            return Action::Deny;
+        }
+        if let Some(a) = dst_acl
+            && denied(
+                path,
+                self.acl_hop(a, Direction::Ingress, Leg::Forward, &forward_in),
             )
         {
             return Action::Deny;
         }
         // 4. Destination security groups, ingress.
-        if denies(
-            (!flow.dst.groups.is_empty())
-                .then(|| self.groups_hop(&flow.dst.groups, Direction::Ingress, &forward_in)),
-        ) {
+        if !flow.dst.groups.is_empty()
+            && denied(
+                path,
+                self.groups_hop(&flow.dst.groups, Direction::Ingress, &forward_in),
+            )
+        {
             return Action::Deny;
         }
         self.return_path(flow, proto, src_acl, dst_acl, path)
@@ -738,9 +758,7 @@ impl Policy {
                 peer,
                 local,
             };
-            let hop = self.acl_hop(a, direction, Leg::Return, &p);
-            path.push(hop);
-            if hop.decision == Action::Deny {
+            if denied(path, self.acl_hop(a, direction, Leg::Return, &p)) {
                 return Action::Deny;
             }
         }
