@@ -49,6 +49,7 @@ fn model_of_1000_rules() -> Model {
             cidr: net(0, i, 24),
             zone: None,
             free_addresses: None,
+            network: None,
         });
     }
     for g in 0..20 {

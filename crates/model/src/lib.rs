@@ -15,6 +15,7 @@
 
 pub mod flow;
 mod provider;
+mod routing;
 mod status;
 mod validate;
 pub mod values;
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use flow::{FlowTarget, Packet, SourceSpec, parse_flow_target, parse_source};
 pub use provider::{HUAWEI_SHARED_HC_SOURCE, Profile, Provider, SubnetRules};
+pub use routing::{Network, Route, RouteState, RouteTable, RouteTarget, RouteTargetKind};
 pub use status::{StatusSpec, StatusSpecError};
 pub use validate::{ModelError, validate};
 pub use values::{Action, Direction, IpProto, PortRange, PortSet, ProtoError};
@@ -56,6 +58,12 @@ pub struct Model {
     /// Flows that must (or must not) pass, checked like every other flow.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expectations: Vec<Expectation>,
+    /// Networks (VPCs) and their ranges.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<Network>,
+    /// Route tables; without any, routes are not judged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub route_tables: Vec<RouteTable>,
 }
 
 /// The host `probe` runs on.
@@ -101,6 +109,9 @@ pub struct Subnet {
     /// Free addresses as the provider reports them (`AvailableIpAddressCount`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub free_addresses: Option<u32>,
+    /// The network (VPC) it belongs to: whose main route table it uses when no table names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
 }
 
 /// Load balancer kind.
@@ -165,6 +176,90 @@ pub struct LoadBalancer {
     pub ip_as_backend: Option<bool>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub listeners: Vec<Listener>,
+    /// Who may reach its listeners: the internet (`internet-facing`) or its network
+    /// (`internal`). Omitted: not known, and the client leg is not judged unless `clients`
+    /// names the clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<Scheme>,
+    /// The clients' ranges, when they are not what the scheme implies (the internet for
+    /// `internet-facing`, the network's ranges for `internal`).
+    #[serde(
+        deserialize_with = "values::net::opt_cidrs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub clients: Option<Vec<IpNet>>,
+    /// Its own interfaces in its subnets (AWS: one per enabled zone), when the dump has them:
+    /// the addresses health checks and forwarded traffic come from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<LbNode>,
+    /// Cross-zone load balancing. Omitted: the provider's default for the kind
+    /// ([`LoadBalancer::cross_zone_enabled`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_zone: Option<bool>,
+}
+
+impl LoadBalancer {
+    /// The names of the backend groups its listeners forward to, each once, in listener order.
+    pub fn backend_group_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for l in &self.listeners {
+            for n in l.backend_group_names() {
+                if !names.contains(&n) {
+                    names.push(n);
+                }
+            }
+        }
+        names
+    }
+
+    /// Whether cross-zone load balancing is on: as set, else the default of its kind (AWS: on
+    /// for ALB, off for NLB and for a Classic Load Balancer created through the API).
+    pub fn cross_zone_enabled(&self) -> bool {
+        self.cross_zone.unwrap_or(!matches!(
+            self.kind,
+            LbKind::Nlb | LbKind::Clb | LbKind::Gwlb
+        ))
+    }
+}
+
+/// Who a load balancer's listeners serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scheme {
+    /// Clients on the internet (`0.0.0.0/0`, `::/0`), through an internet gateway or an EIP.
+    InternetFacing,
+    /// Clients in its network (and what routes reach it).
+    Internal,
+}
+
+impl Scheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::InternetFacing => "internet-facing",
+            Scheme::Internal => "internal",
+        }
+    }
+}
+
+/// One of a load balancer's own interfaces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a load balancer node: a mapping with address and subnet"
+)]
+pub struct LbNode {
+    #[serde(deserialize_with = "values::net::address")]
+    pub address: IpAddr,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<String>,
+    /// Its public address, for an internet-facing load balancer.
+    #[serde(
+        deserialize_with = "values::net::opt_address",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub public_address: Option<IpAddr>,
 }
 
 /// A listener: a front-end port that forwards to a backend group.
@@ -184,6 +279,41 @@ pub struct Listener {
     pub backend_group: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_control: Option<AccessControl>,
+    /// Every other backend group it forwards to: the other groups of a weighted forward, and
+    /// those of its rules.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forwards: Vec<Forward>,
+}
+
+impl Listener {
+    /// Every backend group it forwards to: `backend_group`, then `forwards`.
+    pub fn backend_group_names(&self) -> impl Iterator<Item = &str> {
+        self.backend_group
+            .as_deref()
+            .into_iter()
+            .chain(self.forwards.iter().map(|f| f.backend_group.as_str()))
+    }
+
+    /// Whether it forwards to backend group `name`.
+    pub fn forwards_to(&self, name: &str) -> bool {
+        self.backend_group_names().any(|n| n == name)
+    }
+}
+
+/// A further backend group a listener forwards to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a forward: a mapping with backend_group and, optionally, weight and rule"
+)]
+pub struct Forward {
+    pub backend_group: String,
+    /// Its weight in a weighted forward (AWS 0-999).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
+    /// The listener rule that forwards to it (AWS rule priority), if not the default action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 /// An application-level protocol of listeners, backend groups and health checks.
@@ -285,6 +415,37 @@ pub struct BackendGroup {
     pub health_check: Option<HealthCheck>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<Member>,
+    /// Whether members see the clients' addresses (AWS NLB `preserve_client_ip.enabled`, Huawei
+    /// transparent client IP). Omitted: the provider's default ([`BackendGroup::preserves_client_ip`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preserve_client_ip: Option<bool>,
+    /// Cross-zone load balancing for this group, where it overrides the load balancer's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_zone: Option<bool>,
+}
+
+impl BackendGroup {
+    /// Whether members of this group, behind load balancer `lb`, see the clients' addresses:
+    /// as set, else AWS's defaults for an NLB (on for instance targets, and for UDP and TCP_UDP
+    /// whatever the targets; off for IP targets over TCP and TLS). Other load balancers
+    /// (ALB, CLB, generic) proxy: members see the load balancer.
+    pub fn preserves_client_ip(&self, lb: &LoadBalancer) -> bool {
+        if let Some(set) = self.preserve_client_ip {
+            return set;
+        }
+        match lb.kind {
+            LbKind::Nlb => {
+                matches!(self.protocol, AppProto::Udp | AppProto::TcpUdp)
+                    || self.target_type.unwrap_or(TargetType::Instance) == TargetType::Instance
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether cross-zone load balancing applies to this group behind `lb`.
+    pub fn cross_zone_enabled(&self, lb: &LoadBalancer) -> bool {
+        self.cross_zone.unwrap_or_else(|| lb.cross_zone_enabled())
+    }
 }
 
 /// How AWS target group members are registered.

@@ -100,6 +100,95 @@ impl Validator {
         }
         self.network_acls(m, &ids);
         self.expectations(m);
+        self.routing(m, &ids);
+    }
+
+    /// Networks, route tables and what names them: references resolve, one main table per
+    /// network, a subnet in one table at most.
+    fn routing(&mut self, m: &Model, ids: &Ids) {
+        self.unique(
+            "network id",
+            m.networks
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (format!("networks[{i}].id"), n.id.as_str())),
+        );
+        self.unique(
+            "route table id",
+            m.route_tables
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (format!("route_tables[{i}].id"), t.id.as_str())),
+        );
+        let networks: HashSet<&str> = m.networks.iter().map(|n| n.id.as_str()).collect();
+        for (i, s) in m.subnets.iter().enumerate() {
+            if let Some(n) = &s.network
+                && !networks.is_empty()
+                && !networks.contains(n.as_str())
+            {
+                self.err(
+                    format!("subnets[{i}].network"),
+                    format!("network {n:?} is not defined"),
+                );
+            }
+        }
+        let mut mains = std::collections::HashMap::new();
+        let mut owner = std::collections::HashMap::new();
+        for (i, t) in m.route_tables.iter().enumerate() {
+            let p = format!("route_tables[{i}]");
+            if let Some(n) = &t.network
+                && !networks.is_empty()
+                && !networks.contains(n.as_str())
+            {
+                self.err(
+                    format!("{p}.network"),
+                    format!("network {n:?} is not defined"),
+                );
+            }
+            if t.main
+                && let Some(prev) = mains.insert(t.network.as_deref(), t.id.as_str())
+            {
+                self.err(
+                    format!("{p}.main"),
+                    format!("{prev:?} is already the main route table of its network"),
+                );
+            }
+            self.refs(&format!("{p}.subnets"), &t.subnets, &ids.subnets, "subnet");
+            for (j, s) in t.subnets.iter().enumerate() {
+                if let Some(prev) = owner.insert(s.as_str(), t.id.as_str())
+                    && prev != t.id
+                {
+                    self.err(
+                        format!("{p}.subnets[{j}]"),
+                        format!("subnet {s:?} is already associated with route table {prev:?}"),
+                    );
+                }
+            }
+        }
+        for (i, lb) in m.load_balancers.iter().enumerate() {
+            for (j, n) in lb.nodes.iter().enumerate() {
+                if let Some(s) = &n.subnet
+                    && !ids.subnets.contains(s.as_str())
+                {
+                    self.err(
+                        format!("load_balancers[{i}].nodes[{j}].subnet"),
+                        format!("subnet {s:?} is not defined"),
+                    );
+                }
+            }
+            for (j, l) in lb.listeners.iter().enumerate() {
+                for (k, f) in l.forwards.iter().enumerate() {
+                    if !ids.backend_groups.contains(f.backend_group.as_str()) {
+                        self.err(
+                            format!(
+                                "load_balancers[{i}].listeners[{j}].forwards[{k}].backend_group"
+                            ),
+                            format!("backend group {:?} is not defined", f.backend_group),
+                        );
+                    }
+                }
+            }
+        }
     }
 
     fn unique_ids(&mut self, m: &Model) {

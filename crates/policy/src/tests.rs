@@ -591,6 +591,7 @@ fn arb_model(huawei: bool) -> impl Strategy<Value = Model> {
                     cidr: ipnet::IpNet::new(IpAddr::from([10, 0, i, 0]), 24).expect("prefix"),
                     zone: None,
                     free_addresses: None,
+                    network: None,
                 });
             }
             for (i, rules) in sg_rules.into_iter().enumerate() {

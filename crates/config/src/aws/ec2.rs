@@ -398,6 +398,7 @@ impl Dump {
                 cidr: s.value.cidr_block,
                 zone: s.value.availability_zone.clone(),
                 free_addresses: s.value.available_ip_address_count,
+                network: None,
             })
             .collect()
     }

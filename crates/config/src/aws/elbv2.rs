@@ -396,6 +396,7 @@ impl Dump {
             port,
             backend_group,
             access_control: None,
+            forwards: Vec::new(),
         }))
     }
 }
@@ -422,6 +423,10 @@ fn load_balancer(l: &RawLoadBalancer) -> LoadBalancer {
         health_check_sources: None,
         ip_as_backend: None,
         listeners: Vec::new(),
+        scheme: None,
+        clients: None,
+        nodes: Vec::new(),
+        cross_zone: None,
     }
 }
 
@@ -449,6 +454,8 @@ fn backend_group(t: &RawTargetGroup) -> BackendGroup {
         target_type: t.target_type,
         health_check: health_check(t),
         members: Vec::new(),
+        preserve_client_ip: None,
+        cross_zone: None,
     }
 }
 

@@ -231,6 +231,7 @@ mod tests {
                 port: 80,
                 backend_group: Some("web".to_string()),
                 access_control: None,
+                forwards: Vec::new(),
             }]
         );
 

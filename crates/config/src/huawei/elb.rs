@@ -409,6 +409,8 @@ pub(super) fn backend_groups(
             target_type: None,
             health_check: monitor.and_then(|m| health_check(&m.value)),
             members,
+            preserve_client_ip: None,
+            cross_zone: None,
         });
     }
     Ok(by_id)
@@ -667,6 +669,10 @@ pub(super) fn load_balancers(
             health_check_sources: None,
             ip_as_backend: Some(lb.ip_target_enable.unwrap_or(false)),
             listeners,
+            scheme: None,
+            clients: None,
+            nodes: Vec::new(),
+            cross_zone: None,
         });
     }
     Ok(out)
@@ -755,6 +761,7 @@ fn listener(
         port,
         backend_group,
         access_control: access_control(item, ipgroups)?,
+        forwards: Vec::new(),
     })
 }
 

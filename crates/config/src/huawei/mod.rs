@@ -244,12 +244,14 @@ mod tests {
                     cidr: net("192.168.0.0/24"),
                     zone: Some("cn-north-4a".into()),
                     free_addresses: None,
+                    network: None,
                 },
                 Subnet {
                     id: APP_SUBNET.into(),
                     cidr: net("192.168.1.0/24"),
                     zone: Some("cn-north-4a".into()),
                     free_addresses: None,
+                    network: None,
                 },
             ]
         );
@@ -276,6 +278,7 @@ mod tests {
                     port: 80,
                     backend_group: Some("web".into()),
                     access_control: None,
+                    forwards: Vec::new(),
                 },
                 Listener {
                     name: Some("listener-dns".into()),
@@ -284,6 +287,7 @@ mod tests {
                     backend_group: Some("dns".into()),
                     // enable_ipgroup is false: the (undumped) blacklist does not apply.
                     access_control: None,
+                    forwards: Vec::new(),
                 },
             ]
         );
@@ -491,6 +495,7 @@ mod tests {
                     cidrs: vec![],
                     address_groups: vec![ipgroup.into()],
                 }),
+                forwards: Vec::new(),
             }]
         );
         let office = m

@@ -262,6 +262,7 @@ impl SubnetIndex {
                     cidr,
                     zone: zone.clone(),
                     free_addresses: None,
+                    network: None,
                 });
                 id
             };
