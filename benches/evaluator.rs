@@ -209,6 +209,7 @@ fn flows(p: &Policy, n: usize) -> Vec<Flow> {
                 return_ports: probe::model::PortRange::EPHEMERAL,
                 listener: None,
                 rules_enforced: true,
+                return_routed: true,
             }
         })
         .collect()

@@ -63,6 +63,7 @@ fn group_key(f: &Finding) -> String {
 
 fn check_cell(f: &Finding) -> String {
     let role = match f.role {
+        Role::Client => "client",
         Role::Traffic => "traffic",
         Role::HealthCheck => "health check",
         Role::Listener => "listener",

@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use super::Role;
-use probe_model::{Action, BackendGroup, HealthCheckProto, Member};
+use probe_model::{Action, BackendGroup, HealthCheckProto, Member, ReportedHealth};
 use probe_policy::{FlowTarget, Packet, Policy, SourceSpec};
 
 /// What the probe sends for a check.
@@ -69,6 +69,8 @@ pub struct Check {
     pub expectation: Option<(Action, SourceSpec)>,
     /// Whether the agent can send this probe (false: judged statically only).
     pub probe_from_agent: bool,
+    /// The member's health as the provider reported it, for member checks.
+    pub reported: Option<ReportedHealth>,
 }
 
 impl Check {
@@ -98,6 +100,7 @@ impl Check {
             traffic_packet: None,
             expectation: Some((want, from)),
             probe_from_agent: false,
+            reported: None,
         }
     }
 }
@@ -159,6 +162,7 @@ fn plan_listeners(policy: &Policy, out: &mut Vec<Check>) {
                 traffic_packet: None,
                 expectation: None,
                 probe_from_agent: true,
+                reported: None,
             });
         }
     }
@@ -228,6 +232,7 @@ fn plan_member(bg: &BackendGroup, m: &Member, lb: Option<usize>, out: &mut Vec<C
         traffic_packet: None,
         expectation: None,
         probe_from_agent: true,
+        reported: m.reported_health.clone(),
     };
     let Some(hc) = &bg.health_check else {
         out.push(base);

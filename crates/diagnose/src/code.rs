@@ -35,6 +35,23 @@ pub enum Code {
     ExpectationViolated,
     /// The probe could not run (permission, resource); only the configuration was judged.
     ProbeError,
+    /// An internet-facing load balancer in a subnet without a default route to an internet
+    /// gateway.
+    LbSubnetNotPublic,
+    /// No route covers the destination (or the way back).
+    RouteMissing,
+    /// The route that matches goes nowhere: its target is gone.
+    RouteBlackhole,
+    /// A target's subnet has no default route out (NAT or internet gateway).
+    TargetNoInternetEgress,
+    /// A listener forwards to a backend group without members.
+    TargetGroupEmpty,
+    /// A backend group with members that no listener forwards to.
+    TargetGroupNotInUse,
+    /// A zone of the load balancer with no targets while cross-zone balancing is off.
+    ZoneWithoutTargets,
+    /// The provider's own health report disagrees with the prediction and the probe.
+    ReportedHealthDiffers,
 }
 
 impl Code {
@@ -42,8 +59,14 @@ impl Code {
         use Code::*;
         match self {
             Ok | BlockedAsExpected => Severity::Ok,
-            RulesNotEnforced => Severity::Info,
-            ConfigDriftAllowed | ProbePerspectiveDiffers | ProbeError => Severity::Warning,
+            RulesNotEnforced | TargetNoInternetEgress => Severity::Info,
+            ConfigDriftAllowed
+            | ProbePerspectiveDiffers
+            | ProbeError
+            | TargetGroupEmpty
+            | TargetGroupNotInUse
+            | ZoneWithoutTargets
+            | ReportedHealthDiffers => Severity::Warning,
             SgIngressMissing
             | SgEgressMissing
             | SgDeny
@@ -62,7 +85,10 @@ impl Code {
             | LbSubnetTooSmall
             | LbSubnetFewFreeAddresses
             | TargetZoneWithoutLbSubnet
-            | ExpectationViolated => Severity::Error,
+            | ExpectationViolated
+            | LbSubnetNotPublic
+            | RouteMissing
+            | RouteBlackhole => Severity::Error,
         }
     }
 
@@ -94,6 +120,14 @@ impl Code {
             TargetZoneWithoutLbSubnet => "TARGET_ZONE_WITHOUT_LB_SUBNET",
             ExpectationViolated => "EXPECTATION_VIOLATED",
             ProbeError => "PROBE_ERROR",
+            LbSubnetNotPublic => "LB_SUBNET_NOT_PUBLIC",
+            RouteMissing => "ROUTE_MISSING",
+            RouteBlackhole => "ROUTE_BLACKHOLE",
+            TargetNoInternetEgress => "TARGET_NO_INTERNET_EGRESS",
+            TargetGroupEmpty => "TARGET_GROUP_EMPTY",
+            TargetGroupNotInUse => "TARGET_GROUP_NOT_IN_USE",
+            ZoneWithoutTargets => "ZONE_WITHOUT_TARGETS",
+            ReportedHealthDiffers => "REPORTED_HEALTH_DIFFERS",
         }
     }
 }
@@ -129,6 +163,8 @@ impl Severity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// Clients → the load balancer's listener.
+    Client,
     /// The member's traffic port, as the load balancer forwards to it.
     Traffic,
     /// The health check (for UDP_CONNECT also its ICMP echo).
@@ -144,6 +180,7 @@ pub enum Role {
 impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Client => "client",
             Role::Traffic => "traffic",
             Role::HealthCheck => "health_check",
             Role::Listener => "listener",

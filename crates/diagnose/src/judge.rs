@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::{Check, Code, Perspectives, Role, Severity, fix_for, summary_for};
-use probe_model::{Action, Direction};
+use probe_model::{Action, Direction, ReportedHealth, RouteState};
 use probe_observation::{Observation, Reason, State};
 use probe_policy::{HopKind, Leg, Packet, Policy, RuleRef, Verdict, VerdictView};
 
@@ -41,6 +41,9 @@ pub struct Finding {
     pub load_balancer: Option<String>,
     /// Added: the configuration's verdict on the flow the agent really sent.
     pub expected_as_agent: Option<VerdictView>,
+    /// The member's health as the provider reported it (verdicts.md §2), `null` when the dump
+    /// has no health report.
+    pub reported: Option<ReportedHealth>,
 }
 
 /// How an observation reads for diagnosis.
@@ -76,9 +79,13 @@ pub fn seen(obs: &Observation) -> Seen {
 }
 
 /// The code for a load balancer verdict that denies, from the hop that blocked.
-fn hop_code(v: &Verdict) -> Option<Code> {
+pub(crate) fn hop_code(policy: &Policy, v: &Verdict) -> Option<Code> {
     let h = v.blocking()?;
     Some(match (h.kind, h.leg, h.direction, h.rule) {
+        (HopKind::RouteTable, ..) => match policy.route_of(h) {
+            Some(r) if r.state == RouteState::Blackhole => Code::RouteBlackhole,
+            _ => Code::RouteMissing,
+        },
         (HopKind::AccessControl, ..) => Code::AccessControlDeny,
         (HopKind::NetworkAcl, Leg::Return, ..) => Code::NaclReturnBlocked,
         (HopKind::NetworkAcl, ..) => Code::NaclDeny,
@@ -215,7 +222,7 @@ fn expectation_codes(
         Action::Deny if config_allows => exp.push(Code::ExpectationViolated),
         Action::Deny if observed_pass => exp.push(Code::ConfigDriftAllowed),
         Action::Deny => exp.push(Code::BlockedAsExpected),
-        Action::Allow if !config_allows => exp.extend(lb_verdict.and_then(hop_code)),
+        Action::Allow if !config_allows => exp.extend(lb_verdict.and_then(|v| hop_code(policy, v))),
         Action::Allow if observed_block => exp.push(Code::HostFirewallSuspected),
         Action::Allow => exp.push(Code::Ok),
     }
@@ -249,7 +256,7 @@ fn lb_codes(
     let mut lb = Vec::new();
     if let Some(v) = lb_verdict.filter(|v| !v.allowed()) {
         lb.extend(health_check_code(check, p, agent_allows, v));
-        lb.extend(hop_code(v));
+        lb.extend(hop_code(policy, v));
         if blocking.is_none() || model_holds {
             blocking = hop_blocking(policy, v);
         }
@@ -341,6 +348,7 @@ fn finish(
         backend_group: check.backend_group.clone(),
         load_balancer: lb.map(|l| l.name.clone()),
         expected_as_agent: p.agent.as_ref().map(|v| policy.view(v)),
+        reported: check.reported.clone(),
     };
     f.summary = summary_for(policy, check, p, &f);
     f.fix = fix_for(policy, check, p, &f);

@@ -49,6 +49,7 @@ pub fn perspectives(
         return_ports: ports,
         listener,
         rules_enforced: enforced,
+        return_routed: true,
     };
     let agent = policy
         .agent_endpoint()

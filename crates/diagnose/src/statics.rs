@@ -43,6 +43,7 @@ fn finding(lb: &str, code: Code, summary: String, fix: String) -> Finding {
         backend_group: None,
         load_balancer: Some(lb.to_string()),
         expected_as_agent: None,
+        reported: None,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The words of a finding: one-line summaries and the minimal fix in the provider's terms.
 
 use super::{Check, Code, Finding, Perspectives, Role};
-use probe_model::{AccessMode, Direction};
+use probe_model::{AccessMode, Direction, RouteState};
 use probe_observation::Observation;
 use probe_policy::{Endpoint, Hop, HopKind, Leg, Policy, RuleRef, Verdict};
 
@@ -75,6 +75,25 @@ fn hop_words(policy: &Policy, hop: &Hop, check: &Check, src: &str) -> String {
             }
             RuleRef::Rule(_) => format!("{id} {list} rule {rule} denies {pkt} {peer}"),
         },
+        (HopKind::RouteTable, leg, r) => {
+            let (to, what) = match leg {
+                Leg::Forward => (
+                    check.address.to_string(),
+                    format!("{pkt} to {}", check.address),
+                ),
+                Leg::Return => (src.to_string(), format!("the answers to {src}")),
+            };
+            match (r, policy.route_of(hop)) {
+                (RuleRef::Rule(_), Some(route)) if route.state == RouteState::Blackhole => format!(
+                    "route table {id} sends {what} by route {rule}, whose target is gone (blackhole)"
+                ),
+                (RuleRef::Rule(_), Some(route)) => format!(
+                    "route table {id} sends {what} by route {rule}: a {} carries only connections opened from inside, so they never get back",
+                    route.via.kind.as_str().replace('_', " ")
+                ),
+                _ => format!("route table {id} has no route to {to}, so {what} go nowhere"),
+            }
+        }
         (HopKind::AccessControl, ..) => {
             let mode = policy
                 .model()
@@ -164,9 +183,42 @@ pub fn summary_for(policy: &Policy, check: &Check, p: &Perspectives, f: &Finding
         | Code::SgDeny
         | Code::NaclDeny
         | Code::NaclReturnBlocked
-        | Code::AccessControlDeny => {
-            lb_hop.unwrap_or_else(|| format!("{pkt} to {target} is denied"))
-        }
+        | Code::AccessControlDeny
+        | Code::RouteMissing
+        | Code::RouteBlackhole => lb_hop.unwrap_or_else(|| format!("{pkt} to {target} is denied")),
+        Code::LbSubnetNotPublic => format!(
+            "clients on the internet cannot reach {target}: {}",
+            lb_hop.unwrap_or_else(|| {
+                "the load balancer's subnet has no route to an internet gateway".to_string()
+            })
+        ),
+        Code::ReportedHealthDiffers => format!(
+            "the provider reports {} as {}, but probe {}",
+            check.backend,
+            f.reported
+                .as_ref()
+                .map(|r| match &r.reason {
+                    Some(reason) => format!("{} ({reason})", r.state),
+                    None => r.state.clone(),
+                })
+                .unwrap_or_else(|| "?".to_string()),
+            match obs {
+                Some(o) => format!(
+                    "predicts {} and saw {}",
+                    if p.lb
+                        .as_ref()
+                        .or(p.agent.as_ref())
+                        .is_none_or(Verdict::allowed)
+                    {
+                        "it passes"
+                    } else {
+                        "it fails"
+                    },
+                    observed_words(o)
+                ),
+                None => "predicts otherwise".to_string(),
+            }
+        ),
         Code::IcmpBlockedForUdpCheck => format!(
             "the UDP health check pings {target} before it sends its datagram, and {}: the check cannot pass",
             lb_hop.unwrap_or_else(|| "ICMP is blocked".to_string())
@@ -240,9 +292,14 @@ pub fn summary_for(policy: &Policy, check: &Check, p: &Perspectives, f: &Finding
             "the probe of {pkt} on {target} could not run ({}); judged from the configuration only",
             obs.and_then(|o| o.detail.clone()).unwrap_or_default()
         ),
+        // Static findings carry their summary from where they are made.
         Code::RulesNotEnforced
         | Code::LbSubnetTooSmall
         | Code::LbSubnetFewFreeAddresses
-        | Code::TargetZoneWithoutLbSubnet => String::new(),
+        | Code::TargetZoneWithoutLbSubnet
+        | Code::TargetNoInternetEgress
+        | Code::TargetGroupEmpty
+        | Code::TargetGroupNotInUse
+        | Code::ZoneWithoutTargets => String::new(),
     }
 }

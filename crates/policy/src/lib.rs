@@ -28,6 +28,7 @@
 //! of it, because one load balancer node whose checks are dropped is enough to fail a backend.
 //! Likewise the return path of a stateless ACL must allow the *whole* ephemeral range.
 
+mod clients;
 mod net;
 
 use std::collections::HashMap;
@@ -36,11 +37,15 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::Serialize;
 
+pub use clients::{Atom, internet, is_public};
 pub use net::Net;
 // The flow values live in the model (parsed when read); the evaluator speaks of them too.
 pub use probe_model::{FlowTarget, Packet, SourceSpec, parse_flow_target, parse_source};
 
-use probe_model::{AccessMode, Action, Direction, IpProto, LoadBalancer, Model, PortRange};
+use probe_model::{
+    AccessMode, Action, Direction, IpProto, LoadBalancer, Model, PortRange, RouteState,
+    RouteTargetKind,
+};
 
 /// One end of a flow, resolved against the model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +71,9 @@ pub struct Flow {
     /// False where security groups and ACLs do not apply (Huawei L4 listeners without "IP as a
     /// backend").
     pub rules_enforced: bool,
+    /// Whether the return traffic is routed by the destination's subnet (false where the load
+    /// balancer carries it back itself: an NLB that keeps the client's address).
+    pub return_routed: bool,
 }
 
 /// Which kind of component a hop is.
@@ -75,6 +83,8 @@ pub enum HopKind {
     SecurityGroup,
     NetworkAcl,
     AccessControl,
+    /// A subnet's route table: where the flow (or its return) goes next.
+    RouteTable,
 }
 
 impl HopKind {
@@ -83,6 +93,7 @@ impl HopKind {
             HopKind::SecurityGroup => "security_group",
             HopKind::NetworkAcl => "network_acl",
             HopKind::AccessControl => "access_control",
+            HopKind::RouteTable => "route_table",
         }
     }
 }
@@ -192,6 +203,29 @@ struct CRule {
 struct CGroup {
     ingress: Vec<CRule>,
     egress: Vec<CRule>,
+}
+
+/// One route, flattened: its destination, whether it carries traffic the way asked, and the
+/// model route it came from.
+#[derive(Debug, Clone, Copy)]
+struct CRoute {
+    net: Net,
+    kind: RouteTargetKind,
+    active: bool,
+    origin: u32,
+}
+
+/// A route table: its routes, most specific first.
+#[derive(Debug, Default)]
+struct CRouteTable {
+    routes: Vec<CRoute>,
+}
+
+impl CRouteTable {
+    /// The route of `dst` (all of it: a range must fall within one route's destination).
+    fn route_for(&self, dst: Net) -> Option<&CRoute> {
+        self.routes.iter().find(|r| r.net.contains(dst))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -397,6 +431,54 @@ fn compile_acl_rules(rules: &[probe_model::AclRule]) -> Vec<CRule> {
     out
 }
 
+/// A route table's routes, longest prefix first (the order of the lookup).
+fn compile_route_table(t: &probe_model::RouteTable) -> CRouteTable {
+    let mut routes: Vec<CRoute> = t
+        .routes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| CRoute {
+            net: Net::from_net(r.destination),
+            kind: r.via.kind,
+            active: r.state == RouteState::Active,
+            origin: i as u32,
+        })
+        .collect();
+    routes.sort_by_key(|r| std::cmp::Reverse(r.net.len));
+    CRouteTable { routes }
+}
+
+/// Which route table each subnet uses: the table that names it, else the main table of its
+/// network (or the only main table, when subnets name no network).
+fn subnet_routes(model: &Model, subnet_index: &HashMap<String, u32>) -> Vec<Option<u32>> {
+    let mut routes = vec![None; model.subnets.len()];
+    if model.route_tables.is_empty() {
+        return routes;
+    }
+    let mains: Vec<(Option<&str>, u32)> = model
+        .route_tables
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.main)
+        .map(|(i, t)| (t.network.as_deref(), i as u32))
+        .collect();
+    for (si, s) in model.subnets.iter().enumerate() {
+        routes[si] = match s.network.as_deref() {
+            Some(n) => mains.iter().find(|(m, _)| *m == Some(n)).map(|(_, i)| *i),
+            None if mains.len() == 1 => Some(mains[0].1),
+            None => None,
+        };
+    }
+    for (ti, t) in model.route_tables.iter().enumerate() {
+        for s in &t.subnets {
+            if let Some(&si) = subnet_index.get(s) {
+                routes[si as usize] = Some(ti as u32);
+            }
+        }
+    }
+    routes
+}
+
 /// Every listener's access control: mode and prefixes, address groups expanded.
 fn compile_access(
     model: &Model,
@@ -433,6 +515,10 @@ pub struct Policy {
     acls: Vec<CAcl>,
     /// Subnet index → ACL index.
     subnet_acl: Vec<Option<u32>>,
+    route_tables: Vec<CRouteTable>,
+    /// Subnet index → route table index: its explicit association, else its network's main
+    /// table. All `None` when the model has no route tables: routes are then not judged.
+    subnet_routes: Vec<Option<u32>>,
     subnet_nets: Vec<Net>,
     group_index: HashMap<String, u32>,
     subnet_index: HashMap<String, u32>,
@@ -504,6 +590,8 @@ impl Policy {
             groups,
             acls,
             subnet_acl,
+            route_tables: model.route_tables.iter().map(compile_route_table).collect(),
+            subnet_routes: subnet_routes(model, &subnet_index),
             subnet_nets,
             group_index,
             subnet_index,
@@ -663,7 +751,14 @@ impl Policy {
         {
             return Action::Deny;
         }
-        // 2-3. The subnets' ACLs.
+        // 2. The source subnet's route to the destination.
+        if crosses
+            && let Some(t) = self.route_table_of(&flow.src)
+            && denied(path, self.route_hop(t, flow.dst.net, Leg::Forward))
+        {
+            return Action::Deny;
+        }
+        // 3-4. The subnets' ACLs.
         if let Some(a) = src_acl
             && denied(
                 path,
@@ -680,7 +775,7 @@ impl Policy {
         {
             return Action::Deny;
         }
-        // 4. Destination security groups, ingress.
+        // 5. Destination security groups, ingress.
         if !flow.dst.groups.is_empty()
             && denied(
                 path,
@@ -718,8 +813,8 @@ impl Policy {
         })
     }
 
-    /// Steps 5-6: the return path through stateless ACLs, out of the destination's subnet, then
-    /// into the source's.
+    /// The return path: the destination subnet's route back, then stateless ACLs, out of the
+    /// destination's subnet and into the source's.
     #[inline]
     fn return_path(
         &self,
@@ -729,6 +824,15 @@ impl Policy {
         dst_acl: Option<u32>,
         path: &mut Vec<Hop>,
     ) -> Action {
+        // The destination subnet's route back to the source.
+        let crosses = flow.src.subnet.is_none() || flow.src.subnet != flow.dst.subnet;
+        if crosses
+            && flow.return_routed
+            && let Some(t) = self.route_table_of(&flow.dst)
+            && denied(path, self.route_hop(t, flow.src.net, Leg::Return))
+        {
+            return Action::Deny;
+        }
         let stateless = |a: Option<u32>| a.filter(|&a| !self.acls[a as usize].stateful);
         let (ret_dst, ret_src) = (stateless(dst_acl), stateless(src_acl));
         if ret_dst.is_none() && ret_src.is_none() {
@@ -820,6 +924,67 @@ impl Policy {
         }
     }
 
+    /// The route table of an endpoint's subnet, when the model has route tables.
+    #[inline]
+    fn route_table_of(&self, e: &Endpoint) -> Option<u32> {
+        e.subnet
+            .and_then(|s| self.subnet_routes.get(s as usize).copied().flatten())
+    }
+
+    /// Where route table `table` sends traffic to `dst`. Denied when no route covers it, when
+    /// the route is a blackhole, or on the return leg through a NAT gateway (it carries only
+    /// connections opened from inside).
+    fn route_hop(&self, table: u32, dst: Net, leg: Leg) -> Hop {
+        let route = self
+            .route_tables
+            .get(table as usize)
+            .and_then(|t| t.route_for(dst));
+        let (decision, rule) = match route {
+            None => (Action::Deny, RuleRef::Implicit),
+            Some(r) if !r.active => (Action::Deny, RuleRef::Rule(r.origin)),
+            Some(r)
+                if leg == Leg::Return
+                    && matches!(
+                        r.kind,
+                        RouteTargetKind::NatGateway | RouteTargetKind::EgressOnlyInternetGateway
+                    ) =>
+            {
+                (Action::Deny, RuleRef::Rule(r.origin))
+            }
+            Some(r) => (Action::Allow, RuleRef::Rule(r.origin)),
+        };
+        Hop {
+            kind: HopKind::RouteTable,
+            component: table,
+            sub: 0,
+            direction: Direction::Egress,
+            leg,
+            rule,
+            decision,
+        }
+    }
+
+    /// The model route a route hop names, if it matched one.
+    pub fn route_of(&self, hop: &Hop) -> Option<&probe_model::Route> {
+        match (hop.kind, hop.rule) {
+            (HopKind::RouteTable, RuleRef::Rule(i)) => self
+                .model
+                .route_tables
+                .get(hop.component as usize)
+                .and_then(|t| t.routes.get(i as usize)),
+            _ => None,
+        }
+    }
+
+    /// The route table subnet `subnet` uses, as the model names it.
+    pub fn route_table_for_subnet(&self, subnet: u32) -> Option<&probe_model::RouteTable> {
+        self.subnet_routes
+            .get(subnet as usize)
+            .copied()
+            .flatten()
+            .and_then(|t| self.model.route_tables.get(t as usize))
+    }
+
     /// The provider's id of a hop's component: `sg-…`, `acl-…`, the access-control group.
     pub fn component_id(&self, hop: &Hop) -> String {
         let m = &self.model;
@@ -843,6 +1008,10 @@ impl Policy {
                         .or_else(|| ac.address_groups.first().cloned())
                         .unwrap_or_else(|| "access-control".to_string())
                 }),
+            HopKind::RouteTable => m
+                .route_tables
+                .get(hop.component as usize)
+                .map(|t| t.id.clone()),
         }
         .unwrap_or_else(|| "?".to_string())
     }
@@ -880,6 +1049,13 @@ impl Policy {
                 .get(&(hop.component, hop.sub))
                 .and_then(|(_, nets)| nets.get(i))
                 .map(|n| n.to_string()),
+            HopKind::RouteTable => self.route_of(hop).map(|r| {
+                format!(
+                    "{} via {}",
+                    r.destination,
+                    r.via.id.as_deref().unwrap_or(r.via.kind.as_str())
+                )
+            }),
         };
         label.unwrap_or_else(|| "?".to_string())
     }

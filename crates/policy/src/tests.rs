@@ -28,6 +28,7 @@ fn flow(p: &Policy, src: &str, dst: &str, packet: Packet) -> Flow {
         return_ports: PortRange::EPHEMERAL,
         listener: None,
         rules_enforced: true,
+        return_routed: true,
     }
 }
 
@@ -652,6 +653,7 @@ fn make_flow(p: &Policy, f: &(u8, u8, u8, u8, Packet, Vec<u32>, Vec<u32>)) -> Fl
         return_ports: PortRange::EPHEMERAL,
         listener: None,
         rules_enforced: true,
+        return_routed: true,
     }
 }
 

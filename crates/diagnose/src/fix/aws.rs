@@ -1,6 +1,10 @@
 //! Fixes as AWS CLI commands.
 
-use super::{AccessEntry, AclPorts, AclRule, Fixes, Matcher, SgRule, SubnetFix, generic};
+use super::{
+    AccessEntry, AclPorts, AclRule, Fixes, Matcher, RouteFix, RouteProblem, SgRule, SubnetFix,
+    generic,
+};
+use probe_model::RouteTargetKind;
 
 pub(crate) struct Aws;
 
@@ -101,5 +105,48 @@ impl Fixes for Aws {
 
     fn rules_not_enforced(&self, dedicated: bool) -> String {
         generic::Generic.rules_not_enforced(dedicated)
+    }
+
+    fn route(&self, r: &RouteFix) -> String {
+        let dst_flag = if r.v6 {
+            "--destination-ipv6-cidr-block"
+        } else {
+            "--destination-cidr-block"
+        };
+        let target = match &r.via {
+            Some(via) => {
+                let flag = match via.kind {
+                    RouteTargetKind::InternetGateway | RouteTargetKind::VpnGateway => "--gateway-id",
+                    RouteTargetKind::EgressOnlyInternetGateway => "--egress-only-internet-gateway-id",
+                    RouteTargetKind::NatGateway => "--nat-gateway-id",
+                    RouteTargetKind::Peering => "--vpc-peering-connection-id",
+                    RouteTargetKind::TransitGateway => "--transit-gateway-id",
+                    RouteTargetKind::Instance => "--instance-id",
+                    RouteTargetKind::Endpoint => "--vpc-endpoint-id",
+                    RouteTargetKind::Local | RouteTargetKind::Other => "--gateway-id",
+                };
+                format!("{flag} {}", via.id.as_deref().unwrap_or("<target id>"))
+            }
+            None => "--gateway-id <igw-…, or --nat-gateway-id, --vpc-peering-connection-id, --transit-gateway-id …>".to_string(),
+        };
+        let table = &r.table;
+        let dst = &r.destination;
+        let associate = match (&r.better_table, &r.subnet) {
+            (Some(t), Some(s)) if t != table => format!(
+                "; or give the subnet the route table that already has it: aws ec2 replace-route-table-association --association-id <the association of {s} in {table}> --route-table-id {t}"
+            ),
+            _ => String::new(),
+        };
+        match r.problem {
+            RouteProblem::Missing => format!(
+                "aws ec2 create-route --route-table-id {table} {dst_flag} {dst} {target}{associate}"
+            ),
+            RouteProblem::Blackhole => format!(
+                "the route's target is gone: aws ec2 replace-route --route-table-id {table} {dst_flag} {dst} {target} (or aws ec2 delete-route --route-table-id {table} {dst_flag} {dst} if nothing should carry it)"
+            ),
+            RouteProblem::OneWay => format!(
+                "answers to {dst} leave through a gateway that carries only connections opened from inside: aws ec2 replace-route --route-table-id {table} {dst_flag} {dst} {target}{associate}"
+            ),
+        }
     }
 }

@@ -3,7 +3,9 @@
 
 use probe_model::AccessMode;
 
-use super::{AccessEntry, AclPorts, AclRule, Fixes, Matcher, SgRule, SubnetFix};
+use super::{
+    AccessEntry, AclPorts, AclRule, Fixes, Matcher, RouteFix, RouteProblem, SgRule, SubnetFix,
+};
 
 pub(crate) struct Generic;
 
@@ -88,5 +90,23 @@ impl Fixes for Generic {
 
     fn rules_not_enforced(&self, _dedicated: bool) -> String {
         "control access on the listener (its access_control), or make the load balancer's traffic subject to the backends' rules".to_string()
+    }
+
+    fn route(&self, r: &RouteFix) -> String {
+        let via = match &r.via {
+            Some(v) => match &v.id {
+                Some(id) => format!("{{kind: {}, id: {id}}}", v.kind.as_str()),
+                None => format!("{{kind: {}, id: <id>}}", v.kind.as_str()),
+            },
+            None => "{kind: <internet_gateway | nat_gateway | peering | …>, id: <id>}".to_string(),
+        };
+        let what = match r.problem {
+            RouteProblem::Missing => "add to",
+            RouteProblem::Blackhole | RouteProblem::OneWay => "replace in",
+        };
+        format!(
+            "{what} route table {}: {{destination: {}, via: {via}}}",
+            r.table, r.destination
+        )
     }
 }

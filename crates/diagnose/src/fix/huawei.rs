@@ -2,7 +2,8 @@
 
 use probe_model::AccessMode;
 
-use super::{AccessEntry, AclRule, Fixes, Matcher, SgRule, SubnetFix, generic};
+use super::{AccessEntry, AclRule, Fixes, Matcher, RouteFix, SgRule, SubnetFix, generic};
+use probe_model::RouteTargetKind;
 
 pub(crate) struct Huawei;
 
@@ -74,6 +75,31 @@ impl Fixes for Huawei {
             } else {
                 ""
             }
+        )
+    }
+
+    /// VPC route tables (`UpdateRouteTable`, v1 API): the route's next hop by its Huawei type.
+    fn route(&self, r: &RouteFix) -> String {
+        let (kind, hop) = match &r.via {
+            Some(v) => (
+                match v.kind {
+                    RouteTargetKind::NatGateway => "nat",
+                    RouteTargetKind::Peering => "peering",
+                    RouteTargetKind::VpnGateway => "vpn",
+                    RouteTargetKind::Instance => "ecs",
+                    RouteTargetKind::TransitGateway => "er",
+                    _ => "<type>",
+                },
+                v.id.clone().unwrap_or_else(|| "<next hop id>".to_string()),
+            ),
+            None => (
+                "<nat | peering | vpn | ecs | …>",
+                "<next hop id>".to_string(),
+            ),
+        };
+        format!(
+            "hcloud VPC UpdateRouteTable --routetable_id={} --routetable.routes.add.1.destination={} --routetable.routes.add.1.type={kind} --routetable.routes.add.1.nexthop={hop} (an EIP, not a route, gives a Huawei load balancer its internet side)",
+            r.table, r.destination
         )
     }
 }

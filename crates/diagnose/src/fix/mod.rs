@@ -13,8 +13,10 @@ mod huawei;
 
 use std::net::IpAddr;
 
+use ipnet::IpNet;
+
 use super::{Check, Code, Finding, Perspectives, ProbeKind};
-use probe_model::{AccessMode, Direction, Provider};
+use probe_model::{AccessMode, Direction, Provider, RouteState, RouteTarget};
 use probe_policy::{Endpoint, Hop, HopKind, Leg, Packet, Policy, RuleRef, Verdict};
 
 /// How one provider words each kind of fix.
@@ -35,6 +37,8 @@ pub(crate) trait Fixes {
     fn zone_without_subnet(&self, r: &SubnetFix) -> String;
     /// A layer-4 listener whose traffic bypasses security groups and firewalls.
     fn rules_not_enforced(&self, dedicated: bool) -> String;
+    /// A route table without a (working) route for the flow or its return.
+    fn route(&self, r: &RouteFix) -> String;
 }
 
 /// The fix renderer of `provider`.
@@ -145,6 +149,34 @@ pub(crate) struct SubnetFix<'a> {
     pub zone: Option<&'a str>,
 }
 
+/// A route to add or replace in a route table.
+pub(crate) struct RouteFix {
+    /// The route table to change.
+    pub table: String,
+    /// The subnet whose traffic it routes, when the table is its own (`associate` advice).
+    pub subnet: Option<String>,
+    /// The destination prefix the route must cover (`0.0.0.0/0` toward the internet).
+    pub destination: String,
+    pub v6: bool,
+    /// What happens today: no route, a blackhole route, or a route that only carries
+    /// connections opened from inside (a NAT gateway on the way back).
+    pub problem: RouteProblem,
+    /// The target the route should take: the network's internet gateway when the traffic goes
+    /// to or comes from the internet, else unknown.
+    pub via: Option<RouteTarget>,
+    /// Another route table of the network that already routes the destination that way (a
+    /// public route table), to associate the subnet with instead.
+    pub better_table: Option<String>,
+}
+
+/// What is wrong with a route.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RouteProblem {
+    Missing,
+    Blackhole,
+    OneWay,
+}
+
 /// The minimal fix of finding `f`, or `None` when nothing needs fixing. One arm per code, kept
 /// whole like [`super::summary_for`]: a table, exhaustive, so a new code must say its fix.
 pub fn fix_for(policy: &Policy, check: &Check, p: &Perspectives, f: &Finding) -> Option<String> {
@@ -164,7 +196,10 @@ pub fn fix_for(policy: &Policy, check: &Check, p: &Perspectives, f: &Finding) ->
         | Code::AccessControlDeny
         | Code::IcmpBlockedForUdpCheck
         | Code::HealthCheckPortBlocked
-        | Code::HealthCheckSourceNotAllowed => match (&p.lb, p.lb_source.as_ref()) {
+        | Code::HealthCheckSourceNotAllowed
+        | Code::RouteMissing
+        | Code::RouteBlackhole
+        | Code::LbSubnetNotPublic => match (&p.lb, p.lb_source.as_ref()) {
             (Some(v), src) => verdict_fix(v, src),
             (None, _) => p
                 .agent
@@ -222,11 +257,18 @@ pub fn fix_for(policy: &Policy, check: &Check, p: &Perspectives, f: &Finding) ->
         Code::ProbeError => Some(
             "run probe with the rights the probe needs (CAP_NET_RAW for ICMP) and check the detail".to_string(),
         ),
+        Code::ReportedHealthDiffers => Some(
+            "compare the load balancer's view with the probe's: the provider's report may be stale (it updates every health-check interval), the probe may not stand in for the load balancer (see expected and expected_as_agent), or the target may answer the agent differently".to_string(),
+        ),
         // Static findings carry their fix from where they are made.
         Code::RulesNotEnforced
         | Code::LbSubnetTooSmall
         | Code::LbSubnetFewFreeAddresses
-        | Code::TargetZoneWithoutLbSubnet => None,
+        | Code::TargetZoneWithoutLbSubnet
+        | Code::TargetNoInternetEgress
+        | Code::TargetGroupEmpty
+        | Code::TargetGroupNotInUse
+        | Code::ZoneWithoutTargets => None,
     }
 }
 
@@ -310,6 +352,88 @@ fn rule_fix(
             Err(full) => full,
         },
         HopKind::AccessControl => renderer.access_entry(&access_entry(policy, hop, check, src)),
+        HopKind::RouteTable => renderer.route(&route_fix(policy, hop, check, src)),
+    }
+}
+
+/// The route to add or replace for a route hop that denies: toward the flow's destination on
+/// the forward leg, back to its source on the return leg. A route to or from the internet goes
+/// by the network's internet gateway.
+fn route_fix(policy: &Policy, hop: &Hop, check: &Check, src: Option<&Endpoint>) -> RouteFix {
+    let m = policy.model();
+    let table = m.route_tables.get(hop.component as usize);
+    let toward = match hop.leg {
+        Leg::Forward => IpNet::from(check.address),
+        Leg::Return => src.map_or(IpNet::from(check.address), |s| s.net.to_ipnet()),
+    };
+    let internet = probe_policy::is_public(toward);
+    let destination = if internet {
+        if toward.addr().is_ipv6() {
+            "::/0"
+        } else {
+            "0.0.0.0/0"
+        }
+        .to_string()
+    } else {
+        toward.to_string()
+    };
+    let route = policy.route_of(hop);
+    let problem = match route {
+        None => RouteProblem::Missing,
+        Some(r) if r.state == RouteState::Blackhole => RouteProblem::Blackhole,
+        Some(_) => RouteProblem::OneWay,
+    };
+    let network = table.and_then(|t| t.network.as_deref());
+    let same_network =
+        |t: &&probe_model::RouteTable| network.is_none() || t.network.as_deref() == network;
+    let gateway = internet
+        .then(|| {
+            m.route_tables
+                .iter()
+                .filter(same_network)
+                .flat_map(|t| &t.routes)
+                .find(|r| r.via.kind.is_internet() && r.state == RouteState::Active)
+                .map(|r| r.via.clone())
+        })
+        .flatten();
+    let better_table = internet
+        .then(|| {
+            m.route_tables.iter().filter(same_network).find(|t| {
+                t.routes.iter().any(|r| {
+                    r.destination.prefix_len() == 0
+                        && r.destination.addr().is_ipv6() == toward.addr().is_ipv6()
+                        && r.via.kind.is_internet()
+                        && r.state == RouteState::Active
+                })
+            })
+        })
+        .flatten()
+        .map(|t| t.id.clone());
+    let subnet = table
+        .and_then(|t| {
+            let own = match hop.leg {
+                Leg::Forward => src.and_then(|s| s.subnet),
+                Leg::Return => policy.endpoint(check.address).subnet,
+            };
+            own.and_then(|i| m.subnets.get(i as usize))
+                .filter(|s| t.subnets.contains(&s.id) || t.main)
+        })
+        .map(|s| s.id.clone());
+    RouteFix {
+        table: policy.component_id(hop),
+        subnet,
+        destination,
+        v6: toward.addr().is_ipv6(),
+        problem,
+        via: gateway.or_else(|| {
+            route
+                .filter(|_| problem == RouteProblem::Blackhole)
+                .map(|r| RouteTarget {
+                    kind: r.via.kind,
+                    id: None,
+                })
+        }),
+        better_table,
     }
 }
 
