@@ -192,8 +192,7 @@ fn explained_load_balancers(
                 .filter(|(_, lb)| {
                     lb.listeners.iter().any(|l| {
                         model.backend_groups.iter().any(|g| {
-                            l.backend_group.as_deref() == Some(&g.name)
-                                && g.members.iter().any(|m| m.address == to.addr)
+                            l.forwards_to(&g.name) && g.members.iter().any(|m| m.address == to.addr)
                         })
                     })
                 })
