@@ -167,31 +167,38 @@ fn plan_clients(policy: &Policy, out: &mut Vec<Check>) {
         let Some(addr) = address.or_else(placeholder) else {
             continue;
         };
-        for (ti, l) in lb.listeners.iter().enumerate() {
-            let packet = Packet::transport(l.protocol.transport(), l.port);
-            out.push(Check {
-                backend: l
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| format!("{}:{}", lb.name, l.port)),
-                backend_group: l.backend_group.clone(),
-                load_balancer: Some(li),
-                listener: Some(ti),
-                role: Role::Client,
-                address: addr,
-                packet,
-                probe: ProbeKind::for_packet(packet),
-                timeout_s: 5,
-                interval_s: DEFAULT_INTERVAL_S,
-                rise: 1,
-                fall: 1,
-                traffic_packet: None,
-                expectation: None,
-                probe_from_agent: false,
-                reported: None,
-            });
+        for ti in 0..lb.listeners.len() {
+            out.extend(client_check(policy, li, ti, addr));
         }
     }
+}
+
+/// The client leg of listener `ti` of load balancer `li`, arriving at `addr`.
+pub(crate) fn client_check(policy: &Policy, li: usize, ti: usize, addr: IpAddr) -> Option<Check> {
+    let lb = policy.model().load_balancers.get(li)?;
+    let l = lb.listeners.get(ti)?;
+    let packet = Packet::transport(l.protocol.transport(), l.port);
+    Some(Check {
+        backend: l
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{}:{}", lb.name, l.port)),
+        backend_group: l.backend_group.clone(),
+        load_balancer: Some(li),
+        listener: Some(ti),
+        role: Role::Client,
+        address: addr,
+        packet,
+        probe: ProbeKind::for_packet(packet),
+        timeout_s: 5,
+        interval_s: DEFAULT_INTERVAL_S,
+        rise: 1,
+        fall: 1,
+        traffic_packet: None,
+        expectation: None,
+        probe_from_agent: false,
+        reported: None,
+    })
 }
 
 /// Each listener of a load balancer with an address, probed there through its access control.
