@@ -35,7 +35,9 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::rc::Rc;
 
-use super::import::{self, Collection, Family, ImportError, Importer, Order, Placeholders};
+use super::import::{
+    self, Collection, Family, ImportError, Importer, Order, Placeholders, Unused,
+};
 use super::{ConfigError, JsonFile, Origins};
 use probe_model::Model;
 
@@ -50,8 +52,42 @@ const FAMILIES: &[Family<Dump>] = &[elbv2::FAMILY, ec2::FAMILY, elb::FAMILY];
 /// the model's consistency problems in the dump.
 pub(crate) const IMPORTER: Importer<Dump> = Importer {
     families: FAMILIES,
+    unused: UNUSED,
     unrecognised,
 };
+
+/// AWS outputs that no family reads, skipped with a warning: users dump more than `probe` needs
+/// (a script that saves every `describe-*` of a VPC), and a known output is not a mistake. Only
+/// a key no AWS output has makes a file foreign, and an error.
+const UNUSED: &[Unused] = &[
+    unused("AccountAttributes", "ec2 describe-account-attributes"),
+    unused("Addresses", "ec2 describe-addresses"),
+    unused("AvailabilityZones", "ec2 describe-availability-zones"),
+    unused("Certificates", "elbv2 describe-listener-certificates"),
+    unused("DhcpOptions", "ec2 describe-dhcp-options"),
+    unused("EgressOnlyInternetGateways", "ec2 describe-egress-only-internet-gateways"),
+    unused("FlowLogs", "ec2 describe-flow-logs"),
+    unused("Images", "ec2 describe-images"),
+    unused("InstanceStatuses", "ec2 describe-instance-status"),
+    unused("KeyPairs", "ec2 describe-key-pairs"),
+    unused("LaunchTemplates", "ec2 describe-launch-templates"),
+    unused("Limits", "elbv2 describe-account-limits"),
+    unused("PolicyDescriptions", "elb describe-load-balancer-policies"),
+    unused("Regions", "ec2 describe-regions"),
+    unused("Snapshots", "ec2 describe-snapshots"),
+    unused("SslPolicies", "elbv2 describe-ssl-policies"),
+    unused("TagDescriptions", "elbv2 describe-tags / elb describe-tags"),
+    unused("Tags", "ec2 describe-tags"),
+    unused("TransitGatewayAttachments", "ec2 describe-transit-gateway-attachments"),
+    unused("TransitGateways", "ec2 describe-transit-gateways"),
+    unused("TrustStores", "elbv2 describe-trust-stores"),
+    unused("VpcEndpoints", "ec2 describe-vpc-endpoints"),
+    unused("Volumes", "ec2 describe-volumes"),
+];
+
+const fn unused(key: &'static str, command: &'static str) -> Unused {
+    Unused { key, command }
+}
 
 const PLACEHOLDERS: Placeholders = Placeholders {
     name: Some(NOT_IN_DUMP),
