@@ -10,8 +10,14 @@
 //! | `NetworkAcls`              | `ec2 describe-network-acls`           | `network_acls`               |
 //! | `PrefixLists`              | `ec2 describe-managed-prefix-lists`   | `address_groups`             |
 //! | `Entries` + `PrefixListId` | `ec2 get-managed-prefix-list-entries` | one list's addresses         |
+//!
+//! Routing (`RouteTables`, `Vpcs`, gateways, peerings) is its own family in `routes.rs`, and
+//! `NetworkInterfaces` in `network_interfaces.rs`; security groups and network ACLs are read in
+//! `security_groups.rs` and `acls.rs`.
 
 mod acls;
+mod network_interfaces;
+mod routes;
 mod security_groups;
 
 use std::collections::HashMap;
@@ -28,6 +34,12 @@ use crate::{ConfigError, Origins};
 use probe_model::{AddressGroup, Agent, Subnet};
 
 pub(super) use acls::RawNetworkAcl;
+pub(super) use network_interfaces::{
+    Enis, FAMILY as ENI_FAMILY, LbOwner, RawNetworkInterface,
+};
+pub(super) use routes::{
+    FAMILY as ROUTE_FAMILY, RawInternetGateway, RawNatGateway, RawPeering, RawRouteTable, RawVpc,
+};
 pub(super) use security_groups::{RawSecurityGroup, RawSgRule};
 
 pub(super) const FAMILY: Family<Dump> = Family {
@@ -314,8 +326,9 @@ pub(super) struct Interfaces {
 impl Interfaces {
     /// Each address maps to the interface that carries it, so a secondary interface's own subnet
     /// and groups are used; the instance-level fields describe the primary interface and fill in
-    /// when `NetworkInterfaces` is missing.
-    pub(super) fn new(instances: &Collection<RawInstance>) -> Self {
+    /// when `NetworkInterfaces` is missing. Interfaces of `describe-network-interfaces` that no
+    /// instance has (an IP target that is a container or another service's) come last.
+    pub(super) fn new(instances: &Collection<RawInstance>, enis: &Enis) -> Self {
         let ids = |groups: &[RawGroupRef]| groups.iter().map(|g| g.group_id.clone()).collect();
         let mut by_address = HashMap::new();
         for i in instances.iter() {
@@ -340,6 +353,12 @@ impl Interfaces {
                     groups: ids(&i.security_groups),
                 });
             }
+        }
+        for (address, subnet, groups) in &enis.others {
+            by_address.entry(*address).or_insert_with(|| Interface {
+                subnet: subnet.clone(),
+                groups: groups.clone(),
+            });
         }
         Interfaces {
             instances: instances
