@@ -221,6 +221,9 @@ impl import::Dump for Dump {
 }
 
 #[cfg(test)]
+mod whole_path_tests;
+
+#[cfg(test)]
 mod tests {
     use std::path::PathBuf;
 
