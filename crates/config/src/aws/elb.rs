@@ -334,7 +334,10 @@ impl Dump {
                 .unwrap_or_default();
             c.origin(
                 origins,
-                format!("load_balancers[{}]", taken_lbs.len() + out.load_balancers.len()),
+                format!(
+                    "load_balancers[{}]",
+                    taken_lbs.len() + out.load_balancers.len()
+                ),
             );
             out.load_balancers.push(LoadBalancer {
                 name: lb_name,
@@ -447,7 +450,14 @@ impl Dump {
         let files = self
             .classic_health
             .iter()
-            .map(|f| (&f.file, &f.name, "describe-instance-health", "InstanceStates"))
+            .map(|f| {
+                (
+                    &f.file,
+                    &f.name,
+                    "describe-instance-health",
+                    "InstanceStates",
+                )
+            })
             .chain(self.classic_attributes.iter().map(|f| {
                 (
                     &f.file,
@@ -521,8 +531,14 @@ mod tests {
 
     #[test]
     fn health_check_targets_parse_by_the_api_grammar() {
-        assert_eq!(parse_target("TCP:80"), Ok((HealthCheckProto::Tcp, 80, None)));
-        assert_eq!(parse_target("SSL:443"), Ok((HealthCheckProto::Tcp, 443, None)));
+        assert_eq!(
+            parse_target("TCP:80"),
+            Ok((HealthCheckProto::Tcp, 80, None))
+        );
+        assert_eq!(
+            parse_target("SSL:443"),
+            Ok((HealthCheckProto::Tcp, 443, None))
+        );
         assert_eq!(
             parse_target("HTTP:8080/weather/us/wa/seattle"),
             Ok((HealthCheckProto::Http, 8080, Some("/weather/us/wa/seattle")))

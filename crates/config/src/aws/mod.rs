@@ -35,9 +35,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::rc::Rc;
 
-use super::import::{
-    self, Collection, Family, ImportError, Importer, Order, Placeholders, Unused,
-};
+use super::import::{self, Collection, Family, ImportError, Importer, Order, Placeholders, Unused};
 use super::{ConfigError, JsonFile, Origins};
 use probe_model::Model;
 
@@ -77,7 +75,10 @@ const UNUSED: &[Unused] = &[
     unused("AvailabilityZones", "ec2 describe-availability-zones"),
     unused("Certificates", "elbv2 describe-listener-certificates"),
     unused("DhcpOptions", "ec2 describe-dhcp-options"),
-    unused("EgressOnlyInternetGateways", "ec2 describe-egress-only-internet-gateways"),
+    unused(
+        "EgressOnlyInternetGateways",
+        "ec2 describe-egress-only-internet-gateways",
+    ),
     unused("FlowLogs", "ec2 describe-flow-logs"),
     unused("Images", "ec2 describe-images"),
     unused("InstanceStatuses", "ec2 describe-instance-status"),
@@ -90,7 +91,10 @@ const UNUSED: &[Unused] = &[
     unused("SslPolicies", "elbv2 describe-ssl-policies"),
     unused("TagDescriptions", "elbv2 describe-tags / elb describe-tags"),
     unused("Tags", "ec2 describe-tags"),
-    unused("TransitGatewayAttachments", "ec2 describe-transit-gateway-attachments"),
+    unused(
+        "TransitGatewayAttachments",
+        "ec2 describe-transit-gateway-attachments",
+    ),
     unused("TransitGateways", "ec2 describe-transit-gateways"),
     unused("TrustStores", "elbv2 describe-trust-stores"),
     unused("VpcEndpoints", "ec2 describe-vpc-endpoints"),

@@ -87,7 +87,10 @@ fn load_balancers_have_scheme_nodes_forwards_and_attributes() {
     let [alb, nlb, clb] = m.load_balancers.as_slice() else {
         panic!("three load balancers: {:?}", m.load_balancers)
     };
-    assert_eq!((alb.kind, alb.scheme), (LbKind::Alb, Some(Scheme::InternetFacing)));
+    assert_eq!(
+        (alb.kind, alb.scheme),
+        (LbKind::Alb, Some(Scheme::InternetFacing))
+    );
     assert_eq!(
         alb.nodes,
         [
@@ -116,7 +119,10 @@ fn load_balancers_have_scheme_nodes_forwards_and_attributes() {
         ]
     );
 
-    assert_eq!((nlb.kind, nlb.scheme), (LbKind::Nlb, Some(Scheme::InternetFacing)));
+    assert_eq!(
+        (nlb.kind, nlb.scheme),
+        (LbKind::Nlb, Some(Scheme::InternetFacing))
+    );
     assert_eq!(nlb.security_groups, ["sg-0b2b2b2b2b2b2b2b2"]);
     assert_eq!(
         nlb.nodes,
@@ -147,22 +153,37 @@ fn load_balancers_have_scheme_nodes_forwards_and_attributes() {
         })
     );
 
-    assert_eq!((clb.kind, clb.scheme), (LbKind::Clb, Some(Scheme::InternetFacing)));
+    assert_eq!(
+        (clb.kind, clb.scheme),
+        (LbKind::Clb, Some(Scheme::InternetFacing))
+    );
     assert_eq!(clb.id, None);
     assert_eq!(clb.security_groups, ["sg-0c3c3c3c3c3c3c3c3"]);
     assert_eq!(clb.nodes.len(), 2);
     assert_eq!(clb.cross_zone, Some(true));
     assert_eq!(clb.listeners[0].port, 80);
-    assert_eq!(clb.listeners[0].backend_group.as_deref(), Some("legacy-clb"));
+    assert_eq!(
+        clb.listeners[0].backend_group.as_deref(),
+        Some("legacy-clb")
+    );
     let classic = group("legacy-clb");
     assert_eq!(classic.port, Some(8080));
     let hc = classic.health_check.as_ref().expect("a health check");
     assert_eq!(
         (hc.protocol, hc.port, hc.path.as_str()),
-        (HealthCheckProto::Http, HealthCheckPort::Port(8080), "/health")
+        (
+            HealthCheckProto::Http,
+            HealthCheckPort::Port(8080),
+            "/health"
+        )
     );
     assert_eq!(
-        (hc.interval_s, hc.timeout_s, hc.healthy_threshold, hc.unhealthy_threshold),
+        (
+            hc.interval_s,
+            hc.timeout_s,
+            hc.healthy_threshold,
+            hc.unhealthy_threshold
+        ),
         (10, 5, 3, 2)
     );
     let health: Vec<_> = classic
@@ -292,7 +313,9 @@ fn bad_routes_name_file_path_and_value() {
         None,
     ));
     assert!(
-        e.starts_with("rtb.json:2:") && e.contains("RouteTables[0].Routes[0].State") && e.contains("broken"),
+        e.starts_with("rtb.json:2:")
+            && e.contains("RouteTables[0].Routes[0].State")
+            && e.contains("broken"),
         "{e}"
     );
     let e = testing::failure(import(
@@ -340,7 +363,10 @@ fn attributes_must_say_whose_they_are_and_be_booleans() {
     );
     let e = testing::failure(import(&[lb.clone(), bad], None));
     assert!(
-        e.starts_with("attr.json:2:") && e.contains("Attributes[0].Value: \"yes\" is not a value of preserve_client_ip.enabled"),
+        e.starts_with("attr.json:2:")
+            && e.contains(
+                "Attributes[0].Value: \"yes\" is not a value of preserve_client_ip.enabled"
+            ),
         "{e}"
     );
     // Listener attributes are known, and skipped.
@@ -380,10 +406,7 @@ fn rules_find_their_listener_by_wrapper_or_by_their_arn() {
             rule: Some("5".to_string()),
         }]
     );
-    let stray = json(
-        "r.json",
-        r#"{"ListenerArn": "arn:l/gone", "Rules": []}"#,
-    );
+    let stray = json("r.json", r#"{"ListenerArn": "arn:l/gone", "Rules": []}"#);
     let e = testing::failure(import(&[lb, listeners, stray], None));
     assert!(
         e.starts_with("r.json:1:28: ListenerArn: listener arn:l/gone is not in"),
@@ -424,7 +447,10 @@ fn classic_load_balancers_become_load_balancers_and_groups() {
     assert_eq!(g.members[0].security_groups, ["sg-app"]);
     assert_eq!(g.members[0].reported_health, None);
     let hc = g.health_check.as_ref().expect("hc");
-    assert_eq!((hc.protocol, hc.port), (HealthCheckProto::Tcp, HealthCheckPort::Port(80)));
+    assert_eq!(
+        (hc.protocol, hc.port),
+        (HealthCheckProto::Tcp, HealthCheckPort::Port(80))
+    );
 
     // Two Classic Load Balancers: instance health must say whose it is.
     let bare = json(
@@ -455,10 +481,14 @@ fn known_unused_outputs_are_skipped_and_foreign_json_refused() {
     let tags = json("tags.json", r#"{"Tags": [], "NextToken": null}"#);
     let m = testing::valid(import(&[volumes.clone(), tags], None));
     assert_eq!(m, Model::default());
-    let e = testing::failure(import(&[volumes, json("x.json", r#"{"Whatever": 1}"#)], None));
+    let e = testing::failure(import(
+        &[volumes, json("x.json", r#"{"Whatever": 1}"#)],
+        None,
+    ));
     assert!(
-        e.starts_with("x.json: not an AWS CLI output this importer reads (top-level keys: Whatever)")
-            && e.contains("docs/import-aws.md"),
+        e.starts_with(
+            "x.json: not an AWS CLI output this importer reads (top-level keys: Whatever)"
+        ) && e.contains("docs/import-aws.md"),
         "{e}"
     );
 }

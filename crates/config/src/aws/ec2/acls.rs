@@ -7,11 +7,11 @@ use std::collections::HashSet;
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use super::{RawTag, name_tag};
 use super::security_groups::icmp;
+use super::{RawTag, name_tag};
+use crate::Origins;
 use crate::aws::Dump;
 use crate::import::{ImportError, Item, Kind};
-use crate::Origins;
 use probe_model::{AclRule, Action, IpProto, NetworkAcl, PortSet};
 
 /// The highest network ACL rule number a user can give.
@@ -213,5 +213,4 @@ impl Dump {
             }
         }
     }
-
 }

@@ -34,9 +34,7 @@ use crate::{ConfigError, Origins};
 use probe_model::{AddressGroup, Agent, Subnet};
 
 pub(super) use acls::RawNetworkAcl;
-pub(super) use network_interfaces::{
-    Enis, FAMILY as ENI_FAMILY, LbOwner, RawNetworkInterface,
-};
+pub(super) use network_interfaces::{Enis, FAMILY as ENI_FAMILY, LbOwner, RawNetworkInterface};
 pub(super) use routes::{
     FAMILY as ROUTE_FAMILY, RawInternetGateway, RawNatGateway, RawPeering, RawRouteTable, RawVpc,
 };
@@ -149,8 +147,6 @@ pub(super) struct RawSubnet {
 impl Kind for RawSubnet {
     const WHAT: &str = "subnet";
 }
-
-
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -307,8 +303,6 @@ impl Dump {
         }
     }
 }
-
-
 
 /// An interface's subnet and security groups, as `describe-instances` shows them.
 #[derive(Debug, Clone)]

@@ -153,7 +153,9 @@ impl Dump {
                 }
                 (None, _) => {
                     let addresses = raw.private_ip_address.into_iter().chain(
-                        raw.private_ip_addresses.iter().map(|a| a.private_ip_address),
+                        raw.private_ip_addresses
+                            .iter()
+                            .map(|a| a.private_ip_address),
                     );
                     for address in addresses {
                         out.others
@@ -179,7 +181,13 @@ mod tests {
             LbOwner::of("ELB legacy-web"),
             Some(LbOwner::Classic("legacy-web".to_string()))
         );
-        for other in ["", "ELB ", "ELB app/web", "Primary network interface", "ELB a b"] {
+        for other in [
+            "",
+            "ELB ",
+            "ELB app/web",
+            "Primary network interface",
+            "ELB a b",
+        ] {
             assert_eq!(LbOwner::of(other), None, "{other:?}");
         }
     }

@@ -21,7 +21,9 @@ use serde::Deserialize;
 use super::super::Dump;
 use crate::import::{DumpFile, Family, ImportError, Item, Kind};
 use crate::{ConfigError, Origins};
-use probe_model::{AddressGroup, Network, Route, RouteState, RouteTable, RouteTarget, RouteTargetKind};
+use probe_model::{
+    AddressGroup, Network, Route, RouteState, RouteTable, RouteTarget, RouteTargetKind,
+};
 
 pub(in crate::aws) const FAMILY: Family<Dump> = Family {
     keys: &[
@@ -53,7 +55,10 @@ fn add(dump: &mut Dump, file: &DumpFile<'_>) -> Result<(), ConfigError> {
         .extend(tables, |t| Some(t.route_table_id.as_str()));
     let vpcs = file.listed("Vpcs", doc.vpcs.into_iter().flatten());
     dump.vpcs.extend(vpcs, |v| Some(v.vpc_id.as_str()));
-    let igws = file.listed("InternetGateways", doc.internet_gateways.into_iter().flatten());
+    let igws = file.listed(
+        "InternetGateways",
+        doc.internet_gateways.into_iter().flatten(),
+    );
     dump.internet_gateways
         .extend(igws, |g| Some(g.internet_gateway_id.as_str()));
     let nats = file.listed("NatGateways", doc.nat_gateways.into_iter().flatten());
@@ -178,7 +183,10 @@ impl RawRoute {
             t(K::TransitGateway, id)
         } else if let Some(id) = &self.egress_only_internet_gateway_id {
             t(K::EgressOnlyInternetGateway, id)
-        } else if let Some(id) = self.instance_id.as_ref().or(self.network_interface_id.as_ref())
+        } else if let Some(id) = self
+            .instance_id
+            .as_ref()
+            .or(self.network_interface_id.as_ref())
         {
             t(K::Instance, id)
         } else if let Some(id) = &self.vpc_endpoint_id {

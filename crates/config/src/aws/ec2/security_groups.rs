@@ -8,9 +8,9 @@ use std::path::Path;
 use ipnet::IpNet;
 use serde::Deserialize;
 
+use crate::Origins;
 use crate::aws::Dump;
 use crate::import::{ImportError, Item, Kind};
-use crate::Origins;
 use probe_model::{Action, Direction, IpProto, PortSet, SecurityGroup, SgRule};
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -179,7 +179,10 @@ fn sg_match(
 }
 
 /// ICMP type and code, `None` = any. A code without a type means nothing, so it is dropped.
-pub(super) fn icmp(icmp_type: Option<i64>, code: Option<i64>) -> Result<(Option<u8>, Option<u8>), String> {
+pub(super) fn icmp(
+    icmp_type: Option<i64>,
+    code: Option<i64>,
+) -> Result<(Option<u8>, Option<u8>), String> {
     let byte = |v: i64, what: &str| {
         u8::try_from(v).map_err(|_| format!("{v} is not an ICMP {what} (0-255, or -1 for any)"))
     };

@@ -35,6 +35,8 @@ pub(in crate::aws) const FAMILY: Family<Dump> = Family {
 
 const CROSS_ZONE: &str = "load_balancing.cross_zone.enabled";
 const PRESERVE_CLIENT_IP: &str = "preserve_client_ip.enabled";
+/// A target group's cross-zone value that defers to its load balancer.
+const USE_LB: &str = "use_load_balancer_configuration";
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -74,7 +76,11 @@ fn add(dump: &mut Dump, file: &DumpFile<'_>) -> Result<(), ConfigError> {
     let Some(attributes) = doc.attributes else {
         return Ok(());
     };
-    let owner = match (doc.load_balancer_arn, doc.target_group_arn, doc.listener_arn) {
+    let owner = match (
+        doc.load_balancer_arn,
+        doc.target_group_arn,
+        doc.listener_arn,
+    ) {
         (Some(lb), None, None) => Owner::LoadBalancer(lb),
         (None, Some(tg), None) => Owner::TargetGroup(tg),
         (None, None, Some(listener)) => {
@@ -106,6 +112,9 @@ fn add(dump: &mut Dump, file: &DumpFile<'_>) -> Result<(), ConfigError> {
         }
     };
     let attributes = file.listed("Attributes", attributes);
+    for a in &attributes {
+        check_value(a, &owner)?;
+    }
     // The same owner dumped twice must say the same; otherwise which is current is unknown.
     if let Some(prev) = dump.attributes.iter().find(|a| a.owner == owner) {
         let values = |a: &[Item<RawAttribute>]| -> Vec<RawAttribute> {
@@ -132,6 +141,16 @@ fn add(dump: &mut Dump, file: &DumpFile<'_>) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// The value of an attribute `probe` reads must be one AWS prints; checked as the file is read,
+/// so the error names it whether or not its owner is in the dump.
+fn check_value(a: &Item<RawAttribute>, owner: &Owner) -> Result<(), ImportError> {
+    match (a.value.key.as_str(), owner) {
+        (CROSS_ZONE, Owner::TargetGroup(_)) if a.value.value == USE_LB => Ok(()),
+        (CROSS_ZONE, _) | (PRESERVE_CLIENT_IP, Owner::TargetGroup(_)) => boolean(a).map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
 impl Owner {
     fn arn(&self) -> &str {
         match self {
@@ -148,8 +167,8 @@ fn boolean(item: &Item<RawAttribute>) -> Result<bool, ImportError> {
         other => Err(item.err(
             "Value",
             format!(
-                "{:?} is not a value of {} (true or false)",
-                other, item.value.key
+                "{other:?} is not a value of {} (true or false)",
+                item.value.key
             ),
         )),
     }
@@ -216,7 +235,7 @@ impl Dump {
         let owner = Owner::TargetGroup(arn.to_string());
         for a in self.attributes_of(&owner) {
             match a.value.key.as_str() {
-                CROSS_ZONE if a.value.value == "use_load_balancer_configuration" => {
+                CROSS_ZONE if a.value.value == USE_LB => {
                     group.cross_zone = None;
                 }
                 CROSS_ZONE => group.cross_zone = Some(boolean(a)?),

@@ -440,7 +440,13 @@ impl Dump {
         }
         if let Some(arn) = &l.value.listener_arn {
             for (name, weight, rule) in self.rule_forwards(arn)? {
-                add_forward(&mut forwards, backend_group.as_deref(), name, weight, Some(rule));
+                add_forward(
+                    &mut forwards,
+                    backend_group.as_deref(),
+                    name,
+                    weight,
+                    Some(rule),
+                );
             }
         }
         Ok(Some(Listener {

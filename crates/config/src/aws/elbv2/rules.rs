@@ -189,6 +189,9 @@ mod tests {
             .as_deref(),
             Some("arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/web/5f3c/9a8b")
         );
-        assert_eq!(listener_of("arn:aws:elasticloadbalancing:listener/app/x/1/2"), None);
+        assert_eq!(
+            listener_of("arn:aws:elasticloadbalancing:listener/app/x/1/2"),
+            None
+        );
     }
 }
