@@ -132,23 +132,23 @@ struct RawListener {
 /// `HTTP`, `HTTPS`, `TCP` or `SSL`; the API takes them in any case and prints them as given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 enum RawProtocol {
-    #[serde(alias = "http", alias = "Http")]
-    HTTP,
-    #[serde(alias = "https", alias = "Https")]
-    HTTPS,
-    #[serde(alias = "tcp", alias = "Tcp")]
-    TCP,
-    #[serde(alias = "ssl", alias = "Ssl")]
-    SSL,
+    #[serde(rename = "HTTP", alias = "http", alias = "Http")]
+    Http,
+    #[serde(rename = "HTTPS", alias = "https", alias = "Https")]
+    Https,
+    #[serde(rename = "TCP", alias = "tcp", alias = "Tcp")]
+    Tcp,
+    #[serde(rename = "SSL", alias = "ssl", alias = "Ssl")]
+    Ssl,
 }
 
 impl RawProtocol {
     fn app(self) -> AppProto {
         match self {
-            RawProtocol::HTTP => AppProto::Http,
-            RawProtocol::HTTPS => AppProto::Https,
-            RawProtocol::TCP => AppProto::Tcp,
-            RawProtocol::SSL => AppProto::Tls,
+            RawProtocol::Http => AppProto::Http,
+            RawProtocol::Https => AppProto::Https,
+            RawProtocol::Tcp => AppProto::Tcp,
+            RawProtocol::Ssl => AppProto::Tls,
         }
     }
 }
