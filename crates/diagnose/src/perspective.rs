@@ -166,7 +166,7 @@ fn client_leg(
         rules_enforced: true,
         return_routed: true,
     };
-    let agent = check
+    let mut agent = check
         .probe_from_agent
         .then(|| policy.agent_endpoint())
         .flatten()
@@ -192,7 +192,55 @@ fn client_leg(
             |src, dst| flow(src, dst, probe_model::PortRange::EPHEMERAL),
         )
     });
-    let (lb, lb_source) = judged.unzip();
+    let (mut lb, mut lb_source) = judged.unzip();
+    // A load balancer that keeps the client's address carries the client's connection to a
+    // member: the member's rules are on the client's path too. The leg is blocked there when
+    // every member refuses the clients.
+    let kept = kept_members(policy, li, check.listener);
+    if !kept.is_empty() {
+        let via: Vec<Endpoint> = policy.lb_destinations(li);
+        let at_member = |clients: &[Net], internet: bool| -> Option<(Verdict, Endpoint)> {
+            let mut first_deny = None;
+            for (member, packet) in &kept {
+                let v = from_clients(
+                    policy,
+                    clients,
+                    internet,
+                    &via,
+                    std::slice::from_ref(member),
+                    |src, dst| Flow {
+                        src,
+                        dst,
+                        packet: *packet,
+                        return_ports: probe_model::PortRange::EPHEMERAL,
+                        listener,
+                        rules_enforced: true,
+                        return_routed: false,
+                    },
+                )?;
+                if v.0.allowed() {
+                    return None;
+                }
+                first_deny.get_or_insert(v);
+            }
+            first_deny
+        };
+        if lb.as_ref().is_some_and(Verdict::allowed)
+            && let Some(clients) = policy.clients_of(li)
+        {
+            let clients: Vec<Net> = clients.into_iter().filter(|c| c.is_v6() == v6).collect();
+            if let Some((v, src)) = at_member(&clients, policy.clients_are_internet(li)) {
+                lb = Some(v);
+                lb_source = Some(src);
+            }
+        }
+        if agent.as_ref().is_some_and(Verdict::allowed)
+            && let Some(me) = policy.agent_endpoint()
+            && let Some((v, _)) = at_member(&[me.net], false)
+        {
+            agent = Some(v);
+        }
+    }
     Perspectives {
         agent,
         lb,
@@ -200,6 +248,31 @@ fn client_leg(
         lb_source,
         rules_enforced: true,
     }
+}
+
+/// The members behind listener `ti` of load balancer `li` that see the client's address, each
+/// with the packet it receives (its own traffic port).
+fn kept_members(policy: &Policy, li: usize, ti: Option<usize>) -> Vec<(Endpoint, Packet)> {
+    let model = policy.model();
+    let Some(lb) = model.load_balancers.get(li) else {
+        return Vec::new();
+    };
+    let Some(l) = ti.and_then(|t| lb.listeners.get(t)) else {
+        return Vec::new();
+    };
+    l.backend_group_names()
+        .filter_map(|n| model.backend_groups.iter().find(|b| b.name == n))
+        .filter(|bg| bg.preserves_client_ip(lb))
+        .flat_map(|bg| {
+            bg.members.iter().filter_map(move |m| {
+                let port = m.port.or(bg.port)?;
+                Some((
+                    policy.endpoint(m.address),
+                    Packet::transport(bg.protocol.transport(), port),
+                ))
+            })
+        })
+        .collect()
 }
 
 /// Judges a flow from a set of clients to every one of `dests`, through one of `via` (the

@@ -323,6 +323,26 @@ fn nlb_instance_targets_see_the_clients_and_must_admit_them() {
     // The health check comes from the load balancer's own subnet: the VPC rule admits it.
     let hc = judged(&p, "game-1", Role::HealthCheck);
     assert_eq!(hc.code, Code::Ok, "{}", hc.summary);
+    // The client's connection ends at the target: the client leg is blocked there too, and a
+    // client-side probe that is dropped is explained by the rule, not a host firewall.
+    let client = judged(&p, "game-nlb:5000", Role::Client);
+    assert_eq!(client.code, Code::SgIngressMissing, "{}", client.summary);
+    assert_eq!(
+        blocking(&client),
+        b("security_group", "sg-app", "*", "ingress")
+    );
+    let outside = policy(&format!("agent: {{address: 203.0.113.50}}\n{NLB}"));
+    let mut checks = plan(&outside, None);
+    let c = checks
+        .iter_mut()
+        .find(|c| c.role == Role::Client)
+        .expect("client check");
+    c.probe_from_agent = true;
+    let persp = perspectives(&outside, c, AGENT_PORTS);
+    let dropped = obs(c, State::Filtered, Reason::NoResponse, false);
+    let f = diagnose(&outside, c, &persp, Some(&dropped));
+    assert_eq!(f.code, Code::SgIngressMissing, "{}", f.summary);
+    assert_eq!(blocking(&f), b("security_group", "sg-app", "*", "ingress"));
     // With client IP preservation off, the traffic comes from the load balancer too: the
     // health check on the traffic port covers it, and passes.
     let p = policy(&NLB.replace(

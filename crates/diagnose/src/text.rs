@@ -25,6 +25,9 @@ fn source_words(policy: &Policy, check: &Check, src: Option<&Endpoint>, agent: b
     } else {
         format!(" with {}", groups.join(", "))
     };
+    if agent && check.role == Role::Client {
+        return format!("this client {}", src.net);
+    }
     if agent {
         return format!("the agent {}{with_groups}", src.net);
     }
