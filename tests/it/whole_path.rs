@@ -1048,3 +1048,21 @@ fn whole_path_lab_nlb_forwards_with_the_client_address() {
         "the member saw the client's own address:\n{rules}"
     );
 }
+
+/// The lab alone: a private subnet reaches the internet through the NAT gateway, which lets
+/// nothing in; the internet reaches neither private address.
+#[test]
+fn whole_path_lab_nat_gateway_carries_connections_opened_from_inside() {
+    let mut w = scenario("wp-lab-nat", "healthy", |_| {});
+    let client = w.client.clone();
+    w.t.lab.tcp_listener(&client, &format!("{CLIENT}:443"));
+    let outside: SocketAddr = format!("{CLIENT}:443").parse().expect("address");
+    assert!(
+        connects(&w.t.members[0].0, outside),
+        "web-1 goes out through nat-1"
+    );
+    for private in [WEB1, "10.0.0.20"] {
+        let addr: SocketAddr = format!("{private}:80").parse().expect("address");
+        assert!(!connects(&w.client, addr), "the internet reaches {private}");
+    }
+}
