@@ -262,6 +262,15 @@ impl ConfigSource {
     }
 }
 
+/// Where `probe check` runs from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Standpoint {
+    /// Inside the network, beside the load balancer.
+    Agent,
+    /// Outside, as one of the load balancer's clients.
+    Clients,
+}
+
 /// Output format of the configuration commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
@@ -282,6 +291,12 @@ pub struct CheckArgs {
     /// Check only this backend group, member name or member address.
     #[arg(long, value_name = "BACKEND")]
     pub only: Option<String>,
+    /// Where this run stands: `agent` (inside the network, as the load balancer's neighbour:
+    /// every member, listener and expectation) or `clients` (outside, where the load
+    /// balancer's clients are: each listener is probed at the load balancer's address or its
+    /// nodes', and the client leg judged with the result).
+    #[arg(long, value_enum, default_value = "agent")]
+    pub from: Standpoint,
     #[arg(short, long, value_enum, default_value = "table")]
     pub output: ReportFormat,
     /// Probes in flight at once.
@@ -303,7 +318,8 @@ pub struct ExplainArgs {
     #[arg(long, value_name = "ADDR")]
     pub source_addr: Option<IpAddr>,
     /// Flow source: an address, a CIDR, `agent`, `lb` (every load balancer's health-check
-    /// source) or `lb:NAME`.
+    /// source), `lb:NAME`, or `clients` (a load balancer's clients, to one of its listeners:
+    /// the internet for an internet-facing one, its network for an internal one).
     #[arg(long, value_name = "FROM")]
     pub from: String,
     /// Flow destination: ADDR:PORT/tcp, ADDR:PORT/udp or ADDR/icmp.

@@ -11,7 +11,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::args::{
-    CheckArgs, Command, ConfigSource, ExplainArgs, ImportArgs, ReportFormat, ValidateArgs,
+    CheckArgs, Command, ConfigSource, ExplainArgs, ImportArgs, ReportFormat, Standpoint,
+    ValidateArgs,
 };
 use super::{UsageError, cancel_on_signal};
 use crate::config::{self, Source};
@@ -156,9 +157,15 @@ fn spawn_group(
 }
 
 async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let model = load_with_agent(&args.source, args.source_addr)?;
-    let policy = Policy::compile(&model);
-    let checks = diagnose::plan(&policy, args.only.as_deref());
+    let (policy, checks) = match args.from {
+        Standpoint::Agent => {
+            let model = load_with_agent(&args.source, args.source_addr)?;
+            let policy = Policy::compile(&model);
+            let checks = diagnose::plan(&policy, args.only.as_deref());
+            (policy, checks)
+        }
+        Standpoint::Clients => from_clients(&args)?,
+    };
     if let Some(only) = &args.only
         && checks.is_empty()
     {
@@ -176,7 +183,7 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let mode = Mode::Probed {
         checks: &checks,
         observations: &observations,
-        statics: args.only.is_none(),
+        statics: args.only.is_none() && args.from == Standpoint::Agent,
     };
     let report = diagnose::report(&policy, sys::local_port_range().into(), mode)
         .map_err(|e| UsageError(e.into()))?;
@@ -189,6 +196,65 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::from(report.exit_code()))
+}
+
+/// `probe check --from clients`: this machine stands where the load balancers' clients are.
+/// The model's agent becomes this machine's address (outside every subnet, no security
+/// groups), and only the client legs are planned; those whose load balancer has a known address
+/// (its own, or its nodes') are probed there.
+fn from_clients(args: &CheckArgs) -> Result<(Policy, Vec<Check>), UsageError> {
+    let mut model = load(&args.source, None)?;
+    let planned = {
+        let policy = Policy::compile(&model);
+        diagnose::plan(&policy, None)
+    };
+    let target = planned
+        .iter()
+        .filter(|c| c.role == diagnose::Role::Client)
+        .find(|c| has_address(&model, c))
+        .map(|c| c.address);
+    if planned.iter().all(|c| c.role != diagnose::Role::Client) {
+        return Err(UsageError(anyhow::anyhow!(
+            "--from clients: no load balancer has a known scheme or client ranges, so there is no client leg to check (set scheme: or clients: on the load balancer)"
+        )));
+    }
+    let local = match (args.source_addr, target) {
+        (Some(a), _) => Some(a),
+        (None, Some(t)) => Some(sys::local_address_for(t).map_err(|e| {
+            UsageError(anyhow::anyhow!(
+                "--from clients: cannot find the local address that routes to {t}: {e}; give --source-addr"
+            ))
+        })?),
+        (None, None) => None,
+    };
+    model.agent = crate::model::Agent {
+        address: local,
+        ..Default::default()
+    };
+    let policy = Policy::compile(&model);
+    let checks = diagnose::plan(&policy, None)
+        .into_iter()
+        .filter(|c| c.role == diagnose::Role::Client)
+        .map(|mut c| {
+            c.probe_from_agent = has_address(&model, &c);
+            c
+        })
+        .collect();
+    Ok((policy, checks))
+}
+
+/// Whether a client check's address is the load balancer's own (its address or a node's), not
+/// the stand-in of a subnet.
+fn has_address(model: &Model, c: &diagnose::Check) -> bool {
+    c.load_balancer
+        .and_then(|i| model.load_balancers.get(i))
+        .is_some_and(|lb| {
+            lb.address == Some(c.address)
+                || lb
+                    .nodes
+                    .iter()
+                    .any(|n| n.address == c.address || n.public_address == Some(c.address))
+        })
 }
 
 fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {

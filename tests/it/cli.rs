@@ -318,3 +318,195 @@ fn import_prints_yaml_that_validates_to_the_same_findings() {
     };
     assert_eq!(strip(&from_yaml.stdout), strip(&from_json.stdout));
 }
+
+/// The seed-004 configuration with one change, written to a fresh file.
+fn seed_004(name: &str, from: &str, to: &str) -> String {
+    let base =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/path/seed-004.yaml");
+    let text = std::fs::read_to_string(base).expect("fixture");
+    assert!(text.contains(from), "the fixture lacks {from:?}");
+    let path = config_file(name, text.replacen(from, to, 1).as_bytes());
+    path.to_str().expect("utf-8").to_string()
+}
+
+fn json(run: &ProbeRun) -> serde_json::Value {
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", run.stdout, run.stderr))
+}
+
+/// The finding of `role` (and `code`, when given) in a report.
+fn finding_of<'a>(report: &'a serde_json::Value, role: &str, code: &str) -> &'a serde_json::Value {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["role"] == role && f["code"] == code)
+        .unwrap_or_else(|| panic!("no {role} {code} in {report:#}"))
+}
+
+#[test]
+fn validate_judges_the_client_leg_and_the_routes() {
+    // Unchanged, every leg is OK and validate exits 0.
+    let ok = seed_004("ok.yaml", "", "");
+    let run = probe(&["validate", "--config", &ok, "--output", "json"]);
+    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    let report = json(&run);
+    let client = finding_of(&report, "client", "OK");
+    assert_eq!(client["backend"], "web-alb:443");
+    assert_eq!(client["reported"], serde_json::Value::Null);
+
+    // An internet-facing ALB in the private subnets: not public, by the route table's NAT route.
+    let private = seed_004(
+        "private.yaml",
+        "subnets: [pub-a, pub-b]\n    security_groups: [sg-alb]",
+        "subnets: [app-a, app-b]\n    security_groups: [sg-alb]",
+    );
+    let run = probe(&["validate", "--config", &private, "--output", "json"]);
+    assert_eq!(run.code, Some(1));
+    let report = json(&run);
+    let f = finding_of(&report, "client", "LB_SUBNET_NOT_PUBLIC");
+    assert_eq!(
+        f["blocking"],
+        serde_json::json!({"kind": "route_table", "id": "rtb-main", "rule": "0.0.0.0/0 via nat-1", "direction": "egress"})
+    );
+    let hops: Vec<&str> = f["expected"]["path"]
+        .as_array()
+        .expect("path")
+        .iter()
+        .filter_map(|h| h["kind"].as_str())
+        .collect();
+    assert_eq!(hops.last(), Some(&"route_table"), "{hops:?}");
+    let fix = f["fix"].as_str().expect("fix");
+    assert!(
+        fix.contains("--route-table-id rtb-main") && fix.contains("--gateway-id igw-1"),
+        "{fix}"
+    );
+    finding_of(&report, "configuration", "LB_SUBNET_NOT_PUBLIC");
+    // The table says the same.
+    let run = probe(&["validate", "--config", &private]);
+    assert!(
+        run.stdout.contains("LB_SUBNET_NOT_PUBLIC") && run.stdout.contains("client"),
+        "{}",
+        run.stdout
+    );
+
+    // The load balancer's group without the listener port.
+    let closed = seed_004(
+        "closed.yaml",
+        "      - {direction: ingress, protocol: tcp, ports: 443, cidr: 0.0.0.0/0}\n",
+        "",
+    );
+    let report = json(&probe(&[
+        "validate", "--config", &closed, "--output", "json",
+    ]));
+    let f = finding_of(&report, "client", "SG_INGRESS_MISSING");
+    assert_eq!(f["blocking"]["id"], "sg-alb");
+    assert_eq!(
+        f["fix"],
+        "aws ec2 authorize-security-group-ingress --group-id sg-alb --protocol tcp --port 443 --cidr 0.0.0.0/0"
+    );
+}
+
+#[test]
+fn explain_from_clients_walks_the_client_leg() {
+    let no_return = seed_004(
+        "no-return.yaml",
+        "      - {number: 100, action: allow, protocol: tcp, ports: 1024-65535, cidr: 0.0.0.0/0}\n",
+        "",
+    );
+    // Any address in the load balancer's subnets stands for its nodes.
+    let run = probe(&[
+        "explain",
+        "--config",
+        &no_return,
+        "--from",
+        "clients",
+        "--to",
+        "10.0.0.20:443/tcp",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
+    let report = json(&run);
+    let f = &report["findings"][0];
+    assert_eq!(f["role"], "client");
+    assert_eq!(f["code"], "NACL_RETURN_BLOCKED");
+    assert_eq!(
+        f["blocking"],
+        serde_json::json!({"kind": "network_acl", "id": "acl-pub", "rule": "*", "direction": "egress"})
+    );
+    // The healthy configuration: allowed, exit 0, with the route back to the clients in the path.
+    let ok = seed_004("ok-explain.yaml", "", "");
+    let run = probe(&[
+        "explain",
+        "--config",
+        &ok,
+        "--from",
+        "clients",
+        "--to",
+        "10.0.0.20:443/tcp",
+    ]);
+    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("rtb-pub"), "{}", run.stdout);
+    // A port no listener has is a usage error that says what to give.
+    assert_usage_error(
+        &[
+            "explain",
+            "--config",
+            &ok,
+            "--from",
+            "clients",
+            "--to",
+            "10.0.0.20:22/tcp",
+        ],
+        "no listener of a load balancer",
+    );
+}
+
+#[test]
+fn validate_reports_wiring_and_zones() {
+    let wiring = seed_004(
+        "wiring.yaml",
+        "listeners: [{protocol: https, port: 443, backend_group: web}]",
+        "listeners: [{protocol: https, port: 443, backend_group: web}, {protocol: http, port: 80, backend_group: empty}]",
+    );
+    let text = std::fs::read_to_string(&wiring).expect("read")
+        + "  - name: spare\n    protocol: http\n    port: 80\n    members: [{address: 10.0.1.99}]\n  - name: empty\n    protocol: http\n    port: 80\n";
+    let path = config_file("wiring2.yaml", text.as_bytes());
+    let run = probe(&[
+        "validate",
+        "--config",
+        path.to_str().expect("utf-8"),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(run.code, Some(1));
+    let report = json(&run);
+    assert_eq!(
+        finding_of(&report, "configuration", "TARGET_GROUP_EMPTY")["backend_group"],
+        "empty"
+    );
+    assert_eq!(
+        finding_of(&report, "configuration", "TARGET_GROUP_NOT_IN_USE")["backend_group"],
+        "spare"
+    );
+    let nlb = seed_004("nlb.yaml", "kind: alb", "kind: nlb");
+    let text = std::fs::read_to_string(&nlb).expect("read").replace(
+        "      - {name: web-2, address: 10.0.2.5, security_groups: [sg-web]}\n",
+        "",
+    );
+    let path = config_file("nlb2.yaml", text.as_bytes());
+    let report = json(&probe(&[
+        "validate",
+        "--config",
+        path.to_str().expect("utf-8"),
+        "--output",
+        "json",
+    ]));
+    let f = finding_of(&report, "configuration", "ZONE_WITHOUT_TARGETS");
+    assert_eq!(f["severity"], "warning");
+    assert!(
+        f["summary"].as_str().is_some_and(|s| s.contains("zone b")),
+        "{f:#}"
+    );
+}

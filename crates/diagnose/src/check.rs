@@ -114,11 +114,10 @@ pub fn plan(policy: &Policy, only: Option<&str>) -> Vec<Check> {
     let model = policy.model();
     let mut checks = Vec::new();
     for bg in &model.backend_groups {
-        let lb = model.load_balancers.iter().position(|lb| {
-            lb.listeners
-                .iter()
-                .any(|l| l.backend_group.as_deref() == Some(&bg.name))
-        });
+        let lb = model
+            .load_balancers
+            .iter()
+            .position(|lb| lb.listeners.iter().any(|l| l.forwards_to(&bg.name)));
         for m in &bg.members {
             if let Some(o) = only
                 && o != bg.name
@@ -127,14 +126,79 @@ pub fn plan(policy: &Policy, only: Option<&str>) -> Vec<Check> {
             {
                 continue;
             }
-            plan_member(bg, m, lb, &mut checks);
+            // Where the load balancer keeps the client's address, its traffic comes from
+            // elsewhere than its health checks: the traffic port is always a check of its own.
+            let preserved = lb.is_some_and(|i| {
+                policy.clients_of(i).is_some() && bg.preserves_client_ip(&model.load_balancers[i])
+            });
+            plan_member(bg, m, lb, preserved, &mut checks);
         }
     }
     if only.is_none() {
+        plan_clients(policy, &mut checks);
         plan_listeners(policy, &mut checks);
         plan_expectations(policy, &mut checks);
     }
     checks
+}
+
+/// The client leg of each listener of a load balancer whose clients are known (a scheme, or
+/// client ranges): judged from the configuration, and probed only from the clients' side
+/// (`probe check --from clients` sets `probe_from_agent`). Its address is where clients
+/// connect: the load balancer's address, else its first node's public or private address,
+/// else (nothing in the dump says) its first subnet's base address, which is never probed.
+fn plan_clients(policy: &Policy, out: &mut Vec<Check>) {
+    let model = policy.model();
+    for (li, lb) in model.load_balancers.iter().enumerate() {
+        if policy.clients_of(li).is_none() {
+            continue;
+        }
+        let node = lb.nodes.first();
+        let address = lb
+            .address
+            .or_else(|| node.and_then(|n| n.public_address))
+            .or_else(|| node.map(|n| n.address));
+        let placeholder = || {
+            lb.subnets
+                .iter()
+                .find_map(|id| model.subnets.iter().find(|s| &s.id == id))
+                .map(|s| s.cidr.network())
+        };
+        let Some(addr) = address.or_else(placeholder) else {
+            continue;
+        };
+        for ti in 0..lb.listeners.len() {
+            out.extend(client_check(policy, li, ti, addr));
+        }
+    }
+}
+
+/// The client leg of listener `ti` of load balancer `li`, arriving at `addr`.
+pub(crate) fn client_check(policy: &Policy, li: usize, ti: usize, addr: IpAddr) -> Option<Check> {
+    let lb = policy.model().load_balancers.get(li)?;
+    let l = lb.listeners.get(ti)?;
+    let packet = Packet::transport(l.protocol.transport(), l.port);
+    Some(Check {
+        backend: l
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{}:{}", lb.name, l.port)),
+        backend_group: l.backend_group.clone(),
+        load_balancer: Some(li),
+        listener: Some(ti),
+        role: Role::Client,
+        address: addr,
+        packet,
+        probe: ProbeKind::for_packet(packet),
+        timeout_s: 5,
+        interval_s: DEFAULT_INTERVAL_S,
+        rise: 1,
+        fall: 1,
+        traffic_packet: None,
+        expectation: None,
+        probe_from_agent: false,
+        reported: None,
+    })
 }
 
 /// Each listener of a load balancer with an address, probed there through its access control.
@@ -204,7 +268,13 @@ fn plan_expectations(policy: &Policy, out: &mut Vec<Check>) {
     }
 }
 
-fn plan_member(bg: &BackendGroup, m: &Member, lb: Option<usize>, out: &mut Vec<Check>) {
+fn plan_member(
+    bg: &BackendGroup,
+    m: &Member,
+    lb: Option<usize>,
+    preserved: bool,
+    out: &mut Vec<Check>,
+) {
     let Some(port) = m.port.or(bg.port) else {
         return;
     };
@@ -241,7 +311,7 @@ fn plan_member(bg: &BackendGroup, m: &Member, lb: Option<usize>, out: &mut Vec<C
     let hc_port = hc.port_for(port);
     let hc_packet = Packet::transport(hc.protocol.transport(), hc_port);
     // The traffic port gets its own check only when the health check does not already cover it.
-    if hc_packet != traffic {
+    if hc_packet != traffic || preserved {
         out.push(base.clone());
     }
     let probe = match hc.protocol {

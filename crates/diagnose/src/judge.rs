@@ -97,6 +97,22 @@ pub(crate) fn hop_code(policy: &Policy, v: &Verdict) -> Option<Code> {
     })
 }
 
+/// `LB_SUBNET_NOT_PUBLIC` for a client leg from the internet that a route of the load
+/// balancer's subnet stops: no route back to the clients, or one through a NAT gateway. A
+/// blackhole keeps its own code first, with this one after it.
+fn not_public(policy: &Policy, check: &Check, v: &Verdict) -> Option<Code> {
+    let h = v.blocking()?;
+    let lb = check.load_balancer?;
+    let internet = policy.clients_are_internet(lb)
+        && policy
+            .model()
+            .load_balancers
+            .get(lb)
+            .is_some_and(|l| l.provider.profile().internet_via_route_table);
+    (check.role == Role::Client && internet && h.kind == HopKind::RouteTable)
+        .then_some(Code::LbSubnetNotPublic)
+}
+
 /// Judges one check. `obs` is `None` for a static judgement (no probe sent).
 pub fn diagnose(
     policy: &Policy,
@@ -256,6 +272,7 @@ fn lb_codes(
     let mut lb = Vec::new();
     if let Some(v) = lb_verdict.filter(|v| !v.allowed()) {
         lb.extend(health_check_code(check, p, agent_allows, v));
+        lb.extend(not_public(policy, check, v));
         lb.extend(hop_code(policy, v));
         if blocking.is_none() || model_holds {
             blocking = hop_blocking(policy, v);
@@ -312,6 +329,37 @@ fn health_check_code(
     }
 }
 
+/// `REPORTED_HEALTH_DIFFERS` when the provider's health report of a member contradicts the
+/// probed health check: the provider says healthy where probe finds a failure, or unhealthy
+/// where the check passes and the configuration admits it. States that are neither (initial,
+/// draining, unused, no monitor) are not compared. A dump is a snapshot: a report taken before
+/// a change is a contradiction too, and the finding says so in its fix.
+fn reported_differs(check: &Check, obs: Option<&Observation>, code: Option<Code>) -> Option<Code> {
+    let reported = check.reported.as_ref()?;
+    obs?;
+    if check.role != Role::HealthCheck {
+        return None;
+    }
+    let state = reported.state.to_ascii_lowercase();
+    let provider_healthy = match state.as_str() {
+        "healthy" | "online" | "inservice" => true,
+        "unhealthy" | "offline" | "outofservice" => false,
+        _ => return None,
+    };
+    if code == Some(Code::ProbeError) {
+        return None;
+    }
+    let probe_healthy = code.is_none_or(|c| c.severity() == Severity::Ok);
+    // A UDP health check is two probes (the ICMP echo, then the datagram): one of them passing
+    // does not make the member healthy, so only a failure can contradict the provider.
+    let part_of_udp_check =
+        matches!(check.packet, Packet::Icmp { .. }) || check.probe == super::ProbeKind::Udp;
+    if part_of_udp_check && !provider_healthy {
+        return None;
+    }
+    (provider_healthy != probe_healthy).then_some(Code::ReportedHealthDiffers)
+}
+
 fn finish(
     policy: &Policy,
     check: &Check,
@@ -322,6 +370,22 @@ fn finish(
 ) -> Finding {
     let mut seen_codes = std::collections::HashSet::new();
     codes.retain(|c| seen_codes.insert(*c));
+    // A route blackhole stays first; a missing route of an internet-facing load balancer's
+    // subnet is said as the subnet not being public.
+    if codes.first() == Some(&Code::LbSubnetNotPublic)
+        && codes.get(1) == Some(&Code::RouteBlackhole)
+    {
+        codes.swap(0, 1);
+    }
+    codes.retain(|c| !(*c == Code::RouteMissing && seen_codes.contains(&Code::LbSubnetNotPublic)));
+    if let Some(differs) = reported_differs(check, obs, codes.first().copied()) {
+        if codes.first().is_none_or(|c| *c == Code::Ok) {
+            codes.retain(|c| *c != Code::Ok);
+            codes.insert(0, differs);
+        } else {
+            codes.push(differs);
+        }
+    }
     let code = codes.first().copied().unwrap_or(Code::Ok);
     let also: Vec<Code> = codes.iter().skip(1).copied().collect();
     // The primary code decides: `also` codes are context (for drift, what the configuration

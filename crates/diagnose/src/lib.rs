@@ -46,3 +46,5 @@ pub use text::summary_for;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_path;

@@ -21,6 +21,9 @@ pub struct Perspectives {
 
 /// Evaluates a check from both perspectives. `agent_ports` is the agent's ephemeral port range
 /// (its kernel's `ip_local_port_range`); load balancers use 1024-65535.
+///
+/// The client leg, and the traffic leg of a load balancer that keeps the client's address,
+/// are judged from the load balancer's clients ([`from_clients`]).
 pub fn perspectives(
     policy: &Policy,
     check: &Check,
@@ -32,16 +35,18 @@ pub fn perspectives(
     let lb = check
         .load_balancer
         .and_then(|i| model.load_balancers.get(i));
-    let layer4 = check
+    let group = check
         .backend_group
         .as_ref()
-        .and_then(|n| model.backend_groups.iter().find(|b| &b.name == n))
-        .map(|bg| bg.protocol.is_layer4())
-        .unwrap_or(true);
+        .and_then(|n| model.backend_groups.iter().find(|b| &b.name == n));
+    let layer4 = group.map(|bg| bg.protocol.is_layer4()).unwrap_or(true);
     // Only the load balancer's own forwarding (traffic and health checks) bypasses the rules of
     // a Huawei L4 listener without "IP as a backend"; expectations are about the subnet.
     let rules_enforced = lb.is_none_or(|lb| probe_policy::rules_enforced(lb, layer4))
         || !matches!(check.role, Role::Traffic | Role::HealthCheck);
+    if check.role == Role::Client {
+        return client_leg(policy, check, listener, agent_ports);
+    }
     let flow = |src: Endpoint, packet: Packet, ports, enforced| Flow {
         src,
         dst: dst.clone(),
@@ -54,6 +59,50 @@ pub fn perspectives(
     let agent = policy
         .agent_endpoint()
         .map(|src| policy.evaluate(&flow(src, check.packet, agent_ports, true)));
+
+    // The traffic of a load balancer that keeps the client's address comes from the clients,
+    // through the load balancer (its security groups, its subnets), and goes back through it.
+    let preserved = match (check.role, check.load_balancer, lb, group) {
+        (Role::Traffic, Some(li), Some(l), Some(bg)) if bg.preserves_client_ip(l) => {
+            let v6 = check.address.is_ipv6();
+            policy.clients_of(li).map(|c| {
+                (
+                    li,
+                    c.into_iter()
+                        .filter(|n| n.is_v6() == v6)
+                        .collect::<Vec<_>>(),
+                )
+            })
+        }
+        _ => None,
+    };
+    if let Some((li, clients)) = preserved {
+        let via = policy.lb_destinations(li);
+        let judged = from_clients(
+            policy,
+            &clients,
+            policy.clients_are_internet(li),
+            &via,
+            std::slice::from_ref(&dst),
+            |src, dst| Flow {
+                src,
+                dst,
+                packet: check.packet,
+                return_ports: probe_model::PortRange::EPHEMERAL,
+                listener,
+                rules_enforced,
+                return_routed: false,
+            },
+        );
+        let (lb_v, lb_source) = judged.unzip();
+        return Perspectives {
+            agent,
+            lb: lb_v,
+            lb_traffic: None,
+            lb_source,
+            rules_enforced,
+        };
+    }
 
     let sources = sources_of(policy, check);
     let worst = |packet: Packet| -> Option<(Verdict, Endpoint)> {
@@ -87,6 +136,159 @@ pub fn perspectives(
         lb_source,
         rules_enforced,
     }
+}
+
+/// The client leg of a listener: from the load balancer's clients to each of its nodes (or
+/// subnets), through its security groups, its subnets' ACLs and routes, and its access
+/// control. The agent's own verdict is judged only when it probes as a client (`probe check
+/// --from clients`).
+fn client_leg(
+    policy: &Policy,
+    check: &Check,
+    listener: Option<(u32, u32)>,
+    agent_ports: probe_model::PortRange,
+) -> Perspectives {
+    let Some(li) = check.load_balancer else {
+        return Perspectives::default();
+    };
+    let v6 = check.address.is_ipv6();
+    let dests: Vec<Endpoint> = policy
+        .lb_destinations(li)
+        .into_iter()
+        .filter(|d| d.net.is_v6() == v6)
+        .collect();
+    let flow = |src: Endpoint, dst: Endpoint, ports| Flow {
+        src,
+        dst,
+        packet: check.packet,
+        return_ports: ports,
+        listener,
+        rules_enforced: true,
+        return_routed: true,
+    };
+    let agent = check
+        .probe_from_agent
+        .then(|| policy.agent_endpoint())
+        .flatten()
+        .and_then(|src| {
+            let mut first = None;
+            for d in &dests {
+                let v = policy.evaluate(&flow(src.clone(), d.clone(), agent_ports));
+                if !v.allowed() {
+                    return Some(v);
+                }
+                first.get_or_insert(v);
+            }
+            first
+        });
+    let judged = policy.clients_of(li).and_then(|clients| {
+        let clients: Vec<Net> = clients.into_iter().filter(|c| c.is_v6() == v6).collect();
+        from_clients(
+            policy,
+            &clients,
+            policy.clients_are_internet(li),
+            &[],
+            &dests,
+            |src, dst| flow(src, dst, probe_model::PortRange::EPHEMERAL),
+        )
+    });
+    let (lb, lb_source) = judged.unzip();
+    Perspectives {
+        agent,
+        lb,
+        lb_traffic: None,
+        lb_source,
+        rules_enforced: true,
+    }
+}
+
+/// Judges a flow from a set of clients to every one of `dests`, through one of `via` (the
+/// load balancer's nodes, for traffic that keeps the client's address; empty: the clients send
+/// it themselves, from their own subnet if they have one).
+///
+/// The client ranges are cut into pieces every rule, route and access list on the way treats
+/// alike ([`Policy::atoms`]); one address stands for each piece. A piece passes when it passes
+/// to every destination through every `via` (any one that fails is a load balancer node whose
+/// clients fail). The flow is allowed when some piece passes: the verdict is that of the
+/// largest piece that passes, else of the largest piece. The source returned names the client
+/// range as configured (`0.0.0.0/0` for the internet), for summaries and fixes.
+fn from_clients(
+    policy: &Policy,
+    clients: &[Net],
+    internet: bool,
+    via: &[Endpoint],
+    dests: &[Endpoint],
+    flow: impl Fn(Endpoint, Endpoint) -> Flow,
+) -> Option<(Verdict, Endpoint)> {
+    let ends: Vec<&Endpoint> = via.iter().chain(dests).collect();
+    let listener = flow(dests.first()?.clone(), dests.first()?.clone()).listener;
+    let atoms = policy.atoms(clients, &ends, listener);
+    let mut passed: Option<(u128, Verdict, Endpoint)> = None;
+    let mut failed: Option<(u128, Verdict, Endpoint)> = None;
+    for atom in &atoms {
+        let at = atom.representative();
+        let sources: Vec<Endpoint> = if via.is_empty() {
+            vec![Endpoint {
+                net: at,
+                groups: Vec::new(),
+                subnet: policy.subnet_containing(at),
+            }]
+        } else {
+            via.iter()
+                .map(|v| Endpoint {
+                    net: at,
+                    groups: v.groups.clone(),
+                    subnet: v.subnet,
+                })
+                .collect()
+        };
+        let mut verdict: Option<Verdict> = None;
+        'legs: for src in &sources {
+            for dst in dests {
+                let v = policy.evaluate(&flow(src.clone(), dst.clone()));
+                let deny = !v.allowed();
+                if verdict.is_none() || deny {
+                    verdict = Some(v);
+                }
+                if deny {
+                    break 'legs;
+                }
+            }
+        }
+        let Some(v) = verdict else { continue };
+        let shown = Endpoint {
+            net: client_range(clients, internet, at),
+            groups: sources[0].groups.clone(),
+            subnet: sources[0].subnet,
+        };
+        let slot = if v.allowed() {
+            &mut passed
+        } else {
+            &mut failed
+        };
+        if slot.as_ref().is_none_or(|(size, ..)| atom.size() > *size) {
+            *slot = Some((atom.size(), v, shown));
+        }
+    }
+    passed.or(failed).map(|(_, v, e)| (v, e))
+}
+
+/// The configured client range a client address belongs to: the internet as `0.0.0.0/0` or
+/// `::/0`, else the first configured range that holds it.
+fn client_range(clients: &[Net], internet: bool, at: Net) -> Net {
+    if internet {
+        let any: ipnet::IpNet = if at.is_v6() {
+            ipnet::IpNet::V6(ipnet::Ipv6Net::default())
+        } else {
+            ipnet::IpNet::V4(ipnet::Ipv4Net::default())
+        };
+        return Net::from_net(any);
+    }
+    clients
+        .iter()
+        .copied()
+        .find(|c| c.contains(at))
+        .unwrap_or(at)
 }
 
 /// The listener a flow to `check`'s destination passes first: the check's own, or one on the
@@ -123,6 +325,8 @@ fn sources_of(policy: &Policy, check: &Check) -> Vec<Endpoint> {
                 .map(|i| policy.health_check_sources(i))
                 .unwrap_or_default(),
             SourceSpec::Addr(a) => vec![policy.endpoint(*a)],
+            // Judged as a client leg by the caller; a bare flow from clients has no single source.
+            SourceSpec::Clients => Vec::new(),
             SourceSpec::Net(n) => {
                 let net = Net::from_net(*n);
                 vec![Endpoint {

@@ -79,6 +79,10 @@ pub enum DiagnoseError {
     NoLoadBalancer,
     #[error("the agent's address is unknown; give --source-addr")]
     AgentUnknown,
+    #[error(
+        "no listener of a load balancer with known clients (a scheme or client ranges) is at {0}: give the load balancer's address, a node's, or an address in one of its subnets, with a listener's port"
+    )]
+    NoListenerAt(String),
 }
 
 /// The one entry point of the diagnosis: the report of `mode` under `policy`. `agent_ports` is
@@ -145,6 +149,9 @@ fn explain(
     if *from == SourceSpec::Agent && model.agent.address.is_none() {
         return Err(DiagnoseError::AgentUnknown);
     }
+    if *from == SourceSpec::Clients {
+        return explain_client_leg(policy, agent_ports, to);
+    }
     Ok(explained_load_balancers(model, from, to)?
         .into_iter()
         .map(|lb| {
@@ -165,6 +172,54 @@ fn explain(
             f
         })
         .collect())
+}
+
+/// `explain --from clients --to ADDR:PORT`: the client leg of the listener on that port of the
+/// load balancer at `ADDR` (its address, a node's, or an address in one of its subnets).
+fn explain_client_leg(
+    policy: &Policy,
+    agent_ports: PortRange,
+    to: FlowTarget,
+) -> Result<Vec<Finding>, DiagnoseError> {
+    let model = policy.model();
+    let port = to.packet.port();
+    let at = |exact: bool| {
+        model
+            .load_balancers
+            .iter()
+            .enumerate()
+            .find_map(|(li, lb)| {
+                policy.clients_of(li)?;
+                let here = if exact {
+                    lb.address == Some(to.addr)
+                        || lb
+                            .nodes
+                            .iter()
+                            .any(|n| n.address == to.addr || n.public_address == Some(to.addr))
+                } else {
+                    lb.subnets.iter().any(|id| {
+                        model
+                            .subnets
+                            .iter()
+                            .any(|s| &s.id == id && s.cidr.contains(&to.addr))
+                    })
+                };
+                let ti = lb.listeners.iter().position(|l| {
+                    Some(l.port) == port
+                        && probe_policy::Packet::transport(l.protocol.transport(), l.port)
+                            == to.packet
+                })?;
+                here.then_some((li, ti))
+            })
+    };
+    let (li, ti) = at(true)
+        .or_else(|| at(false))
+        .ok_or_else(|| DiagnoseError::NoListenerAt(to.addr.to_string()))?;
+    let check = super::check::client_check(policy, li, ti, to.addr)
+        .ok_or_else(|| DiagnoseError::NoListenerAt(to.addr.to_string()))?;
+    let mut p = perspectives(policy, &check, agent_ports);
+    p.agent = None;
+    Ok(vec![diagnose(policy, &check, &p, None)])
 }
 
 /// Which load balancers a flow "from lb" stands for: the named one, else those that have the
@@ -192,8 +247,7 @@ fn explained_load_balancers(
                 .filter(|(_, lb)| {
                     lb.listeners.iter().any(|l| {
                         model.backend_groups.iter().any(|g| {
-                            l.backend_group.as_deref() == Some(&g.name)
-                                && g.members.iter().any(|m| m.address == to.addr)
+                            l.forwards_to(&g.name) && g.members.iter().any(|m| m.address == to.addr)
                         })
                     })
                 })

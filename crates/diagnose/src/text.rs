@@ -28,11 +28,25 @@ fn source_words(policy: &Policy, check: &Check, src: Option<&Endpoint>, agent: b
     if agent {
         return format!("the agent {}{with_groups}", src.net);
     }
-    match (
-        check.role,
-        check.load_balancer.and_then(|i| m.load_balancers.get(i)),
-    ) {
+    let lb = check.load_balancer.and_then(|i| m.load_balancers.get(i));
+    let preserved = check.role == Role::Traffic
+        && lb.is_some_and(|l| {
+            check
+                .backend_group
+                .as_ref()
+                .and_then(|n| m.backend_groups.iter().find(|b| &b.name == n))
+                .is_some_and(|bg| bg.preserves_client_ip(l))
+                && policy
+                    .clients_of(check.load_balancer.unwrap_or_default())
+                    .is_some()
+        });
+    match (check.role, lb) {
         (Role::Expectation, _) => format!("{}{with_groups}", src.net),
+        (Role::Client, Some(lb)) => format!("clients {} of load balancer {}", src.net, lb.name),
+        (Role::Traffic, Some(lb)) if preserved => format!(
+            "clients {} (load balancer {} keeps their address{with_groups})",
+            src.net, lb.name
+        ),
         (_, Some(lb)) => format!("{} (load balancer {}{with_groups})", src.net, lb.name),
         _ => format!("{}{with_groups}", src.net),
     }

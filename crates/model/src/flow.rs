@@ -152,9 +152,12 @@ pub enum SourceSpec {
     Addr(IpAddr),
     /// A range without security groups.
     Net(IpNet),
+    /// A load balancer's clients: the internet for an internet-facing one, its network for an
+    /// internal one, or its configured client ranges.
+    Clients,
 }
 
-/// Parses `agent`, `lb`, `lb:NAME`, an address or a CIDR.
+/// Parses `agent`, `lb`, `lb:NAME`, `clients`, an address or a CIDR.
 pub fn parse_source(s: &str) -> Result<SourceSpec, String> {
     let t = s.trim();
     if t == "agent" {
@@ -163,6 +166,9 @@ pub fn parse_source(s: &str) -> Result<SourceSpec, String> {
     if t == "lb" {
         return Ok(SourceSpec::Lb(None));
     }
+    if t == "clients" {
+        return Ok(SourceSpec::Clients);
+    }
     if let Some(name) = t.strip_prefix("lb:") {
         return Ok(SourceSpec::Lb(Some(name.to_string())));
     }
@@ -170,7 +176,7 @@ pub fn parse_source(s: &str) -> Result<SourceSpec, String> {
         return Ok(SourceSpec::Addr(a));
     }
     t.parse::<IpNet>().map(SourceSpec::Net).map_err(|_| {
-        format!("invalid flow source {s:?} (use agent, lb, lb:NAME, an address or a CIDR)")
+        format!("invalid flow source {s:?} (use agent, lb, lb:NAME, clients, an address or a CIDR)")
     })
 }
 

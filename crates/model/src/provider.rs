@@ -42,6 +42,10 @@ pub struct Profile {
     pub lb_subnets: Option<SubnetRules>,
     /// What the provider calls a subnet ACL.
     pub acl_noun: &'static str,
+    /// Whether an internet-facing load balancer's subnets need a default route to an internet
+    /// gateway (AWS: a public subnet). Huawei gives a load balancer its internet side by an
+    /// EIP instead, whatever the subnet's routes.
+    pub internet_via_route_table: bool,
 }
 
 /// How large a load balancer subnet must be and where it must be (AWS: seed 004).
@@ -65,6 +69,7 @@ const AWS: Profile = Profile {
         one_per_target_zone: true,
     }),
     acl_noun: "network ACL",
+    internet_via_route_table: true,
 };
 
 const HUAWEI: Profile = Profile {
@@ -73,6 +78,7 @@ const HUAWEI: Profile = Profile {
     initially_needs_rise: true,
     lb_subnets: None,
     acl_noun: "firewall",
+    internet_via_route_table: false,
 };
 
 const GENERIC: Profile = Profile {
@@ -81,6 +87,7 @@ const GENERIC: Profile = Profile {
     initially_needs_rise: false,
     lb_subnets: None,
     acl_noun: "network ACL",
+    internet_via_route_table: true,
 };
 
 impl Provider {

@@ -7,7 +7,7 @@
 //! it exactly: a flow from the clients passes for the pieces whose address passes.
 
 use crate::net::Net;
-use crate::{Policy, Remote};
+use crate::{Endpoint, Policy, Remote};
 
 /// A piece of a client range that every rule, route and access list treats alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +33,11 @@ fn span(n: Net) -> (u128, u128) {
 }
 
 impl Atom {
+    /// Whether it is IPv6.
+    pub fn is_v6(&self) -> bool {
+        self.v6
+    }
+
     /// The address that stands for the piece.
     pub fn representative(&self) -> Net {
         Net {
@@ -136,10 +141,18 @@ pub fn is_public(net: ipnet::IpNet) -> bool {
 }
 
 impl Policy {
-    /// Every prefix a rule, route or access list names: where client ranges are cut.
-    fn boundaries(&self) -> Vec<Net> {
+    /// Every prefix a rule, route or access list that a flow through `endpoints` (and from
+    /// `clients`) can meet names: where client ranges are cut. The groups and subnets of the
+    /// endpoints, every subnet the clients overlap (its ACL, its route table and its own range),
+    /// and the listener's access list.
+    fn boundaries(
+        &self,
+        clients: &[Net],
+        endpoints: &[&Endpoint],
+        listener: Option<(u32, u32)>,
+    ) -> Vec<Net> {
         let mut nets = Vec::new();
-        let mut rule = |r: &crate::CRule| {
+        let rule = |r: &crate::CRule, nets: &mut Vec<Net>| {
             if let Remote::Net(n) = r.remote {
                 nets.push(n);
             }
@@ -147,69 +160,178 @@ impl Policy {
                 nets.push(l);
             }
         };
-        for g in &self.groups {
-            g.ingress.iter().chain(&g.egress).for_each(&mut rule);
+        let mut groups: Vec<u32> = endpoints
+            .iter()
+            .flat_map(|e| e.groups.iter().copied())
+            .collect();
+        groups.sort_unstable();
+        groups.dedup();
+        for g in groups {
+            if let Some(g) = self.groups.get(g as usize) {
+                g.ingress
+                    .iter()
+                    .chain(&g.egress)
+                    .for_each(|r| rule(r, &mut nets));
+            }
         }
-        for a in &self.acls {
-            a.inbound.iter().chain(&a.outbound).for_each(&mut rule);
+        let mut subnets: Vec<u32> = endpoints.iter().filter_map(|e| e.subnet).collect();
+        subnets.extend(
+            self.subnet_nets
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| clients.iter().any(|c| c.overlaps(**s)))
+                .map(|(i, _)| i as u32),
+        );
+        subnets.sort_unstable();
+        subnets.dedup();
+        for s in subnets {
+            if let Some(net) = self.subnet_nets.get(s as usize) {
+                nets.push(*net);
+            }
+            if let Some(a) = self.subnet_acl.get(s as usize).copied().flatten() {
+                let a = &self.acls[a as usize];
+                a.inbound
+                    .iter()
+                    .chain(&a.outbound)
+                    .for_each(|r| rule(r, &mut nets));
+            }
+            if let Some(t) = self.subnet_routes.get(s as usize).copied().flatten() {
+                nets.extend(self.route_tables[t as usize].routes.iter().map(|r| r.net));
+            }
         }
-        for (_, listed) in self.access.values() {
+        if let Some((_, listed)) = listener.and_then(|l| self.access.get(&l)) {
             nets.extend(listed.iter().copied());
-        }
-        for t in &self.route_tables {
-            nets.extend(t.routes.iter().map(|r| r.net));
         }
         nets
     }
 
-    /// The pieces of `clients` that every rule, route and access list treats alike, in address
-    /// order. Overlapping client ranges are merged.
-    pub fn atoms(&self, clients: &[Net]) -> Vec<Atom> {
-        let marks = self.boundaries();
-        let mut ranges: Vec<(bool, u128, u128)> = clients
-            .iter()
-            .map(|&n| {
-                let (lo, hi) = span(n);
-                (n.v6, lo, hi)
-            })
-            .collect();
-        ranges.sort();
-        let mut merged: Vec<(bool, u128, u128)> = Vec::new();
-        for r in ranges {
-            match merged.last_mut() {
-                Some(last) if last.0 == r.0 && r.1 <= last.2.saturating_add(1) => {
-                    last.2 = last.2.max(r.2);
-                }
-                _ => merged.push(r),
-            }
-        }
-        let mut atoms = Vec::new();
-        for (v6, lo, hi) in merged {
-            let mut cuts: Vec<u128> = marks
-                .iter()
-                .filter(|m| m.v6 == v6)
-                .flat_map(|&m| {
-                    let (a, b) = span(m);
-                    [Some(a), b.checked_add(1)]
-                })
-                .flatten()
-                .filter(|&c| c > lo && c <= hi)
-                .collect();
-            cuts.sort_unstable();
-            cuts.dedup();
-            let mut start = lo;
-            for c in cuts {
-                atoms.push(Atom {
-                    v6,
-                    lo: start,
-                    hi: c - 1,
-                });
-                start = c;
-            }
-            atoms.push(Atom { v6, lo: start, hi });
-        }
-        atoms
+    /// The pieces of `clients` that every rule, route and access list on the way through
+    /// `endpoints` treats alike, in address order. Overlapping client ranges are merged.
+    pub fn atoms(
+        &self,
+        clients: &[Net],
+        endpoints: &[&Endpoint],
+        listener: Option<(u32, u32)>,
+    ) -> Vec<Atom> {
+        cut(clients, &self.boundaries(clients, endpoints, listener))
     }
+
+    /// The clients of load balancer `lb`: its configured client ranges, else the internet for
+    /// an internet-facing one, else its network's ranges for an internal one (every subnet's,
+    /// when the model has no networks). `None` when the scheme is not known: the client leg is
+    /// then not judged.
+    pub fn clients_of(&self, lb: usize) -> Option<Vec<Net>> {
+        let m = &self.model;
+        let l = m.load_balancers.get(lb)?;
+        if let Some(c) = &l.clients {
+            return Some(c.iter().map(|n| Net::from_net(*n)).collect());
+        }
+        match l.scheme? {
+            probe_model::Scheme::InternetFacing => Some(internet()),
+            probe_model::Scheme::Internal => {
+                let networks: Vec<&str> = l
+                    .subnets
+                    .iter()
+                    .filter_map(|id| m.subnets.iter().find(|s| &s.id == id))
+                    .filter_map(|s| s.network.as_deref())
+                    .collect();
+                let cidrs: Vec<Net> = m
+                    .networks
+                    .iter()
+                    .filter(|n| networks.contains(&n.id.as_str()))
+                    .flat_map(|n| n.cidrs.iter().map(|c| Net::from_net(c.trunc())))
+                    .collect();
+                if cidrs.is_empty() {
+                    Some(self.subnet_nets.clone())
+                } else {
+                    Some(cidrs)
+                }
+            }
+        }
+    }
+
+    /// Whether load balancer `lb`'s clients are the internet (not configured ranges).
+    pub fn clients_are_internet(&self, lb: usize) -> bool {
+        self.model.load_balancers.get(lb).is_some_and(|l| {
+            l.clients.is_none() && l.scheme == Some(probe_model::Scheme::InternetFacing)
+        })
+    }
+
+    /// Where the client leg of load balancer `lb` arrives: each of its nodes (address, the
+    /// load balancer's security groups, the node's subnet), else each of its subnets as a range.
+    pub fn lb_destinations(&self, lb: usize) -> Vec<Endpoint> {
+        let Some(l) = self.model.load_balancers.get(lb) else {
+            return Vec::new();
+        };
+        let groups = self.group_ids(&l.security_groups);
+        if !l.nodes.is_empty() {
+            return l
+                .nodes
+                .iter()
+                .map(|n| Endpoint {
+                    net: Net::from_addr(n.address),
+                    groups: groups.clone(),
+                    subnet: self.subnet_for(n.subnet.as_deref(), n.address),
+                })
+                .collect();
+        }
+        l.subnets
+            .iter()
+            .filter_map(|id| self.subnet_index.get(id).copied())
+            .map(|si| Endpoint {
+                net: self.subnet_nets[si as usize],
+                groups: groups.clone(),
+                subnet: Some(si),
+            })
+            .collect()
+    }
+}
+
+/// Cuts `clients` at every boundary of `marks`.
+fn cut(clients: &[Net], marks: &[Net]) -> Vec<Atom> {
+    let mut ranges: Vec<(bool, u128, u128)> = clients
+        .iter()
+        .map(|&n| {
+            let (lo, hi) = span(n);
+            (n.v6, lo, hi)
+        })
+        .collect();
+    ranges.sort();
+    let mut merged: Vec<(bool, u128, u128)> = Vec::new();
+    for r in ranges {
+        match merged.last_mut() {
+            Some(last) if last.0 == r.0 && r.1 <= last.2.saturating_add(1) => {
+                last.2 = last.2.max(r.2);
+            }
+            _ => merged.push(r),
+        }
+    }
+    let mut atoms = Vec::new();
+    for (v6, lo, hi) in merged {
+        let mut cuts: Vec<u128> = marks
+            .iter()
+            .filter(|m| m.v6 == v6)
+            .flat_map(|&m| {
+                let (a, b) = span(m);
+                [Some(a), b.checked_add(1)]
+            })
+            .flatten()
+            .filter(|&c| c > lo && c <= hi)
+            .collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        let mut start = lo;
+        for c in cuts {
+            atoms.push(Atom {
+                v6,
+                lo: start,
+                hi: c - 1,
+            });
+            start = c;
+        }
+        atoms.push(Atom { v6, lo: start, hi });
+    }
+    atoms
 }
 
 #[cfg(test)]

@@ -679,6 +679,16 @@ impl Policy {
             return Vec::new();
         };
         let groups = self.group_ids(&l.security_groups);
+        // Without a configured or fixed range, the load balancer's own addresses when known.
+        if l.health_check_sources.is_none()
+            && l.provider
+                .profile()
+                .fixed_health_check_source(l.kind)
+                .is_none()
+            && !l.nodes.is_empty()
+        {
+            return self.lb_destinations(lb);
+        }
         health_check_ranges(&self.model, l)
             .into_iter()
             .map(|net| {

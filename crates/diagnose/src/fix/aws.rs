@@ -149,4 +149,28 @@ impl Fixes for Aws {
             ),
         }
     }
+
+    fn register_targets(&self, group: &str) -> String {
+        format!(
+            "register targets: aws elbv2 register-targets --target-group-arn {group} --targets Id=<instance id or address>[,Port=<port>]; or forward the listener to a group that has them"
+        )
+    }
+
+    fn forward_to(&self, group: &str) -> String {
+        format!(
+            "forward a listener to it (aws elbv2 modify-listener --listener-arn <arn> --default-actions Type=forward,TargetGroupArn={group}), or deregister the targets if the group is left over"
+        )
+    }
+
+    fn cross_zone(&self, group: &str, zone: &str) -> String {
+        format!(
+            "register targets in {zone}, or turn cross-zone load balancing on: aws elbv2 modify-target-group-attributes --target-group-arn {group} --attributes Key=load_balancing.cross_zone.enabled,Value=true"
+        )
+    }
+
+    fn nat_egress(&self, table: &str) -> String {
+        format!(
+            "if they need the internet: a NAT gateway in a public subnet of the zone and a default route to it: aws ec2 create-route --route-table-id {table} --destination-cidr-block 0.0.0.0/0 --nat-gateway-id <nat-…>"
+        )
+    }
 }

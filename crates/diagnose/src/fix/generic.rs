@@ -55,7 +55,10 @@ impl Fixes for Generic {
             Some(AccessMode::Blacklist) => {
                 format!("remove {} from the listener's access_control", r.entry)
             }
-            _ => format!("add {} to the listener's access_control.cidrs", r.addr),
+            _ => format!(
+                "add {} to the listener's access_control.cidrs",
+                super::host_prefix(r.addr)
+            ),
         }
     }
 
@@ -107,6 +110,28 @@ impl Fixes for Generic {
         format!(
             "{what} route table {}: {{destination: {}, via: {via}}}",
             r.table, r.destination
+        )
+    }
+
+    fn register_targets(&self, group: &str) -> String {
+        format!(
+            "add members to backend group {group}, or forward the listener to a group that has them"
+        )
+    }
+
+    fn forward_to(&self, group: &str) -> String {
+        format!(
+            "forward a listener to backend group {group} (backend_group or forwards), or remove the group if it is left over"
+        )
+    }
+
+    fn cross_zone(&self, group: &str, zone: &str) -> String {
+        format!("add members in {zone} to backend group {group}, or set cross_zone: true on it")
+    }
+
+    fn nat_egress(&self, table: &str) -> String {
+        format!(
+            "if they need the internet: add to route table {table}: {{destination: 0.0.0.0/0, via: {{kind: nat_gateway, id: <id>}}}}"
         )
     }
 }

@@ -102,4 +102,26 @@ impl Fixes for Huawei {
             r.table, r.destination
         )
     }
+
+    fn register_targets(&self, group: &str) -> String {
+        format!(
+            "add members: hcloud ELB BatchCreateMembers --pool_id={group} --members.1.address=<address> --members.1.protocol_port=<port>; or point the listener at a pool that has them"
+        )
+    }
+
+    fn forward_to(&self, group: &str) -> String {
+        format!(
+            "make it a listener's default pool (hcloud ELB UpdateListener --listener_id=<id> --listener.default_pool_id={group}), or delete the pool if it is left over"
+        )
+    }
+
+    fn cross_zone(&self, group: &str, zone: &str) -> String {
+        generic::Generic.cross_zone(group, zone)
+    }
+
+    fn nat_egress(&self, table: &str) -> String {
+        format!(
+            "if they need the internet: a NAT gateway (SNAT rule) for the subnet, or a default route to it: hcloud VPC UpdateRouteTable --routetable_id={table} --routetable.routes.add.1.destination=0.0.0.0/0 --routetable.routes.add.1.type=nat --routetable.routes.add.1.nexthop=<nat gateway id>"
+        )
+    }
 }

@@ -39,6 +39,14 @@ pub(crate) trait Fixes {
     fn rules_not_enforced(&self, dedicated: bool) -> String;
     /// A route table without a (working) route for the flow or its return.
     fn route(&self, r: &RouteFix) -> String;
+    /// A backend group a listener forwards to, without targets.
+    fn register_targets(&self, group: &str) -> String;
+    /// A backend group with targets that no listener forwards to.
+    fn forward_to(&self, group: &str) -> String;
+    /// A backend group without targets in a zone of its load balancer, cross-zone off.
+    fn cross_zone(&self, group: &str, zone: &str) -> String;
+    /// A route table with no default route out, for targets that need the internet.
+    fn nat_egress(&self, table: &str) -> String;
 }
 
 /// The fix renderer of `provider`.
@@ -329,7 +337,7 @@ fn proto_number(packet: Packet, v6: bool) -> &'static str {
 }
 
 /// An address as a one-host prefix: providers refuse a bare address.
-fn host_prefix(addr: IpAddr) -> String {
+pub(crate) fn host_prefix(addr: IpAddr) -> String {
     match addr {
         IpAddr::V4(a) => format!("{a}/32"),
         IpAddr::V6(a) => format!("{a}/128"),
@@ -366,7 +374,9 @@ fn route_fix(policy: &Policy, hop: &Hop, check: &Check, src: Option<&Endpoint>) 
         Leg::Forward => IpNet::from(check.address),
         Leg::Return => src.map_or(IpNet::from(check.address), |s| s.net.to_ipnet()),
     };
-    let internet = probe_policy::is_public(toward);
+    // The internet as a whole (`0.0.0.0/0`, the clients of an internet-facing load balancer)
+    // or a public range goes by an internet gateway.
+    let internet = toward.prefix_len() == 0 || probe_policy::is_public(toward);
     let destination = if internet {
         if toward.addr().is_ipv6() {
             "::/0"
@@ -474,7 +484,7 @@ fn sg_rule(policy: &Policy, hop: &Hop, check: &Check, src: Option<&Endpoint>) ->
         },
         from_to,
         src_group: src.and_then(|s| first_group(&s.groups)),
-        src_net: src.map_or_else(|| "<source>".to_string(), |s| s.net.to_string()),
+        src_net: src.map_or_else(|| "<source>".to_string(), |s| s.net.to_ipnet().to_string()),
         dst_group: first_group(&policy.endpoint(check.address).groups),
         dst_host: host_prefix(check.address),
         v6,
@@ -502,7 +512,7 @@ fn acl_rule(
         RuleRef::Rule(i) => rules.and_then(|r| r.get(i as usize)).map(|r| r.number),
         RuleRef::Implicit => None,
     };
-    let src_net = src.map_or_else(|| "<source>".to_string(), |s| s.net.to_string());
+    let src_net = src.map_or_else(|| "<source>".to_string(), |s| s.net.to_ipnet().to_string());
     let dst_host = host_prefix(check.address);
     // Remote side and ports of the rule to add.
     let ret = hop.leg == Leg::Return;
