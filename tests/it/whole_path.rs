@@ -663,6 +663,13 @@ fn run_check(w: &World, ns: &str, extra: &[&str]) -> (i32, Value) {
             run.code, run.stdout, run.stderr
         )
     });
+    for f in report["findings"].as_array().into_iter().flatten() {
+        let (code, also, blocking) = verdict(f);
+        eprintln!(
+            "  {} {} {} {} observed={} {code} {also:?} {blocking}: {}",
+            f["role"], f["address"], f["port"], f["protocol"], f["observed"]["state"], f["summary"]
+        );
+    }
     (run.code.unwrap_or(-1), report)
 }
 
