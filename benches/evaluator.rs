@@ -4,7 +4,9 @@
 //! The model is shaped like a busy account: 20 security groups of 40 rules each (ports, CIDRs,
 //! group references, some deny rules with priorities), and two network ACLs of 50 inbound and
 //! 50 outbound entries each, stateless, so most flows also walk the return path. Flows go from
-//! random sources with random groups to random members, over tcp, udp and icmp.
+//! random sources with random groups to random members, over tcp, udp and icmp. Every subnet has
+//! a route table (issue 15): routes are judged on the way out and on the way back, longest prefix
+//! first, among local, NAT, peering and blackhole routes.
 #![allow(clippy::expect_used)] // a test or bench stops at the first surprise
 
 use std::hint::black_box;
@@ -49,9 +51,26 @@ fn model_of_1000_rules() -> Model {
             cidr: net(0, i, 24),
             zone: None,
             free_addresses: None,
-            network: None,
+            network: Some("vpc-1".to_string()),
         });
     }
+    // The network and its route tables: a main table and one per pair of subnets, each with the
+    // local route, a default route, peerings and a blackhole (as `probe import` reads them).
+    let mut tables = String::from(
+        "networks: [{id: vpc-1, cidrs: [10.0.0.0/16]}]\nroute_tables:\n  - id: rtb-main\n    network: vpc-1\n    main: true\n    routes:\n      - {destination: 10.0.0.0/16, via: {kind: local}}\n      - {destination: 0.0.0.0/0, via: {kind: nat_gateway, id: nat-1}}\n",
+    );
+    for t in 0..4 {
+        tables.push_str(&format!(
+            "  - id: rtb-{t}\n    network: vpc-1\n    subnets: [subnet-{}, subnet-{}]\n    routes:\n      - {{destination: 10.0.0.0/16, via: {{kind: local}}}}\n      - {{destination: 0.0.0.0/0, via: {{kind: internet_gateway, id: igw-1}}}}\n      - {{destination: 172.16.{t}.0/24, via: {{kind: peering, id: pcx-{t}}}}}\n      - {{destination: 192.168.{t}.0/24, via: {{kind: transit_gateway, id: tgw-1}}, state: blackhole}}\n",
+            2 * t,
+            2 * t + 1
+        ));
+    }
+    let routing =
+        probe::config::yaml::parse(tables.as_bytes(), std::path::Path::new("routes.yaml"))
+            .expect("route tables");
+    m.networks = routing.networks;
+    m.route_tables = routing.route_tables;
     for g in 0..20 {
         let mut rules = Vec::new();
         for r in 0..40 {
@@ -187,7 +206,12 @@ fn flows(p: &Policy, n: usize) -> Vec<Flow> {
     (0..n)
         .map(|_| {
             let src = IpAddr::from([10, 0, rng.below(8) as u8, 1 + rng.below(200) as u8]);
-            let dst = IpAddr::from([10, 0, rng.below(8) as u8, 1 + rng.below(200) as u8]);
+            // One flow in 16 leaves the network: by a peering, or into a blackhole.
+            let dst = match rng.below(16) {
+                0 => IpAddr::from([172, 16, rng.below(4) as u8, 9]),
+                1 => IpAddr::from([192, 168, rng.below(4) as u8, 9]),
+                _ => IpAddr::from([10, 0, rng.below(8) as u8, 1 + rng.below(200) as u8]),
+            };
             let packet = match rng.below(10) {
                 0 => Packet::echo_request(false),
                 1 => Packet::Udp(53),
