@@ -498,7 +498,7 @@ pub(crate) fn verdict(f: &Value) -> (String, Vec<String>, String) {
 }
 
 /// Every finding as a comparable line, to show that two sources give the same diagnosis.
-fn lines(report: &Value) -> BTreeSet<String> {
+pub(crate) fn lines(report: &Value) -> BTreeSet<String> {
     report["findings"]
         .as_array()
         .expect("findings")

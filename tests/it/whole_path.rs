@@ -28,6 +28,11 @@
 //! * a client namespace at 203.0.113.10/24 (documentation range) behind the gateway, where
 //!   `probe check --from clients` runs.
 //!
+//! Each scenario is `tests/fixtures/whole-path/<name>.yaml`, and the same network as an AWS dump
+//! (`aws/<name>/`, written by `aws/generate.py`); `probe check` runs from the YAML, from the dump
+//! and from the YAML `probe import aws` makes of the dump, at once, and the three must agree on
+//! every finding. The lab is built from the YAML.
+//!
 //! Every address lives in the lab's own namespaces; the lab is removed on drop.
 
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -40,7 +45,7 @@ use serde_json::Value;
 
 use crate::lab::{Lab, curl_in, in_netns};
 use crate::scenarios::{
-    HEALTHY, Topology, acl_ruleset, finding, fixture, load, prefix_len, sg_chains, verdict,
+    HEALTHY, Topology, acl_ruleset, finding, fixture, lines, load, prefix_len, sg_chains, verdict,
     web_servers,
 };
 
@@ -61,6 +66,9 @@ struct World {
     nodes: Vec<(String, IpAddr, Option<IpAddr>)>,
     /// The configuration the lab was built from, which `probe check` reads.
     config: PathBuf,
+    /// The same configuration as an AWS dump, and as `probe import aws` turns it into YAML.
+    dump: PathBuf,
+    imported: PathBuf,
 }
 
 /// A load balancer node's MAC address, set so the router can tell its packets apart.
@@ -624,7 +632,13 @@ fn world(test: &str, name: &str) -> World {
             .zip(&node_lbs)
             .map(|((ns, a), (_, n))| (ns, a, n.public_address))
             .collect(),
+        dump: config
+            .parent()
+            .expect("fixture directory")
+            .join("aws")
+            .join(name),
         config,
+        imported: PathBuf::new(),
     }
 }
 
@@ -632,45 +646,95 @@ fn world(test: &str, name: &str) -> World {
 /// `/health` answering `health`), then `setup`.
 fn scenario(test: &str, name: &str, setup: impl FnOnce(&mut World)) -> World {
     let mut w = world(test, name);
+    w.imported = import_dump(&w);
     let health = vec![HEALTHY; w.t.members.len()];
     web_servers(&mut w.t, &health);
     setup(&mut w);
     w
 }
 
-/// Runs `probe check` in `ns` with `extra` flags and returns (exit code, report).
+/// The three forms of a scenario's configuration `probe check` reads: the native YAML, the AWS
+/// dump (`aws/<name>/`), and the YAML `probe import aws` makes of the dump.
+fn sources(w: &World) -> [(&'static str, PathBuf); 3] {
+    [
+        ("--aws", w.dump.clone()),
+        ("--config", w.config.clone()),
+        ("--config", w.imported.clone()),
+    ]
+}
+
+/// Imports the scenario's AWS dump with the real binary, as the agent would.
+fn import_dump(w: &World) -> PathBuf {
+    let run = w.t.lab.probe(
+        &w.t.agent,
+        &[
+            "import",
+            "aws",
+            w.dump.to_str().expect("utf-8"),
+            "--source-addr",
+            &w.t.agent_addr.to_string(),
+        ],
+    );
+    assert_eq!(run.code, Some(0), "import failed: {}", run.stderr);
+    let path = w.t.lab.dir.join("imported.yaml");
+    std::fs::write(&path, &run.stdout).expect("write the imported YAML");
+    path
+}
+
+/// Runs `probe check` in `ns` with `extra` flags from each form of the configuration at once;
+/// they must agree on every finding and the exit code. Returns (exit code, report) of the dump.
 fn run_check(w: &World, ns: &str, extra: &[&str]) -> (i32, Value) {
     let started = Instant::now();
-    let mut args = vec![
-        "check",
-        "--config",
-        w.config.to_str().expect("utf-8 path"),
-        "--output",
-        "json",
-        "--no-progress",
-    ];
-    args.extend_from_slice(extra);
-    let run = w.t.lab.probe(ns, &args);
+    let children: Vec<_> = sources(w)
+        .iter()
+        .map(|(flag, path)| {
+            let mut args = vec![
+                "check",
+                flag,
+                path.to_str().expect("utf-8 path"),
+                "--output",
+                "json",
+                "--no-progress",
+            ];
+            args.extend_from_slice(extra);
+            (
+                format!("{flag} {}", path.display()),
+                w.t.lab.spawn_probe(ns, &args),
+            )
+        })
+        .collect();
+    let mut runs = Vec::new();
+    for (source, child) in children {
+        let out = child.wait_with_output().expect("wait for probe");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+            panic!(
+                "probe check {source} {extra:?} printed no JSON ({e}), exit {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        runs.push((source, out.status.code().unwrap_or(-1), report));
+    }
     eprintln!(
-        "probe {} in {ns}: exit {:?} after {:.1?}",
+        "probe check {} in {ns}: exit {} after {:.1?}",
         extra.join(" "),
-        run.code,
+        runs[0].1,
         started.elapsed()
     );
-    let report: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
-        panic!(
-            "probe check {extra:?} printed no JSON ({e}), exit {:?}\nstdout:\n{}\nstderr:\n{}",
-            run.code, run.stdout, run.stderr
-        )
-    });
-    for f in report["findings"].as_array().into_iter().flatten() {
+    for f in runs[0].2["findings"].as_array().into_iter().flatten() {
         let (code, also, blocking) = verdict(f);
         eprintln!(
             "  {} {} {} {} observed={} {code} {also:?} {blocking}: {}",
             f["role"], f["address"], f["port"], f["protocol"], f["observed"]["state"], f["summary"]
         );
     }
-    (run.code.unwrap_or(-1), report)
+    let (dump, code, report) = runs.remove(0);
+    for (source, other_code, other) in &runs {
+        assert_eq!(lines(&report), lines(other), "{dump} and {source} disagree");
+        assert_eq!(code, *other_code, "{dump} and {source} exit differently");
+    }
+    (code, report)
 }
 
 /// `probe check` from the agent, inside the VPC: client findings judged statically.
