@@ -598,8 +598,17 @@ fn all_healthy_backends_are_ok_and_exit_zero() {
         assert_eq!(f["code"], "OK", "{f:#}");
         assert_eq!(f["blocking"], Value::Null);
     }
-    assert_eq!(report["summary"]["findings"], 4);
-    assert_eq!(report["summary"]["ok"], 4);
+    // Two members × (traffic, health check), and the listener's client leg: the dump says the
+    // ALB is internet-facing, so its clients are judged too (statically, from inside the VPC).
+    assert_eq!(report["summary"]["findings"], 5);
+    assert_eq!(report["summary"]["ok"], 5);
+    let client = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["role"] == "client")
+        .expect("a client finding");
+    assert_eq!(client["observed"], Value::Null);
     let hc = finding(&report, WEB1, "health_check", Some(8081));
     assert_eq!(hc["observed"]["http"]["status"], 200);
     // The provider's own report (describe-target-health) rides along, and agrees.
