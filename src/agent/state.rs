@@ -97,7 +97,10 @@ impl World {
             metrics.forget(&gone.series);
         }
         metrics.checks.set(slots.len() as i64);
-        let statics = diagnose::static_findings(&policy);
+        // The configuration's own findings, and the client legs the agent cannot probe from
+        // inside (judged from the configuration alone, as `probe validate` does).
+        let mut statics = diagnose::static_findings(&policy);
+        statics.extend(diagnose::client_legs(&policy, b.agent_ports));
         let allow = allowlist(model, b.extra_allow);
         let mut world = World {
             generation: b.generation,

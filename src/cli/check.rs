@@ -211,7 +211,7 @@ fn from_clients(args: &CheckArgs) -> Result<(Policy, Vec<Check>), UsageError> {
     let target = planned
         .iter()
         .filter(|c| c.role == diagnose::Role::Client)
-        .find(|c| has_address(&model, c))
+        .find(|c| !c.stand_in)
         .map(|c| c.address);
     if planned.iter().all(|c| c.role != diagnose::Role::Client) {
         return Err(UsageError(anyhow::anyhow!(
@@ -236,25 +236,11 @@ fn from_clients(args: &CheckArgs) -> Result<(Policy, Vec<Check>), UsageError> {
         .into_iter()
         .filter(|c| c.role == diagnose::Role::Client)
         .map(|mut c| {
-            c.probe_from_agent = has_address(&model, &c);
+            c.probe_from_agent = !c.stand_in;
             c
         })
         .collect();
     Ok((policy, checks))
-}
-
-/// Whether a client check's address is the load balancer's own (its address or a node's), not
-/// the stand-in of a subnet.
-fn has_address(model: &Model, c: &diagnose::Check) -> bool {
-    c.load_balancer
-        .and_then(|i| model.load_balancers.get(i))
-        .is_some_and(|lb| {
-            lb.address == Some(c.address)
-                || lb
-                    .nodes
-                    .iter()
-                    .any(|n| n.address == c.address || n.public_address == Some(c.address))
-        })
 }
 
 fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {

@@ -32,10 +32,20 @@ fn severity_cell(s: Severity, color: bool) -> String {
 /// The heading a finding is grouped under.
 fn group_key(f: &Finding) -> String {
     match f.role {
-        Role::Configuration => format!(
-            "load balancer {} (configuration)",
-            f.load_balancer.as_deref().unwrap_or("?")
-        ),
+        Role::Configuration => match &f.load_balancer {
+            Some(lb) => format!("load balancer {lb} (configuration)"),
+            None => "configuration".to_string(),
+        },
+        Role::Client => {
+            let mut s = format!("clients → {}", f.backend.as_deref().unwrap_or("?"));
+            if let Some(a) = f.address {
+                let _ = write!(s, " ({a})");
+            }
+            if let Some(lb) = &f.load_balancer {
+                let _ = write!(s, " · load balancer {lb}");
+            }
+            s
+        }
         Role::Expectation => "expectations".to_string(),
         Role::Listener => format!(
             "load balancer {} listeners",

@@ -71,6 +71,9 @@ pub struct Check {
     pub probe_from_agent: bool,
     /// The member's health as the provider reported it, for member checks.
     pub reported: Option<ReportedHealth>,
+    /// Whether `address` only stands in for addresses the configuration does not know (a load
+    /// balancer's nodes, when the dump has no interfaces): judged, never probed, not reported.
+    pub stand_in: bool,
 }
 
 impl Check {
@@ -101,6 +104,7 @@ impl Check {
             expectation: Some((want, from)),
             probe_from_agent: false,
             reported: None,
+            stand_in: false,
         }
     }
 }
@@ -168,7 +172,10 @@ fn plan_clients(policy: &Policy, out: &mut Vec<Check>) {
             continue;
         };
         for ti in 0..lb.listeners.len() {
-            out.extend(client_check(policy, li, ti, addr));
+            out.extend(client_check(policy, li, ti, addr).map(|mut c| {
+                c.stand_in = address.is_none();
+                c
+            }));
         }
     }
 }
@@ -198,6 +205,7 @@ pub(crate) fn client_check(policy: &Policy, li: usize, ti: usize, addr: IpAddr) 
         expectation: None,
         probe_from_agent: false,
         reported: None,
+        stand_in: false,
     })
 }
 
@@ -227,6 +235,7 @@ fn plan_listeners(policy: &Policy, out: &mut Vec<Check>) {
                 expectation: None,
                 probe_from_agent: true,
                 reported: None,
+                stand_in: false,
             });
         }
     }
@@ -303,6 +312,7 @@ fn plan_member(
         expectation: None,
         probe_from_agent: true,
         reported: m.reported_health.clone(),
+        stand_in: false,
     };
     let Some(hc) = &bg.health_check else {
         out.push(base);

@@ -397,7 +397,7 @@ fn finish(
         .and_then(|i| model.load_balancers.get(i));
     let mut f = Finding {
         backend: Some(check.backend.clone()),
-        address: Some(check.address),
+        address: (!check.stand_in).then_some(check.address),
         port: check.packet.port(),
         protocol: Some(check.probe.name()),
         role: check.role,

@@ -40,7 +40,7 @@ pub use code::{Code, Role, Severity};
 pub use fix::fix_for;
 pub use judge::{Blocking, Finding, Seen, diagnose, seen};
 pub use perspective::{Perspectives, perspectives};
-pub use report::{DiagnoseError, Mode, Report, Summary, report};
+pub use report::{DiagnoseError, Mode, Report, Summary, client_legs, report};
 pub use statics::static_findings;
 pub use text::summary_for;
 

@@ -174,6 +174,20 @@ fn explain(
         .collect())
 }
 
+/// The client legs of every listener, judged from the configuration alone: what `probe agent`
+/// reports beside its probes, since it stands inside the network and cannot be a client.
+pub fn client_legs(policy: &Policy, agent_ports: PortRange) -> Vec<Finding> {
+    plan(policy, None)
+        .iter()
+        .filter(|c| c.role == Role::Client)
+        .map(|c| {
+            let mut p = perspectives(policy, c, agent_ports);
+            p.agent = None;
+            diagnose(policy, c, &p, None)
+        })
+        .collect()
+}
+
 /// `explain --from clients --to ADDR:PORT`: the client leg of the listener on that port of the
 /// load balancer at `ADDR` (its address, a node's, or an address in one of its subnets).
 fn explain_client_leg(

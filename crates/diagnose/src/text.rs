@@ -154,6 +154,7 @@ pub fn summary_for(policy: &Policy, check: &Check, p: &Perspectives, f: &Finding
     let pkt = packet_words(check);
     let target = match check.role {
         Role::Expectation => check.address.to_string(),
+        _ if check.stand_in => check.backend.clone(),
         _ => format!("{} ({})", check.backend, check.address),
     };
     let lb_hop =
