@@ -15,3 +15,4 @@ mod server;
 mod soak;
 mod sweep;
 mod taxonomy;
+mod whole_path;

@@ -28,7 +28,7 @@ pub(crate) struct Topology {
     pub(crate) members: Vec<(String, IpAddr)>,
 }
 
-fn fixture(rel: &str) -> PathBuf {
+pub(crate) fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(rel)
@@ -55,7 +55,7 @@ pub(crate) fn load(source: &Source, agent: IpAddr) -> Model {
     config::load(source, Some(agent)).expect("fixture loads")
 }
 
-fn prefix_len(model: &Model, addr: IpAddr) -> (String, u8, String) {
+pub(crate) fn prefix_len(model: &Model, addr: IpAddr) -> (String, u8, String) {
     let s = model
         .subnets
         .iter()
@@ -140,55 +140,7 @@ pub(crate) fn build(test: &str, model: &Model, agent: IpAddr) -> Topology {
     let vips = names.split_off(member_count);
 
     // The router enforces every subnet's ACL on the bridge of that subnet.
-    let mut ruleset = String::from("table ip acl {\n");
-    let mut forward = String::new();
-    for (k, subnet) in bridges.iter().enumerate() {
-        let Some(acl) = model
-            .network_acls
-            .iter()
-            .find(|a| a.subnets.contains(subnet))
-        else {
-            continue;
-        };
-        for (dir, rules, hook) in [
-            ("in", &acl.inbound, format!("oifname \"br{k}\"")),
-            ("out", &acl.outbound, format!("iifname \"br{k}\"")),
-        ] {
-            ruleset.push_str(&format!("  chain acl_{k}_{dir} {{\n"));
-            if acl.stateful {
-                ruleset.push_str("    ct state established,related return\n");
-            }
-            let mut ordered: Vec<_> = rules.iter().collect();
-            ordered.sort_by_key(|r| r.number);
-            for r in ordered {
-                let (remote, local) = if dir == "in" {
-                    ("saddr", "daddr")
-                } else {
-                    ("daddr", "saddr")
-                };
-                let mut m = String::new();
-                if let Some(c) = r.cidr {
-                    m.push_str(&format!("ip {remote} {} ", c.trunc()));
-                }
-                if let Some(c) = r.local_cidr {
-                    m.push_str(&format!("ip {local} {} ", c.trunc()));
-                }
-                m.push_str(&proto_match(r.protocol, &r.ports, r.icmp_type, r.icmp_code));
-                let verdict = if r.action == Action::Allow {
-                    "return"
-                } else {
-                    "drop"
-                };
-                ruleset.push_str(&format!("    {m} {verdict}\n"));
-            }
-            ruleset.push_str("    drop\n  }\n");
-            forward.push_str(&format!("    {hook} jump acl_{k}_{dir}\n"));
-        }
-    }
-    ruleset.push_str(&format!(
-        "  chain forward {{\n    type filter hook forward priority 0; policy accept;\n{forward}  }}\n}}\n"
-    ));
-    lab.nft(&router, &ruleset);
+    lab.nft(&router, &acl_ruleset(model, &bridges));
 
     // A load balancer address answers on its listeners and enforces their access control.
     for ((ns, vip), lb) in vips
@@ -271,43 +223,7 @@ pub(crate) fn build(test: &str, model: &Model, agent: IpAddr) -> Topology {
         if groups.is_empty() {
             continue;
         }
-        let mut chains = [String::new(), String::new()];
-        let mut rules: Vec<_> = model
-            .security_groups
-            .iter()
-            .filter(|g| groups.contains(&g.id))
-            .flat_map(|g| &g.rules)
-            .collect();
-        rules.sort_by_key(|r| (r.priority.unwrap_or(1), r.action == Action::Allow));
-        for r in rules {
-            let (chain, field) = match r.direction {
-                Direction::Ingress => (0, "saddr"),
-                Direction::Egress => (1, "daddr"),
-            };
-            let nets: Vec<String> = if let Some(c) = r.cidr {
-                vec![c.trunc().to_string()]
-            } else if let Some(g) = &r.group {
-                carriers(g)
-            } else if let Some(a) = &r.address_group {
-                model
-                    .address_groups
-                    .iter()
-                    .filter(|x| &x.id == a)
-                    .flat_map(|x| x.cidrs.iter().map(|c| c.trunc().to_string()))
-                    .collect()
-            } else {
-                vec!["0.0.0.0/0".to_string()]
-            };
-            let m = proto_match(r.protocol, &r.ports, r.icmp_type, r.icmp_code);
-            let verdict = if r.action == Action::Allow {
-                "accept"
-            } else {
-                "drop"
-            };
-            for n in nets.iter().filter(|n| !n.contains(':')) {
-                chains[chain].push_str(&format!("    ip {field} {n} {m} {verdict}\n"));
-            }
-        }
+        let chains = sg_chains(model, &groups, &carriers);
         lab.nft(
             &ns,
             &format!(
@@ -336,8 +252,111 @@ pub(crate) fn build(test: &str, model: &Model, agent: IpAddr) -> Topology {
     }
 }
 
+/// The router's nftables ruleset: every subnet's network ACL, stateless unless it says otherwise,
+/// enforced where traffic enters (`oifname`) and leaves (`iifname`) the bridge `br<k>` of subnet
+/// `bridges[k]`.
+pub(crate) fn acl_ruleset(model: &Model, bridges: &[String]) -> String {
+    let mut ruleset = String::from("table ip acl {\n");
+    let mut forward = String::new();
+    for (k, subnet) in bridges.iter().enumerate() {
+        let Some(acl) = model
+            .network_acls
+            .iter()
+            .find(|a| a.subnets.contains(subnet))
+        else {
+            continue;
+        };
+        for (dir, rules, hook) in [
+            ("in", &acl.inbound, format!("oifname \"br{k}\"")),
+            ("out", &acl.outbound, format!("iifname \"br{k}\"")),
+        ] {
+            ruleset.push_str(&format!("  chain acl_{k}_{dir} {{\n"));
+            if acl.stateful {
+                ruleset.push_str("    ct state established,related return\n");
+            }
+            let mut ordered: Vec<_> = rules.iter().collect();
+            ordered.sort_by_key(|r| r.number);
+            for r in ordered {
+                let (remote, local) = if dir == "in" {
+                    ("saddr", "daddr")
+                } else {
+                    ("daddr", "saddr")
+                };
+                let mut m = String::new();
+                if let Some(c) = r.cidr {
+                    m.push_str(&format!("ip {remote} {} ", c.trunc()));
+                }
+                if let Some(c) = r.local_cidr {
+                    m.push_str(&format!("ip {local} {} ", c.trunc()));
+                }
+                m.push_str(&proto_match(r.protocol, &r.ports, r.icmp_type, r.icmp_code));
+                let verdict = if r.action == Action::Allow {
+                    "return"
+                } else {
+                    "drop"
+                };
+                ruleset.push_str(&format!("    {m} {verdict}\n"));
+            }
+            ruleset.push_str("    drop\n  }\n");
+            forward.push_str(&format!("    {hook} jump acl_{k}_{dir}\n"));
+        }
+    }
+    ruleset.push_str(&format!(
+        "  chain forward {{\n    type filter hook forward priority 0; policy accept;\n{forward}  }}\n}}\n"
+    ));
+    ruleset
+}
+
+/// The nftables rules of the security groups `groups` of one interface: (ingress, egress), each
+/// rule `accept` or `drop`, in the order the groups rank them; `carriers` gives the addresses that
+/// carry a group a rule refers to.
+pub(crate) fn sg_chains(
+    model: &Model,
+    groups: &[String],
+    carriers: &dyn Fn(&str) -> Vec<String>,
+) -> [String; 2] {
+    let mut chains = [String::new(), String::new()];
+    let mut rules: Vec<_> = model
+        .security_groups
+        .iter()
+        .filter(|g| groups.contains(&g.id))
+        .flat_map(|g| &g.rules)
+        .collect();
+    rules.sort_by_key(|r| (r.priority.unwrap_or(1), r.action == Action::Allow));
+    for r in rules {
+        let (chain, field) = match r.direction {
+            Direction::Ingress => (0, "saddr"),
+            Direction::Egress => (1, "daddr"),
+        };
+        let nets: Vec<String> = if let Some(c) = r.cidr {
+            vec![c.trunc().to_string()]
+        } else if let Some(g) = &r.group {
+            carriers(g)
+        } else if let Some(a) = &r.address_group {
+            model
+                .address_groups
+                .iter()
+                .filter(|x| &x.id == a)
+                .flat_map(|x| x.cidrs.iter().map(|c| c.trunc().to_string()))
+                .collect()
+        } else {
+            vec!["0.0.0.0/0".to_string()]
+        };
+        let m = proto_match(r.protocol, &r.ports, r.icmp_type, r.icmp_code);
+        let verdict = if r.action == Action::Allow {
+            "accept"
+        } else {
+            "drop"
+        };
+        for n in nets.iter().filter(|n| !n.contains(':')) {
+            chains[chain].push_str(&format!("    ip {field} {n} {m} {verdict}\n"));
+        }
+    }
+    chains
+}
+
 /// The nftables match for a protocol, its ports and ICMP type/code.
-fn proto_match(
+pub(crate) fn proto_match(
     proto: IpProto,
     ports: &PortSet,
     icmp_type: Option<u8>,
@@ -428,7 +447,12 @@ fn import_yaml(t: &Topology, provider: &str, dir: &Path) -> PathBuf {
 }
 
 /// The finding for (address, role, port).
-fn finding<'a>(report: &'a Value, addr: &str, role: &str, port: Option<u16>) -> &'a Value {
+pub(crate) fn finding<'a>(
+    report: &'a Value,
+    addr: &str,
+    role: &str,
+    port: Option<u16>,
+) -> &'a Value {
     report["findings"]
         .as_array()
         .expect("findings array")
@@ -445,7 +469,7 @@ fn finding<'a>(report: &'a Value, addr: &str, role: &str, port: Option<u16>) -> 
 }
 
 /// (code, also, blocking kind/id/rule/direction) of a finding, compact for assertions.
-fn verdict(f: &Value) -> (String, Vec<String>, String) {
+pub(crate) fn verdict(f: &Value) -> (String, Vec<String>, String) {
     let b = &f["blocking"];
     let blocking = if b.is_null() {
         "-".to_string()
@@ -474,7 +498,7 @@ fn verdict(f: &Value) -> (String, Vec<String>, String) {
 }
 
 /// Every finding as a comparable line, to show that two sources give the same diagnosis.
-fn lines(report: &Value) -> BTreeSet<String> {
+pub(crate) fn lines(report: &Value) -> BTreeSet<String> {
     report["findings"]
         .as_array()
         .expect("findings")
