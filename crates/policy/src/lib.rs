@@ -706,7 +706,7 @@ impl Policy {
     /// security groups, the subnets' ACLs, the destination's security groups, and the return
     /// path through stateless ACLs. The first component that denies ends the path.
     pub fn evaluate(&self, flow: &Flow) -> Verdict {
-        let mut path = Vec::with_capacity(6);
+        let mut path = Vec::with_capacity(8);
         let decision = self.walk(flow, &mut path);
         Verdict { decision, path }
     }
