@@ -27,17 +27,20 @@
 # not say which resource it describes, it is wrapped with that resource's id, the convention
 # docs/import-aws.md set for target health, jq's `{TargetGroupArn: $arn} + .`:
 #
-#   rules-*.json          {"ListenerArn": ARN, "Rules": [...]}
-#   health-*.json         {"TargetGroupArn": ARN, "TargetHealthDescriptions": [...]}
-#   lb-attributes-*.json  {"LoadBalancerArn": ARN, "Attributes": [...]}
-#   tg-attributes-*.json  {"TargetGroupArn": ARN, "Attributes": [...]}
-#   clb-health-*.json     {"LoadBalancerName": N, "InstanceStates": [...]}
-#   clb-attributes-*.json {"LoadBalancerName": N, "LoadBalancerAttributes": {...}}
-#   prefix-list-*.json    {"PrefixListId": ID, "Entries": [...]}
+#   rules-*.json              {"ListenerArn": ARN, "Rules": [...]}
+#   health-*.json             {"TargetGroupArn": ARN, "TargetHealthDescriptions": [...]}
+#   lb-attributes-*.json      {"LoadBalancerArn": ARN, "Attributes": [...]}
+#   tg-attributes-*.json      {"TargetGroupArn": ARN, "Attributes": [...]}
+#   classic-health-*.json     {"LoadBalancerName": N, "InstanceStates": [...]}
+#   classic-attributes-*.json {"LoadBalancerName": N, "LoadBalancerAttributes": {...}}
+#   prefix-list-*.json        {"PrefixListId": ID, "Entries": [...]}
 #
-# Listeners need no wrapper (each carries its LoadBalancerArn). Exit status: 0 when every call
-# succeeded, 1 when one failed (its command and the CLI's message are printed), 2 on a usage error
-# or a missing tool.
+# The file names are those of docs/import-aws.md ("Files the dump holds"); `probe` reads each
+# file by its top-level keys, not its name. Listeners need no wrapper: each carries its
+# LoadBalancerArn.
+#
+# Exit status: 0 when every call succeeded, 1 when one failed (its command and the CLI's message
+# are printed), 2 on a usage error or a missing tool.
 # shellcheck disable=SC2016 # the $ in single quotes are jq's variables
 set -euo pipefail
 
@@ -172,13 +175,13 @@ if [ -n "$vpc" ]; then
   spawn nat-gateways.json "" "" ec2 describe-nat-gateways --filter "Name=vpc-id,Values=$vpc"
   # A peering names the VPC as requester or accepter: two calls (filters of different names
   # are ANDed); a peering in both files is the same object, which the importer merges.
-  spawn vpc-peering-requester.json "" "" ec2 describe-vpc-peering-connections --filters "Name=requester-vpc-info.vpc-id,Values=$vpc"
-  spawn vpc-peering-accepter.json "" "" ec2 describe-vpc-peering-connections --filters "Name=accepter-vpc-info.vpc-id,Values=$vpc"
+  spawn vpc-peering-connections-requester.json "" "" ec2 describe-vpc-peering-connections --filters "Name=requester-vpc-info.vpc-id,Values=$vpc"
+  spawn vpc-peering-connections-accepter.json "" "" ec2 describe-vpc-peering-connections --filters "Name=accepter-vpc-info.vpc-id,Values=$vpc"
 else
   spawn vpcs.json "" "" ec2 describe-vpcs
   spawn internet-gateways.json "" "" ec2 describe-internet-gateways
   spawn nat-gateways.json "" "" ec2 describe-nat-gateways
-  spawn vpc-peering.json "" "" ec2 describe-vpc-peering-connections
+  spawn vpc-peering-connections.json "" "" ec2 describe-vpc-peering-connections
 fi
 spawn subnets.json "" "" ec2 describe-subnets ${ec2_vpc[@]+"${ec2_vpc[@]}"}
 spawn security-groups.json "" "" ec2 describe-security-groups ${ec2_vpc[@]+"${ec2_vpc[@]}"}
@@ -189,7 +192,7 @@ spawn instances.json "" "" ec2 describe-instances ${ec2_vpc[@]+"${ec2_vpc[@]}"}
 spawn prefix-lists.json "" "" ec2 describe-managed-prefix-lists
 spawn load-balancers.json "" "" elbv2 describe-load-balancers
 spawn target-groups.json "" "" elbv2 describe-target-groups
-spawn classic-load-balancers.json "" "" elb describe-load-balancers
+spawn classic.json "" "" elb describe-load-balancers
 if [ -z "$vpc" ]; then
   spawn security-group-rules.json "" "" ec2 describe-security-group-rules
 fi
@@ -204,7 +207,7 @@ if [ -n "$vpc" ]; then
     jq --arg vpc "$vpc" "$@" "$filter" "$tmp/$file" >"$tmp/$file.new" && mv "$tmp/$file.new" "$tmp/$file"
   }
   keep load-balancers.json '.LoadBalancers |= map(select(.VpcId == $vpc))'
-  keep classic-load-balancers.json '.LoadBalancerDescriptions |= map(select(.VPCId == $vpc))'
+  keep classic.json '.LoadBalancerDescriptions |= map(select(.VPCId == $vpc))'
   keep target-groups.json '.TargetGroups |= map(select(.VpcId == $vpc or any((.LoadBalancerArns // [])[]; IN($lbs[]))))' \
     --argjson lbs "$(jq -c '[.LoadBalancers[].LoadBalancerArn]' "$tmp/load-balancers.json")"
 fi
@@ -233,9 +236,9 @@ for tg in $(ids target-groups.json '.TargetGroups[].TargetGroupArn'); do
   spawn "health-$(slug "$tg").json" TargetGroupArn "$tg" elbv2 describe-target-health --target-group-arn "$tg"
   spawn "tg-attributes-$(slug "$tg").json" TargetGroupArn "$tg" elbv2 describe-target-group-attributes --target-group-arn "$tg"
 done
-for clb in $(ids classic-load-balancers.json '.LoadBalancerDescriptions[].LoadBalancerName'); do
-  spawn "clb-health-$(slug "$clb").json" LoadBalancerName "$clb" elb describe-instance-health --load-balancer-name "$clb"
-  spawn "clb-attributes-$(slug "$clb").json" LoadBalancerName "$clb" elb describe-load-balancer-attributes --load-balancer-name "$clb"
+for clb in $(ids classic.json '.LoadBalancerDescriptions[].LoadBalancerName'); do
+  spawn "classic-health-$(slug "$clb").json" LoadBalancerName "$clb" elb describe-instance-health --load-balancer-name "$clb"
+  spawn "classic-attributes-$(slug "$clb").json" LoadBalancerName "$clb" elb describe-load-balancer-attributes --load-balancer-name "$clb"
 done
 wait_all
 
