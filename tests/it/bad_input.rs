@@ -202,6 +202,36 @@ const CASES: &[(&str, &str, &[&str])] = &[
         ":1:65608: NetworkAcls[0].Entries[0].RuleNumber: invalid type: string \"xxxx",
         &["xxx…xxx", "xxxx\", expected a whole number"],
     ),
+    (
+        "aws/route-state.json",
+        ":7:137: RouteTables[0].Routes[0].State: unknown variant `broken`, expected one of `active`, `blackhole`, `filtered`",
+        &[],
+    ),
+    (
+        "aws/eni-address.json",
+        ":7:44: NetworkInterfaces[0].PrivateIpAddress: invalid IP address \"10.1.0.300\"",
+        &[],
+    ),
+    (
+        "aws/attribute-value.json",
+        ":5:73: Attributes[1].Value: \"sometimes\" is not a value of load_balancing.cross_zone.enabled (true or false)",
+        &[],
+    ),
+    (
+        "aws/attributes-unwrapped.json",
+        ": attributes without a LoadBalancerArn or TargetGroupArn",
+        &["{\"LoadBalancerArn\": \"...\", \"Attributes\": [...]}"],
+    ),
+    (
+        "aws/rule-actions.json",
+        ":4:190: Rules[0].Actions: invalid type: string \"forward\", expected a sequence",
+        &[],
+    ),
+    (
+        "aws/classic-health-check.json",
+        ":7:49: LoadBalancerDescriptions[0].HealthCheck.Target: invalid health check target \"HTTP:8080\": an HTTP or HTTPS check needs a path",
+        &[],
+    ),
     // ---- Huawei Cloud API JSON, each file alone in a dump directory ----
     (
         "huawei/truncated.json",

@@ -285,36 +285,34 @@ fn explain_shows_the_path_and_exits_by_decision() {
 
 #[test]
 fn import_prints_yaml_that_validates_to_the_same_findings() {
-    let aws =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/aws/alb-private");
-    let run = probe(&[
-        "import",
-        "aws",
-        aws.to_str().expect("utf-8"),
-        "--source-addr",
-        "10.0.0.10",
-    ]);
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert!(run.stdout.contains("sg-0fedcba9876543210"));
-    let path = config_file("imported.yaml", run.stdout.as_bytes());
-    let from_yaml = probe(&[
-        "validate",
-        "--config",
-        path.to_str().expect("utf-8"),
-        "--output",
-        "json",
-    ]);
-    let from_json = probe(&[
-        "validate",
-        "--aws",
-        aws.to_str().expect("utf-8"),
-        "--output",
-        "json",
-    ]);
-    assert_eq!(from_yaml.code, from_json.code);
-    let strip = |s: &str| -> serde_json::Value {
-        let v: serde_json::Value = serde_json::from_str(s).expect("JSON");
-        v["findings"].clone()
-    };
-    assert_eq!(strip(&from_yaml.stdout), strip(&from_json.stdout));
+    for (dump, source, expected) in [
+        ("alb-private", Some("10.0.0.10"), "sg-0fedcba9876543210"),
+        // Routes, nodes, forwards, attributes and a Classic Load Balancer too.
+        ("whole-path", None, "rtb-0b2c3d4e5f6a7b8c9"),
+    ] {
+        let aws = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/aws")
+            .join(dump);
+        let aws = aws.to_str().expect("utf-8");
+        let mut args = vec!["import", "aws", aws];
+        args.extend(source.iter().flat_map(|s| ["--source-addr", *s]));
+        let run = probe(&args);
+        assert_eq!(run.code, Some(0), "{dump}: {}", run.stderr);
+        assert!(run.stdout.contains(expected), "{dump}: {}", run.stdout);
+        let path = config_file(&format!("imported-{dump}.yaml"), run.stdout.as_bytes());
+        let from_yaml = probe(&[
+            "validate",
+            "--config",
+            path.to_str().expect("utf-8"),
+            "--output",
+            "json",
+        ]);
+        let from_json = probe(&["validate", "--aws", aws, "--output", "json"]);
+        assert_eq!(from_yaml.code, from_json.code, "{dump}");
+        let strip = |s: &str| -> serde_json::Value {
+            let v: serde_json::Value = serde_json::from_str(s).expect("JSON");
+            v["findings"].clone()
+        };
+        assert_eq!(strip(&from_yaml.stdout), strip(&from_json.stdout), "{dump}");
+    }
 }

@@ -84,9 +84,16 @@ fn hop_words(policy: &Policy, hop: &Hop, check: &Check, src: &str) -> String {
                 Leg::Return => (src.to_string(), format!("the answers to {src}")),
             };
             match (r, policy.route_of(hop)) {
-                (RuleRef::Rule(_), Some(route)) if route.state == RouteState::Blackhole => format!(
-                    "route table {id} sends {what} by route {rule}, whose target is gone (blackhole)"
-                ),
+                (RuleRef::Rule(_), Some(route)) if route.state == RouteState::Blackhole => {
+                    match &route.reason {
+                        Some(why) => format!(
+                            "route table {id} sends {what} by route {rule}, whose target is gone (blackhole: {why})"
+                        ),
+                        None => format!(
+                            "route table {id} sends {what} by route {rule}, whose target is gone (blackhole)"
+                        ),
+                    }
+                }
                 (RuleRef::Rule(_), Some(route)) => format!(
                     "route table {id} sends {what} by route {rule}: a {} carries only connections opened from inside, so they never get back",
                     route.via.kind.as_str().replace('_', " ")

@@ -67,6 +67,11 @@ pub struct Route {
     pub via: RouteTarget,
     #[serde(default, skip_serializing_if = "RouteState::is_active")]
     pub state: RouteState,
+    /// Why the route is a blackhole, when the provider's own state does not say so but the
+    /// state of its target does (an AWS route to a deleted NAT gateway, a peering that is not
+    /// active, an internet gateway detached from the network): for reports, not evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// What a route points at.
@@ -186,6 +191,7 @@ mod tests {
             destination: dst.parse().expect("cidr"),
             via: RouteTarget { kind, id: None },
             state: RouteState::Active,
+            reason: None,
         }
     }
 

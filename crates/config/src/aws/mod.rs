@@ -35,7 +35,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::rc::Rc;
 
-use super::import::{self, Collection, Family, ImportError, Importer, Order, Placeholders};
+use super::import::{self, Collection, Family, ImportError, Importer, Order, Placeholders, Unused};
 use super::{ConfigError, JsonFile, Origins};
 use probe_model::Model;
 
@@ -44,14 +44,66 @@ use probe_model::Model;
 pub(crate) const NOT_IN_DUMP: &str = "(not in the dump)";
 
 /// The API families, in the order messages list their keys.
-const FAMILIES: &[Family<Dump>] = &[elbv2::FAMILY, ec2::FAMILY, elb::FAMILY];
+const FAMILIES: &[Family<Dump>] = &[
+    elbv2::FAMILY,
+    ec2::FAMILY,
+    ec2::ROUTE_FAMILY,
+    ec2::ENI_FAMILY,
+    elb::FAMILY,
+    elbv2::ATTRIBUTES_FAMILY,
+    elbv2::RULES_FAMILY,
+];
+
+/// How many of the known keys an error about a foreign file lists: the rest are in
+/// `docs/import-aws.md`, and a message that long would be cut.
+const KEYS_LISTED: usize = 11;
 
 /// The importer. [`import`] gives its model; `config::model_of` keeps the origins too, to place
 /// the model's consistency problems in the dump.
 pub(crate) const IMPORTER: Importer<Dump> = Importer {
     families: FAMILIES,
+    unused: UNUSED,
     unrecognised,
 };
+
+/// AWS outputs that no family reads, skipped with a warning: users dump more than `probe` needs
+/// (a script that saves every `describe-*` of a VPC), and a known output is not a mistake. Only
+/// a key no AWS output has makes a file foreign, and an error.
+const UNUSED: &[Unused] = &[
+    unused("AccountAttributes", "ec2 describe-account-attributes"),
+    unused("Addresses", "ec2 describe-addresses"),
+    unused("AvailabilityZones", "ec2 describe-availability-zones"),
+    unused("Certificates", "elbv2 describe-listener-certificates"),
+    unused("DhcpOptions", "ec2 describe-dhcp-options"),
+    unused(
+        "EgressOnlyInternetGateways",
+        "ec2 describe-egress-only-internet-gateways",
+    ),
+    unused("FlowLogs", "ec2 describe-flow-logs"),
+    unused("Images", "ec2 describe-images"),
+    unused("InstanceStatuses", "ec2 describe-instance-status"),
+    unused("KeyPairs", "ec2 describe-key-pairs"),
+    unused("LaunchTemplates", "ec2 describe-launch-templates"),
+    unused("Limits", "elbv2 describe-account-limits"),
+    unused("PolicyDescriptions", "elb describe-load-balancer-policies"),
+    unused("Regions", "ec2 describe-regions"),
+    unused("Snapshots", "ec2 describe-snapshots"),
+    unused("SslPolicies", "elbv2 describe-ssl-policies"),
+    unused("TagDescriptions", "elbv2 describe-tags / elb describe-tags"),
+    unused("Tags", "ec2 describe-tags"),
+    unused(
+        "TransitGatewayAttachments",
+        "ec2 describe-transit-gateway-attachments",
+    ),
+    unused("TransitGateways", "ec2 describe-transit-gateways"),
+    unused("TrustStores", "elbv2 describe-trust-stores"),
+    unused("VpcEndpoints", "ec2 describe-vpc-endpoints"),
+    unused("Volumes", "ec2 describe-volumes"),
+];
+
+const fn unused(key: &'static str, command: &'static str) -> Unused {
+    Unused { key, command }
+}
 
 const PLACEHOLDERS: Placeholders = Placeholders {
     name: Some(NOT_IN_DUMP),
@@ -71,10 +123,14 @@ fn unrecognised(found: &[String], known: &[&str]) -> String {
     } else {
         found.join(", ")
     };
+    let listed = known[..known.len().min(KEYS_LISTED)].join(", ");
+    let more = match known.len().saturating_sub(KEYS_LISTED) {
+        0 => String::new(),
+        n => format!(" or {n} more (docs/import-aws.md lists them)"),
+    };
     format!(
         "not an AWS CLI output this importer reads (top-level keys: {found}); \
-         expected one of {}",
-        known.join(", ")
+         expected one of {listed}{more}"
     )
 }
 
@@ -95,15 +151,25 @@ pub(crate) struct Dump {
     prefix_entries: Vec<ec2::PrefixEntries>,
     /// A file of `Entries` without the `PrefixListId` that says whose they are.
     unnamed_entries: Option<Rc<Path>>,
-    /// Files of Classic Load Balancers, to be warned about.
-    classic: Vec<Rc<Path>>,
+    route_tables: Collection<ec2::RawRouteTable>,
+    vpcs: Collection<ec2::RawVpc>,
+    internet_gateways: Collection<ec2::RawInternetGateway>,
+    nat_gateways: Collection<ec2::RawNatGateway>,
+    peerings: Collection<ec2::RawPeering>,
+    network_interfaces: Collection<ec2::RawNetworkInterface>,
+    /// Wrapped `describe-load-balancer-attributes` and `describe-target-group-attributes`.
+    attributes: Vec<elbv2::AttributesFile>,
+    /// `describe-rules` outputs.
+    rules: Vec<elbv2::RulesFile>,
+    classic: Collection<elb::RawClassic>,
+    classic_health: Vec<elb::ClassicFile<Vec<import::Item<elb::RawInstanceState>>>>,
+    classic_attributes: Vec<elb::ClassicFile<import::Item<elb::RawClassicAttributes>>>,
 }
 
 impl import::Dump for Dump {
     /// A file's objects must agree with the copies of earlier files (checked kind by kind, in
     /// this order, so a file with several differing copies names the first kind's), and its
-    /// prefix list entries must name their list. A file that passes has its Classic Load
-    /// Balancers warned about.
+    /// prefix list entries must name their list.
     fn check_file(&mut self) -> Result<(), ImportError> {
         self.subnets.check()?;
         self.security_groups.check()?;
@@ -114,8 +180,14 @@ impl import::Dump for Dump {
         self.listeners.check()?;
         self.target_groups.check()?;
         self.prefix_lists.check()?;
+        self.route_tables.check()?;
+        self.vpcs.check()?;
+        self.internet_gateways.check()?;
+        self.nat_gateways.check()?;
+        self.peerings.check()?;
+        self.network_interfaces.check()?;
+        self.classic.check()?;
         self.check_prefix_entries()?;
-        elb::warn_skipped(&mut self.classic);
         Ok(())
     }
 
@@ -128,9 +200,21 @@ impl import::Dump for Dump {
         model.address_groups = self.address_groups(&mut origins);
         model.security_groups = self.security_groups(&mut origins)?;
         model.network_acls = self.network_acls(&mut origins)?;
-        let interfaces = ec2::Interfaces::new(&self.instances);
+        model.networks = self.networks(&mut origins);
+        model.route_tables = self.route_tables(&model.address_groups, &mut origins)?;
+        let enis = self.enis();
+        let interfaces = ec2::Interfaces::new(&self.instances, &enis);
+        self.check_attribute_owners()?;
         model.backend_groups = self.backend_groups(&interfaces, &mut origins)?;
-        model.load_balancers = self.load_balancers(&mut origins)?;
+        model.load_balancers = self.load_balancers(&enis, &mut origins)?;
+        let classic = self.classic(
+            &interfaces,
+            &enis,
+            (&model.load_balancers, &model.backend_groups),
+            &mut origins,
+        )?;
+        model.load_balancers.extend(classic.load_balancers);
+        model.backend_groups.extend(classic.backend_groups);
         let missing = import::add_placeholders(&mut model, &PLACEHOLDERS);
         ec2::warn_prefix_lists(&missing);
         if let Some(address) = agent_address {
@@ -139,6 +223,9 @@ impl import::Dump for Dump {
         Ok((model, origins))
     }
 }
+
+#[cfg(test)]
+mod whole_path_tests;
 
 #[cfg(test)]
 mod tests {

@@ -57,6 +57,7 @@ const FAMILIES: &[Family<Dump>] = &[elb::FAMILY, vpc::FAMILY, ecs::FAMILY];
 /// the model's consistency problems in the dump.
 pub(crate) const IMPORTER: Importer<Dump> = Importer {
     families: FAMILIES,
+    unused: &[],
     unrecognised,
 };
 

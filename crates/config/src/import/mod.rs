@@ -75,9 +75,21 @@ pub(crate) trait Dump: Default {
     fn build(self, agent_address: Option<IpAddr>) -> Result<(Model, Origins), ImportError>;
 }
 
+/// A provider output that importers recognise but do not use (`aws ec2 describe-volumes`): a file
+/// of one is skipped with a warning naming it, not refused as foreign.
+pub(crate) struct Unused {
+    /// The top-level key that recognises it.
+    pub key: &'static str,
+    /// The command that prints it, for the warning.
+    pub command: &'static str,
+}
+
 /// A provider's importer: its families, and what it says of a file none of them reads.
 pub(crate) struct Importer<D: 'static> {
     pub families: &'static [Family<D>],
+    /// Outputs of the provider that no family reads and that are skipped, with a warning, rather
+    /// than refused: users dump more than `probe` needs, and a known output is no mistake.
+    pub unused: &'static [Unused],
     /// The message for a file whose top-level keys (`found`) no family reads; `known` lists the
     /// families' keys.
     pub unrecognised: fn(found: &[String], known: &[&str]) -> String,
@@ -124,10 +136,21 @@ impl<D: Dump> Importer<D> {
 
     /// Adds one file through every family that reads one of its keys. A file that mixes families
     /// is parsed once by each; when several fail, the error reported is the first in the file,
-    /// as one parse of the whole file would have found.
+    /// as one parse of the whole file would have found. A file with no key a family reads is
+    /// skipped with a warning when it is a known output that `probe` does not use, and refused
+    /// otherwise.
     fn add(&self, dump: &mut D, file: &JsonFile) -> Result<(), ConfigError> {
         let known = self.keys();
         if !known.iter().any(|k| file.has_key(k)) {
+            if let Some(unused) = self.unused.iter().find(|u| file.has_key(u.key)) {
+                tracing::warn!(
+                    "{}: {} output of `{}`, which probe does not use: the file is skipped",
+                    file.path.display(),
+                    unused.key,
+                    unused.command
+                );
+                return Ok(());
+            }
             let message = (self.unrecognised)(&file.keys, &known);
             return Err(ImportError::in_file(&file.path, message).into());
         }

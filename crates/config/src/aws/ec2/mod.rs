@@ -10,8 +10,17 @@
 //! | `NetworkAcls`              | `ec2 describe-network-acls`           | `network_acls`               |
 //! | `PrefixLists`              | `ec2 describe-managed-prefix-lists`   | `address_groups`             |
 //! | `Entries` + `PrefixListId` | `ec2 get-managed-prefix-list-entries` | one list's addresses         |
+//!
+//! Routing (`RouteTables`, `Vpcs`, gateways, peerings) is its own family in `routes.rs`, and
+//! `NetworkInterfaces` in `network_interfaces.rs`; security groups and network ACLs are read in
+//! `security_groups.rs` and `acls.rs`.
 
-use std::collections::{HashMap, HashSet};
+mod acls;
+mod network_interfaces;
+mod routes;
+mod security_groups;
+
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
 use std::rc::Rc;
@@ -20,12 +29,16 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use super::Dump;
-use crate::import::{Collection, DumpFile, Family, ImportError, Item, Kind, Missing};
+use crate::import::{Collection, DumpFile, Family, ImportError, Kind, Missing};
 use crate::{ConfigError, Origins};
-use probe_model::{
-    AclRule, Action, AddressGroup, Agent, Direction, IpProto, NetworkAcl, PortSet, SecurityGroup,
-    SgRule, Subnet,
+use probe_model::{AddressGroup, Agent, Subnet};
+
+pub(super) use acls::RawNetworkAcl;
+pub(super) use network_interfaces::{Enis, FAMILY as ENI_FAMILY, LbOwner, RawNetworkInterface};
+pub(super) use routes::{
+    FAMILY as ROUTE_FAMILY, RawInternetGateway, RawNatGateway, RawPeering, RawRouteTable, RawVpc,
 };
+pub(super) use security_groups::{RawSecurityGroup, RawSgRule};
 
 pub(super) const FAMILY: Family<Dump> = Family {
     keys: &[
@@ -40,13 +53,6 @@ pub(super) const FAMILY: Family<Dump> = Family {
     wrappers: &["PrefixListId"],
     add,
 };
-
-/// The highest network ACL rule number a user can give.
-const MAX_USER_RULE: u32 = 32766;
-
-/// The unmodifiable default entries of a network ACL (IPv4, IPv6): dropped, as the model implies
-/// the final deny.
-const DEFAULT_RULES: [u32; 2] = [32767, 32768];
 
 /// The EC2 keys of one file. Unknown fields are ignored on purpose, here and below: real outputs
 /// carry dozens more, and new ones appear with every CLI release.
@@ -144,170 +150,6 @@ impl Kind for RawSubnet {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-#[serde(expecting = "a security group object")]
-pub(super) struct RawSecurityGroup {
-    group_id: String,
-    group_name: Option<String>,
-    #[serde(default)]
-    ip_permissions: Vec<RawPermission>,
-    #[serde(default)]
-    ip_permissions_egress: Vec<RawPermission>,
-}
-
-impl Kind for RawSecurityGroup {
-    const WHAT: &str = "security group";
-}
-
-/// One `IpPermissions` entry: a protocol and port range with any number of sources.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-#[serde(expecting = "a permission object")]
-struct RawPermission {
-    ip_protocol: IpProto,
-    from_port: Option<i64>,
-    to_port: Option<i64>,
-    #[serde(default)]
-    ip_ranges: Vec<RawIpRange>,
-    #[serde(default)]
-    ipv6_ranges: Vec<RawIpv6Range>,
-    #[serde(default)]
-    prefix_list_ids: Vec<RawPrefixListId>,
-    #[serde(default)]
-    user_id_group_pairs: Vec<RawGroupPair>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-#[serde(expecting = "an IP range object")]
-struct RawIpRange {
-    #[serde(deserialize_with = "probe_model::values::net::cidr")]
-    cidr_ip: IpNet,
-    description: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-#[serde(expecting = "an IPv6 range object")]
-struct RawIpv6Range {
-    #[serde(deserialize_with = "probe_model::values::net::cidr")]
-    cidr_ipv6: IpNet,
-    description: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-#[serde(expecting = "a prefix list id object")]
-struct RawPrefixListId {
-    prefix_list_id: String,
-    description: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-#[serde(expecting = "a group pair object")]
-struct RawGroupPair {
-    group_id: String,
-    description: Option<String>,
-}
-
-/// One rule of `describe-security-group-rules`: like a permission with one source, plus an id.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-#[serde(expecting = "a security group rule object")]
-pub(super) struct RawSgRule {
-    security_group_rule_id: Option<String>,
-    group_id: String,
-    #[serde(default)]
-    is_egress: bool,
-    ip_protocol: IpProto,
-    from_port: Option<i64>,
-    to_port: Option<i64>,
-    #[serde(deserialize_with = "probe_model::values::net::opt_cidr", default)]
-    cidr_ipv4: Option<IpNet>,
-    #[serde(deserialize_with = "probe_model::values::net::opt_cidr", default)]
-    cidr_ipv6: Option<IpNet>,
-    prefix_list_id: Option<String>,
-    referenced_group_info: Option<RawReferencedGroup>,
-    description: Option<String>,
-}
-
-impl Kind for RawSgRule {
-    const WHAT: &str = "security group rule";
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-#[serde(expecting = "a referenced group object")]
-struct RawReferencedGroup {
-    group_id: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-#[serde(expecting = "a network ACL object")]
-pub(super) struct RawNetworkAcl {
-    network_acl_id: String,
-    #[serde(default)]
-    is_default: bool,
-    vpc_id: Option<String>,
-    #[serde(default)]
-    associations: Vec<RawAclAssociation>,
-    #[serde(default)]
-    entries: Vec<RawAclEntry>,
-    #[serde(default)]
-    tags: Vec<RawTag>,
-}
-
-impl Kind for RawNetworkAcl {
-    const WHAT: &str = "network ACL";
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-#[serde(expecting = "an ACL association object")]
-struct RawAclAssociation {
-    subnet_id: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-#[serde(expecting = "an ACL entry object")]
-struct RawAclEntry {
-    rule_number: u32,
-    #[serde(default)]
-    egress: bool,
-    /// A number as a string (`"6"`, `"-1"`); [`IpProto`] reads every spelling.
-    protocol: IpProto,
-    rule_action: Action,
-    #[serde(deserialize_with = "probe_model::values::net::opt_cidr", default)]
-    cidr_block: Option<IpNet>,
-    #[serde(deserialize_with = "probe_model::values::net::opt_cidr", default)]
-    ipv6_cidr_block: Option<IpNet>,
-    port_range: Option<RawPortRange>,
-    icmp_type_code: Option<RawIcmpTypeCode>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-#[serde(expecting = "a port range object")]
-struct RawPortRange {
-    #[serde(deserialize_with = "probe_model::values::net::port")]
-    from: u16,
-    #[serde(deserialize_with = "probe_model::values::net::port")]
-    to: u16,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-#[serde(expecting = "an ICMP type and code object")]
-struct RawIcmpTypeCode {
-    #[serde(rename = "Type")]
-    icmp_type: Option<i64>,
-    code: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "PascalCase")]
 #[serde(expecting = "a reservation object")]
 struct RawReservation {
     #[serde(default)]
@@ -398,7 +240,9 @@ impl Dump {
                 cidr: s.value.cidr_block,
                 zone: s.value.availability_zone.clone(),
                 free_addresses: s.value.available_ip_address_count,
-                network: None,
+                // Always from the subnet itself, so that its VPC's main route table applies
+                // whether or not `describe-vpcs` is in the dump.
+                network: s.value.vpc_id.clone(),
             })
             .collect()
     }
@@ -445,104 +289,6 @@ impl Dump {
         groups
     }
 
-    /// Security groups with their rules. A group described by `describe-security-group-rules`
-    /// takes its rules from there (they carry rule ids); otherwise from its `IpPermissions`.
-    pub(super) fn security_groups(
-        &self,
-        origins: &mut Origins,
-    ) -> Result<Vec<SecurityGroup>, ImportError> {
-        let (mut listed, rule_only_groups) = self.listed_rules()?;
-        let mut out = Vec::new();
-        let mut place = |i: usize, rules: Vec<Placed>| -> Vec<SgRule> {
-            rules
-                .into_iter()
-                .enumerate()
-                .map(|(j, (rule, file, path))| {
-                    origins.add(format!("security_groups[{i}].rules[{j}]"), file, path);
-                    rule
-                })
-                .collect()
-        };
-        for g in self.security_groups.iter() {
-            let rules = match listed.remove(g.value.group_id.as_str()) {
-                Some(rules) => rules,
-                None => permissions(g)?,
-            };
-            let i = out.len();
-            out.push(SecurityGroup {
-                id: g.value.group_id.clone(),
-                name: g.value.group_name.clone(),
-                rules: place(i, rules),
-            });
-        }
-        for id in rule_only_groups {
-            let rules = listed.remove(id).unwrap_or_default();
-            let i = out.len();
-            out.push(SecurityGroup {
-                id: id.to_string(),
-                name: None,
-                rules: place(i, rules),
-            });
-        }
-        for (i, g) in self.security_groups.iter().enumerate() {
-            g.origin(origins, format!("security_groups[{i}]"));
-        }
-        Ok(out)
-    }
-
-    /// The rules of `describe-security-group-rules` by group id, and the groups that only they
-    /// name, in the order first named.
-    fn listed_rules(&self) -> Result<(RulesByGroup<'_>, Vec<&str>), ImportError> {
-        let mut by_group = RulesByGroup::new();
-        let mut rule_only_groups: Vec<&str> = Vec::new();
-        for r in self.sg_rules.iter() {
-            let id = r.value.group_id.as_str();
-            if self.security_groups.get(id).is_none() && !rule_only_groups.contains(&id) {
-                rule_only_groups.push(id);
-            }
-            by_group
-                .entry(id)
-                .or_default()
-                .push((listed_rule(r)?, &*r.file, r.path.clone()));
-        }
-        Ok((by_group, rule_only_groups))
-    }
-
-    pub(super) fn network_acls(
-        &self,
-        origins: &mut Origins,
-    ) -> Result<Vec<NetworkAcl>, ImportError> {
-        let mut out = Vec::new();
-        for (i, a) in self.network_acls.iter().enumerate() {
-            a.origin(origins, format!("network_acls[{i}]"));
-            out.push(network_acl(a, i, origins)?);
-        }
-        self.add_default_associations(&mut out);
-        Ok(out)
-    }
-
-    /// Every subnet has exactly one network ACL; AWS gives those nobody claims to the VPC's
-    /// default ACL. Dumps normally list that association, filtered ones may not.
-    fn add_default_associations(&self, acls: &mut [NetworkAcl]) {
-        let associated: HashSet<String> = acls
-            .iter()
-            .flat_map(|a| a.subnets.iter().cloned())
-            .collect();
-        for s in self.subnets.iter() {
-            let (Some(vpc), false) = (&s.value.vpc_id, associated.contains(&s.value.subnet_id))
-            else {
-                continue;
-            };
-            let default = self
-                .network_acls
-                .iter()
-                .position(|a| a.value.is_default && a.value.vpc_id.as_ref() == Some(vpc));
-            if let Some(acl) = default.and_then(|i| acls.get_mut(i)) {
-                acl.subnets.push(s.value.subnet_id.clone());
-            }
-        }
-    }
-
     /// A `get-managed-prefix-list-entries` file without the `PrefixListId` that says whose
     /// entries they are.
     pub(super) fn check_prefix_entries(&self) -> Result<(), ImportError> {
@@ -556,253 +302,6 @@ impl Dump {
             None => Ok(()),
         }
     }
-}
-
-/// A rule with the file and JSON path it came from.
-type Placed<'a> = (SgRule, &'a Path, String);
-
-/// Rules by the id of their group.
-type RulesByGroup<'a> = HashMap<&'a str, Vec<Placed<'a>>>;
-
-/// A group's rules from its `IpPermissions` and `IpPermissionsEgress`.
-fn permissions(g: &Item<RawSecurityGroup>) -> Result<Vec<Placed<'_>>, ImportError> {
-    let mut rules = Vec::new();
-    for (direction, key, perms) in [
-        (Direction::Ingress, "IpPermissions", &g.value.ip_permissions),
-        (
-            Direction::Egress,
-            "IpPermissionsEgress",
-            &g.value.ip_permissions_egress,
-        ),
-    ] {
-        for (j, p) in perms.iter().enumerate() {
-            let field = format!("{key}[{j}]");
-            for rule in permission_rules(p, direction, g, &field)? {
-                rules.push((rule, &*g.file, g.json_path(&field)));
-            }
-        }
-    }
-    Ok(rules)
-}
-
-/// One network ACL, its default entries dropped and the others sorted by number.
-fn network_acl(
-    a: &Item<RawNetworkAcl>,
-    i: usize,
-    origins: &mut Origins,
-) -> Result<NetworkAcl, ImportError> {
-    let mut acl = NetworkAcl {
-        id: a.value.network_acl_id.clone(),
-        name: name_tag(&a.value.tags),
-        stateful: false,
-        subnets: Vec::new(),
-        inbound: Vec::new(),
-        outbound: Vec::new(),
-    };
-    for assoc in &a.value.associations {
-        if !acl.subnets.contains(&assoc.subnet_id) {
-            acl.subnets.push(assoc.subnet_id.clone());
-        }
-    }
-    let (mut inbound, mut outbound) = (Vec::new(), Vec::new());
-    for (j, e) in a.value.entries.iter().enumerate() {
-        let field = format!("Entries[{j}]");
-        if DEFAULT_RULES.contains(&e.rule_number) {
-            continue;
-        }
-        if !(1..=MAX_USER_RULE).contains(&e.rule_number) {
-            return Err(a.err(
-                &format!("{field}.RuleNumber"),
-                format!(
-                    "{} is outside 1-{MAX_USER_RULE} ({} are the default entries)",
-                    e.rule_number,
-                    DEFAULT_RULES.map(|n| n.to_string()).join(" and ")
-                ),
-            ));
-        }
-        let rule = acl_rule(e, a, &field)?;
-        if e.egress {
-            outbound.push((rule, field));
-        } else {
-            inbound.push((rule, field));
-        }
-    }
-    for (dir, rules, into) in [
-        ("inbound", inbound, &mut acl.inbound),
-        ("outbound", outbound, &mut acl.outbound),
-    ] {
-        let mut rules = rules;
-        rules.sort_by_key(|(r, _)| r.number);
-        for (j, (rule, field)) in rules.into_iter().enumerate() {
-            a.field_origin(origins, format!("network_acls[{i}].{dir}[{j}]"), &field);
-            into.push(rule);
-        }
-    }
-    Ok(acl)
-}
-
-/// What a security-group rule matches besides its remote: `FromPort`/`ToPort` are ports for tcp
-/// and udp, ICMP type and code for icmp(v6) (`-1` = any), and mean nothing for other protocols.
-fn sg_match(
-    protocol: IpProto,
-    from: Option<i64>,
-    to: Option<i64>,
-) -> Result<(PortSet, Option<u8>, Option<u8>), String> {
-    let from = from.filter(|&p| p != -1);
-    let to = to.filter(|&p| p != -1);
-    if protocol.has_ports() {
-        let port = |p: i64, field: &str| {
-            u16::try_from(p).map_err(|_| format!("{field}: {p} is not a port from 0 to 65535"))
-        };
-        let ports = match (from, to) {
-            (None, None) => PortSet::any(),
-            (Some(p), None) => PortSet::single(port(p, "FromPort")?),
-            (None, Some(p)) => PortSet::single(port(p, "ToPort")?),
-            (Some(f), Some(t)) => {
-                let (f, t) = (port(f, "FromPort")?, port(t, "ToPort")?);
-                if f > t {
-                    return Err(format!("FromPort {f} is above ToPort {t}"));
-                }
-                if (f, t) == (0, u16::MAX) {
-                    PortSet::any()
-                } else {
-                    PortSet::range(f, t)
-                }
-            }
-        };
-        Ok((ports, None, None))
-    } else if protocol.is_icmp() {
-        let (icmp_type, icmp_code) = icmp(from, to)?;
-        Ok((PortSet::any(), icmp_type, icmp_code))
-    } else {
-        Ok((PortSet::any(), None, None))
-    }
-}
-
-/// ICMP type and code, `None` = any. A code without a type means nothing, so it is dropped.
-fn icmp(icmp_type: Option<i64>, code: Option<i64>) -> Result<(Option<u8>, Option<u8>), String> {
-    let byte = |v: i64, what: &str| {
-        u8::try_from(v).map_err(|_| format!("{v} is not an ICMP {what} (0-255, or -1 for any)"))
-    };
-    match icmp_type.filter(|&t| t != -1) {
-        None => Ok((None, None)),
-        Some(t) => {
-            let code = match code.filter(|&c| c != -1) {
-                Some(c) => Some(byte(c, "code")?),
-                None => None,
-            };
-            Ok((Some(byte(t, "type")?), code))
-        }
-    }
-}
-
-/// One `IpPermissions` entry, `field` of `group` → one rule per source.
-fn permission_rules(
-    p: &RawPermission,
-    direction: Direction,
-    group: &Item<RawSecurityGroup>,
-    field: &str,
-) -> Result<Vec<SgRule>, ImportError> {
-    let (ports, icmp_type, icmp_code) =
-        sg_match(p.ip_protocol, p.from_port, p.to_port).map_err(|m| group.err(field, m))?;
-    let rule = |cidr, group, address_group, description: &Option<String>| SgRule {
-        id: None,
-        direction,
-        action: Action::Allow,
-        priority: None,
-        protocol: p.ip_protocol,
-        ports: ports.clone(),
-        icmp_type,
-        icmp_code,
-        cidr,
-        group,
-        address_group,
-        description: description.clone(),
-    };
-    let mut rules = Vec::new();
-    for r in &p.ip_ranges {
-        rules.push(rule(Some(r.cidr_ip), None, None, &r.description));
-    }
-    for r in &p.ipv6_ranges {
-        rules.push(rule(Some(r.cidr_ipv6), None, None, &r.description));
-    }
-    for r in &p.prefix_list_ids {
-        rules.push(rule(
-            None,
-            None,
-            Some(r.prefix_list_id.clone()),
-            &r.description,
-        ));
-    }
-    for r in &p.user_id_group_pairs {
-        rules.push(rule(None, Some(r.group_id.clone()), None, &r.description));
-    }
-    Ok(rules)
-}
-
-/// One `describe-security-group-rules` entry → one rule, with its id.
-fn listed_rule(item: &Item<RawSgRule>) -> Result<SgRule, ImportError> {
-    let r = &item.value;
-    let (ports, icmp_type, icmp_code) =
-        sg_match(r.ip_protocol, r.from_port, r.to_port).map_err(|m| item.err("", m))?;
-    Ok(SgRule {
-        id: r.security_group_rule_id.clone(),
-        direction: if r.is_egress {
-            Direction::Egress
-        } else {
-            Direction::Ingress
-        },
-        action: Action::Allow,
-        priority: None,
-        protocol: r.ip_protocol,
-        ports,
-        icmp_type,
-        icmp_code,
-        cidr: r.cidr_ipv4.or(r.cidr_ipv6),
-        group: r
-            .referenced_group_info
-            .as_ref()
-            .and_then(|g| g.group_id.clone()),
-        address_group: r.prefix_list_id.clone(),
-        description: r.description.clone(),
-    })
-}
-
-/// One network ACL entry, `field` of `acl`. Ports apply to tcp and udp only, ICMP type and code
-/// to icmp(v6) only.
-fn acl_rule(
-    e: &RawAclEntry,
-    acl: &Item<RawNetworkAcl>,
-    field: &str,
-) -> Result<AclRule, ImportError> {
-    let ports = match (&e.port_range, e.protocol.has_ports()) {
-        (Some(r), true) if r.from > r.to => {
-            return Err(acl.err(
-                &format!("{field}.PortRange"),
-                format!("From {} is above To {}", r.from, r.to),
-            ));
-        }
-        (Some(r), true) if (r.from, r.to) != (0, u16::MAX) => PortSet::range(r.from, r.to),
-        _ => PortSet::any(),
-    };
-    let (icmp_type, icmp_code) = match (&e.icmp_type_code, e.protocol.is_icmp()) {
-        (Some(tc), true) => {
-            icmp(tc.icmp_type, tc.code).map_err(|m| acl.err(&format!("{field}.IcmpTypeCode"), m))?
-        }
-        _ => (None, None),
-    };
-    Ok(AclRule {
-        number: e.rule_number,
-        id: None,
-        action: e.rule_action,
-        protocol: e.protocol,
-        ports,
-        source_ports: PortSet::any(),
-        icmp_type,
-        icmp_code,
-        cidr: e.cidr_block.or(e.ipv6_cidr_block),
-        local_cidr: None,
-    })
 }
 
 /// An interface's subnet and security groups, as `describe-instances` shows them.
@@ -821,8 +320,9 @@ pub(super) struct Interfaces {
 impl Interfaces {
     /// Each address maps to the interface that carries it, so a secondary interface's own subnet
     /// and groups are used; the instance-level fields describe the primary interface and fill in
-    /// when `NetworkInterfaces` is missing.
-    pub(super) fn new(instances: &Collection<RawInstance>) -> Self {
+    /// when `NetworkInterfaces` is missing. Interfaces of `describe-network-interfaces` that no
+    /// instance has (an IP target that is a container or another service's) come last.
+    pub(super) fn new(instances: &Collection<RawInstance>, enis: &Enis) -> Self {
         let ids = |groups: &[RawGroupRef]| groups.iter().map(|g| g.group_id.clone()).collect();
         let mut by_address = HashMap::new();
         for i in instances.iter() {
@@ -847,6 +347,12 @@ impl Interfaces {
                     groups: ids(&i.security_groups),
                 });
             }
+        }
+        for (address, subnet, groups) in &enis.others {
+            by_address.entry(*address).or_insert_with(|| Interface {
+                subnet: subnet.clone(),
+                groups: groups.clone(),
+            });
         }
         Interfaces {
             instances: instances
@@ -902,7 +408,9 @@ mod tests {
     use crate::aws::import;
     use crate::aws::tests::{INSTANCES, SUBNETS_AND_GROUPS, err, ok};
     use crate::import::testing::{ip, json_file as json, net};
-    use probe_model::validate;
+    use probe_model::{
+        AclRule, Action, Direction, IpProto, NetworkAcl, PortSet, SecurityGroup, SgRule, validate,
+    };
 
     /// The `describe-security-groups` and `describe-network-acls` examples of
     /// `cloud-formats.md`, verbatim.

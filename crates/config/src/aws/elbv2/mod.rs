@@ -7,6 +7,11 @@
 //! | `Listeners`                | `elbv2 describe-listeners`            | their listeners              |
 //! | `TargetGroups`             | `elbv2 describe-target-groups`        | `backend_groups`             |
 //! | `TargetHealthDescriptions` | `elbv2 describe-target-health`        | one group's members          |
+//!
+//! Attributes (`describe-load-balancer-attributes`, `describe-target-group-attributes`) are read
+//! in `attributes.rs`, listener rules (`describe-rules`) in `rules.rs`; a load balancer's nodes
+//! come from its interfaces (`ec2/network_interfaces.rs`) and, for an NLB with fixed addresses,
+//! from `AvailabilityZones[].LoadBalancerAddresses`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -15,14 +20,20 @@ use std::rc::Rc;
 
 use serde::Deserialize;
 
+mod attributes;
+mod rules;
+
 use super::Dump;
-use super::ec2::Interfaces;
+use super::ec2::{Enis, Interfaces, LbOwner};
 use crate::import::{DumpFile, Family, ImportError, Item, Kind};
 use crate::{ConfigError, Origins};
 use probe_model::{
-    AppProto, BackendGroup, HealthCheck, HealthCheckPort, HealthCheckProto, LbKind, Listener,
-    LoadBalancer, Member, Provider, ReportedHealth, TargetType,
+    AppProto, BackendGroup, Forward, HealthCheck, HealthCheckPort, HealthCheckProto, LbKind,
+    LbNode, Listener, LoadBalancer, Member, Provider, ReportedHealth, Scheme, TargetType,
 };
+
+pub(super) use attributes::{AttributesFile, FAMILY as ATTRIBUTES_FAMILY};
+pub(super) use rules::{FAMILY as RULES_FAMILY, RulesFile};
 
 pub(super) const FAMILY: Family<Dump> = Family {
     keys: &[
@@ -97,6 +108,7 @@ pub(super) struct RawLoadBalancer {
     /// Absent for network load balancers created without security groups.
     #[serde(default)]
     security_groups: Vec<String>,
+    scheme: Option<Scheme>,
 }
 
 impl Kind for RawLoadBalancer {
@@ -108,6 +120,24 @@ impl Kind for RawLoadBalancer {
 #[serde(expecting = "an availability zone object")]
 struct RawAvailabilityZone {
     subnet_id: Option<String>,
+    /// An NLB's fixed addresses in the zone: its private address, and the elastic address of an
+    /// internet-facing one. Empty for an ALB and for an NLB whose addresses AWS chose.
+    #[serde(default)]
+    load_balancer_addresses: Vec<RawLbAddress>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[serde(expecting = "a load balancer address object")]
+struct RawLbAddress {
+    #[serde(deserialize_with = "probe_model::values::net::opt_address", default)]
+    ip_address: Option<IpAddr>,
+    #[serde(
+        rename = "PrivateIPv4Address",
+        deserialize_with = "probe_model::values::net::opt_address",
+        default
+    )]
+    private_ipv4_address: Option<IpAddr>,
 }
 
 /// Listener and target group protocols of elbv2.
@@ -158,7 +188,7 @@ impl Kind for RawListener {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 #[serde(expecting = "an action object")]
-struct RawAction {
+pub(super) struct RawAction {
     #[serde(rename = "Type")]
     kind: String,
     target_group_arn: Option<String>,
@@ -178,6 +208,7 @@ struct RawForwardConfig {
 #[serde(expecting = "a weighted target group object")]
 struct RawWeightedTargetGroup {
     target_group_arn: String,
+    weight: Option<u32>,
 }
 
 /// Health-check protocols elbv2 accepts.
@@ -263,9 +294,11 @@ impl Dump {
             .enumerate()
             .map(|(i, t)| {
                 t.origin(origins, format!("backend_groups[{i}]"));
-                backend_group(&t.value)
+                let mut group = backend_group(&t.value);
+                self.apply_group_attributes(&t.value.target_group_arn, &mut group)?;
+                Ok(group)
             })
-            .collect();
+            .collect::<Result<_, ImportError>>()?;
         let mut seen: HashMap<usize, &Path> = HashMap::new();
         for h in &self.health {
             let index = self.health_target_group(h)?;
@@ -336,15 +369,18 @@ impl Dump {
         }
     }
 
-    /// Load balancers with the listeners that name them.
+    /// Load balancers with the listeners that name them, their nodes and their attributes.
     pub(super) fn load_balancers(
         &self,
+        enis: &Enis,
         origins: &mut Origins,
     ) -> Result<Vec<LoadBalancer>, ImportError> {
         let mut lbs: Vec<LoadBalancer> = Vec::new();
         for (i, l) in self.load_balancers.iter().enumerate() {
             l.origin(origins, format!("load_balancers[{i}]"));
-            lbs.push(load_balancer(&l.value));
+            let mut lb = load_balancer(&l.value, enis);
+            lb.cross_zone = self.lb_cross_zone(&l.value.load_balancer_arn)?;
+            lbs.push(lb);
         }
         for l in self.listeners.iter() {
             let Some(index) = self.load_balancers.index(&l.value.load_balancer_arn) else {
@@ -366,81 +402,173 @@ impl Dump {
                 listeners.push(listener);
             }
         }
+        self.check_rules()?;
         Ok(lbs)
     }
 
+    /// The name of the target group `arn`, or an error at `field` of `item`.
+    fn group_name<T>(&self, arn: &str, item: &Item<T>, field: &str) -> Result<String, ImportError> {
+        match self.target_groups.get(arn) {
+            Some(t) => Ok(t.value.target_group_name.clone()),
+            None => Err(item.err(
+                field,
+                format!(
+                    "target group {arn} is not in any describe-target-groups output \
+                     (TargetGroups)"
+                ),
+            )),
+        }
+    }
+
     /// One listener; `None` for a gateway load balancer's, which has neither port nor protocol:
-    /// it takes every port.
+    /// it takes every port. The first target group of its default `forward` action is its
+    /// `backend_group`; the others of a weighted forward, then those of its rules
+    /// (`describe-rules`), are its `forwards`, each group once.
     fn listener(&self, l: &Item<RawListener>) -> Result<Option<Listener>, ImportError> {
         let (Some(port), Some(protocol)) = (l.value.port, l.value.protocol) else {
             return Ok(None);
         };
-        let backend_group = match forward_target(&l.value.default_actions) {
-            Some(arn) => match self.target_groups.get(arn) {
-                Some(t) => Some(t.value.target_group_name.clone()),
-                None => {
-                    return Err(l.err(
-                        "DefaultActions",
-                        format!(
-                            "target group {arn} is not in any describe-target-groups output \
-                             (TargetGroups)"
-                        ),
-                    ));
-                }
-            },
-            None => None,
-        };
+        let mut backend_group = None;
+        let mut forwards: Vec<Forward> = Vec::new();
+        for (arn, weight) in forward_groups(&l.value.default_actions) {
+            let name = self.group_name(arn, l, "DefaultActions")?;
+            if backend_group.is_none() {
+                backend_group = Some(name);
+            } else {
+                add_forward(&mut forwards, backend_group.as_deref(), name, weight, None);
+            }
+        }
+        if let Some(arn) = &l.value.listener_arn {
+            for (name, weight, rule) in self.rule_forwards(arn)? {
+                add_forward(
+                    &mut forwards,
+                    backend_group.as_deref(),
+                    name,
+                    weight,
+                    Some(rule),
+                );
+            }
+        }
         Ok(Some(Listener {
             name: None,
             protocol: protocol.app(),
             port,
             backend_group,
             access_control: None,
-            forwards: Vec::new(),
+            forwards,
         }))
     }
 }
 
-/// A load balancer without its listeners.
-fn load_balancer(l: &RawLoadBalancer) -> LoadBalancer {
+/// Adds a forward to group `name` unless the listener already forwards to it.
+fn add_forward(
+    forwards: &mut Vec<Forward>,
+    backend_group: Option<&str>,
+    name: String,
+    weight: Option<u32>,
+    rule: Option<String>,
+) {
+    if backend_group == Some(name.as_str()) || forwards.iter().any(|f| f.backend_group == name) {
+        return;
+    }
+    forwards.push(Forward {
+        backend_group: name,
+        weight,
+        rule,
+    });
+}
+
+/// A load balancer without its listeners and attributes. Its nodes are its interfaces
+/// (`ELB app/NAME/ID`, ...), and an NLB's fixed addresses that no interface shows.
+fn load_balancer(l: &RawLoadBalancer, enis: &Enis) -> LoadBalancer {
+    let kind = match l.kind {
+        Some(RawLbType::Application) => LbKind::Alb,
+        Some(RawLbType::Network) => LbKind::Nlb,
+        Some(RawLbType::Gateway) => LbKind::Gwlb,
+        None => LbKind::Generic,
+    };
+    let owner = l
+        .load_balancer_arn
+        .split_once(":loadbalancer/")
+        .map(|(_, tail)| LbOwner::V2(tail.to_string()));
+    let interfaces = owner.and_then(|o| enis.lb.get(&o)).map(Vec::as_slice);
+    let mut nodes: Vec<LbNode> = interfaces
+        .unwrap_or_default()
+        .iter()
+        .map(|i| i.node.clone())
+        .collect();
+    for z in &l.availability_zones {
+        for a in &z.load_balancer_addresses {
+            let Some(address) = a.private_ipv4_address else {
+                continue;
+            };
+            match nodes.iter_mut().find(|n| n.address == address) {
+                Some(n) => n.public_address = n.public_address.or(a.ip_address),
+                None => nodes.push(LbNode {
+                    address,
+                    subnet: z.subnet_id.clone(),
+                    public_address: a.ip_address,
+                }),
+            }
+        }
+    }
+    let mut security_groups = l.security_groups.clone();
+    if security_groups.is_empty() {
+        // An NLB created without security groups has none; its interfaces say the same. Were
+        // the list missing from an older output, the interfaces still name them.
+        for i in interfaces.unwrap_or_default() {
+            for g in &i.groups {
+                if !security_groups.contains(g) {
+                    security_groups.push(g.clone());
+                }
+            }
+        }
+    }
     LoadBalancer {
         name: l.load_balancer_name.clone(),
         id: Some(l.load_balancer_arn.clone()),
         provider: Provider::Aws,
-        kind: match l.kind {
-            Some(RawLbType::Application) => LbKind::Alb,
-            Some(RawLbType::Network) => LbKind::Nlb,
-            Some(RawLbType::Gateway) => LbKind::Gwlb,
-            None => LbKind::Generic,
-        },
+        kind,
         address: None,
         subnets: l
             .availability_zones
             .iter()
             .filter_map(|z| z.subnet_id.clone())
             .collect(),
-        security_groups: l.security_groups.clone(),
+        security_groups,
         health_check_sources: None,
         ip_as_backend: None,
         listeners: Vec::new(),
-        scheme: None,
+        scheme: l.scheme,
         clients: None,
-        nodes: Vec::new(),
+        nodes,
         cross_zone: None,
     }
 }
 
-/// The target group of a listener's `forward` default action. Weighted forwards name several;
-/// the model has one backend group per listener, so the first is taken.
-fn forward_target(actions: &[RawAction]) -> Option<&str> {
-    let forward = actions.iter().find(|a| a.kind == "forward")?;
-    forward.target_group_arn.as_deref().or_else(|| {
-        forward
-            .forward_config
-            .as_ref()
-            .and_then(|f| f.target_groups.first())
-            .map(|t| t.target_group_arn.as_str())
-    })
+/// The target groups of the `forward` action among `actions`, with their weights when it
+/// forwards to several. AWS prints a single group as `TargetGroupArn`, as
+/// `ForwardConfig.TargetGroups`, or both.
+pub(super) fn forward_groups(actions: &[RawAction]) -> Vec<(&str, Option<u32>)> {
+    let Some(forward) = actions.iter().find(|a| a.kind == "forward") else {
+        return Vec::new();
+    };
+    let weighted: Vec<(&str, Option<u32>)> = forward
+        .forward_config
+        .iter()
+        .flat_map(|f| &f.target_groups)
+        .map(|t| (t.target_group_arn.as_str(), t.weight))
+        .collect();
+    match weighted.as_slice() {
+        [] => forward
+            .target_group_arn
+            .as_deref()
+            .map(|a| (a, None))
+            .into_iter()
+            .collect(),
+        [(arn, _)] => vec![(*arn, None)],
+        _ => weighted,
+    }
 }
 
 /// A target group without members (they come from target-health files).
