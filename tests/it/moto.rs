@@ -946,8 +946,9 @@ fn a_dump_of_moto_imports_with_its_routes_and_load_balancers() {
         .unwrap_or_else(|e| panic!("the imported YAML is not a model: {e}\n{yaml}"));
     assert_model(&model, &s);
 
-    // probe validate: the scenario has deliberate gaps (web-green's health check port 8081 and
-    // the NLB's clients on 9000 are not in the web servers' group), so exit 1 with findings.
+    // probe validate: the scenario has a deliberate gap (the NLB's health checks on 9000 are not
+    // in the web servers' group), so exit 1; the ALB's and the CLB's health checks on 8080 pass
+    // the groups, the ACL and the routes.
     let out = run_probe(&["validate", "--aws", dump, "--output", "json"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let report: Value = serde_json::from_slice(&out.stdout)
@@ -958,27 +959,41 @@ fn a_dump_of_moto_imports_with_its_routes_and_load_balancers() {
         report["summary"]["findings"].as_u64(),
         Some(findings.len() as u64)
     );
-    let error_on = |port: u64, role: &str| {
-        findings.iter().any(|f| {
-            f["port"] == port
-                && f["role"] == role
-                && f["severity"] == "error"
-                && INSTANCE_IPS.iter().any(|ip| f["address"] == *ip)
-        })
+    let found = |lb: &str, ip: &str, port: u64, role: &str| -> Vec<(String, String)> {
+        findings
+            .iter()
+            .filter(|f| {
+                f["load_balancer"] == lb
+                    && f["address"] == ip
+                    && f["port"] == port
+                    && f["role"] == role
+            })
+            .map(|f| {
+                let s = |k: &str| f[k].as_str().unwrap_or_default().to_string();
+                (s("severity"), s("code"))
+            })
+            .collect()
     };
-    assert!(
-        error_on(8081, "health_check"),
-        "web-green's health check on 8081 is blocked: {report:#}"
-    );
-    // web-blue's traffic on 8080 from the ALB is allowed all the way: no error there.
-    assert!(
-        !findings.iter().any(|f| f["backend"]
-            .as_str()
-            .is_some_and(|b| b.contains("web-blue"))
-            && f["port"] == 8080
-            && f["severity"] == "error"),
-        "web-blue's 8080 is open: {report:#}"
-    );
+    let error = |code: &str| ("error".to_string(), code.to_string());
+    let ok = ("ok".to_string(), "OK".to_string());
+    for ip in INSTANCE_IPS {
+        assert_eq!(
+            found("tcp-nlb", ip, 9000, "health_check"),
+            vec![error("SG_INGRESS_MISSING")],
+            "{ip}: the NLB's health check on 9000: {report:#}"
+        );
+        for lb in ["web-alb", "classic"] {
+            assert!(
+                found(lb, ip, 8080, "health_check").contains(&ok),
+                "{ip}: {lb}'s health check on 8080 passes: {report:#}"
+            );
+        }
+        // web-green's health check port 8081 is in neither the group nor the ACL: when
+        // validate judges the groups of a weighted forward, it is an error.
+        for (severity, code) in found("web-alb", ip, 8081, "health_check") {
+            assert_eq!(severity, "error", "{ip}: 8081 is judged {code}: {report:#}");
+        }
+    }
 
     drop(m);
     let _ = std::fs::remove_dir_all(&dir);
