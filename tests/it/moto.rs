@@ -1,5 +1,6 @@
 //! A real AWS API in the tests: moto's server (PyPI `moto[server]`) on loopback, a whole-path
-//! scenario built through the real AWS CLI, `scripts/dump-aws.sh` against it, and the real binary
+//! scenario built through the AWS CLI (its own driver, `awscli.clidriver`, kept in one process),
+//! `scripts/dump-aws.sh` against it (the `aws` command, as users run it), and the real binary
 //! importing and validating the dump.
 //!
 //! Nothing here talks to AWS. Every CLI call carries `--endpoint-url http://127.0.0.1:PORT` (the
@@ -994,6 +995,11 @@ fn a_dump_of_moto_imports_with_its_routes_and_load_balancers() {
             assert_eq!(severity, "error", "{ip}: 8081 is judged {code}: {report:#}");
         }
     }
+    // The internet-facing listeners' client legs, when judged: public subnets (a default route
+    // to the internet gateway), the default ACL, and the ALB's group open on 80.
+    for f in findings.iter().filter(|f| f["role"] == "client") {
+        assert_eq!(f["severity"], "ok", "the client leg: {f:#}");
+    }
 
     drop(m);
     let _ = std::fs::remove_dir_all(&dir);
@@ -1185,4 +1191,73 @@ fn sorted(v: &[String]) -> Vec<String> {
     let mut v = v.to_vec();
     v.sort();
     v
+}
+
+/// What moto cannot make, in AWS's own shape: routes AWS prints as blackholes once their internet
+/// gateway, NAT gateway or network interface is gone (tests/fixtures/aws/blackholes/, with no
+/// gateway outputs, so the printed state is all there is).
+#[test]
+fn routes_aws_reports_as_blackholes_import_as_blackholes() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/aws/blackholes");
+    let out = run_probe(&["import", "aws", dir.to_str().expect("utf-8")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "probe import: {stderr}");
+    let model: Model = serde_norway::from_slice(&out.stdout).expect("the imported model");
+    let routes: Vec<(String, String, RouteTargetKind, Option<String>, RouteState)> = model
+        .route_tables
+        .iter()
+        .flat_map(|t| {
+            t.routes.iter().map(|r| {
+                (
+                    t.id.clone(),
+                    r.destination.to_string(),
+                    r.via.kind,
+                    r.via.id.clone(),
+                    r.state,
+                )
+            })
+        })
+        .filter(|r| r.2 != RouteTargetKind::Local)
+        .collect();
+    let route = |table: &str, dst: &str, kind, id: &str| {
+        (
+            table.to_string(),
+            dst.to_string(),
+            kind,
+            Some(id.to_string()),
+            RouteState::Blackhole,
+        )
+    };
+    assert_eq!(
+        routes,
+        vec![
+            route(
+                "rtb-0200000000000000b",
+                "0.0.0.0/0",
+                RouteTargetKind::InternetGateway,
+                "igw-0d0d0d0d0d0d0d0d3"
+            ),
+            route(
+                "rtb-0300000000000000c",
+                "0.0.0.0/0",
+                RouteTargetKind::NatGateway,
+                "nat-0e0e0e0e0e0e0e0e4"
+            ),
+            route(
+                "rtb-0300000000000000c",
+                "172.16.0.0/12",
+                RouteTargetKind::Instance,
+                "eni-0f0f0f0f0f0f0f0f5"
+            ),
+        ]
+    );
+    let private = model
+        .route_tables
+        .iter()
+        .find(|t| t.id == "rtb-0300000000000000c")
+        .expect("the private table");
+    assert_eq!(
+        private.subnets,
+        vec!["subnet-0b0b0b0b0b0b0b0b2".to_string()]
+    );
 }
