@@ -126,7 +126,7 @@ wait_one() {
     echo "$me: failed (exit $status): $name" >&2
     local err
     for err in "$tmp/.err/$job".*; do
-      [ -s "$err" ] && sed 's/^/  /' "$err" >&2
+      [ -s "$err" ] && sed -e '/^[[:space:]]*$/d' -e 's/^/  /' "$err" >&2
     done
     exit 1
   fi
