@@ -61,7 +61,9 @@ if ! cmp -s scripts/moto-requirements.txt "$PROBE_TEST_PYENV/moto-requirements.t
   echo "installing moto and the AWS CLI into $PROBE_TEST_PYENV"
   rm -rf "$PROBE_TEST_PYENV"
   python3 -m venv "$PROBE_TEST_PYENV"
-  "$PROBE_TEST_PYENV/bin/pip" install --quiet --disable-pip-version-check --no-input \
+  # --no-compile: byte-compiling all of moto's services takes longer than installing them; the
+  # test compiles the few modules it imports on first use.
+  "$PROBE_TEST_PYENV/bin/pip" install --quiet --disable-pip-version-check --no-input --no-compile \
     -r scripts/moto-requirements.txt
   cp scripts/moto-requirements.txt "$PROBE_TEST_PYENV/moto-requirements.txt"
 fi
