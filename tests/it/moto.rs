@@ -236,8 +236,13 @@ impl Moto {
 
 impl Drop for Moto {
     fn drop(&mut self) {
-        if let Some(mut cli) = self.cli.get_mut().ok().and_then(Option::take) {
-            drop(cli.stdin);
+        // (A call that panicked poisoned the lock; the driver still has to go.)
+        let cli = match self.cli.get_mut() {
+            Ok(cli) => cli.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(mut cli) = cli {
+            let _ = cli.child.kill();
             let _ = cli.child.wait();
         }
         let _ = self.child.kill();
