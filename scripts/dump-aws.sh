@@ -102,9 +102,14 @@ tmp=$(mktemp -d "$parent/.dump-aws.XXXXXX")
 mkdir "$tmp/.err"
 
 pids=()
+# On the way out: the calls still running (each job's aws and jq, then the job) and the
+# temporary directory.
 cleanup() {
   local p
-  for p in ${pids[@]+"${pids[@]}"}; do kill "$p" 2>/dev/null || true; done
+  for p in ${pids[@]+"${pids[@]}"}; do
+    if command -v pkill >/dev/null 2>&1; then pkill -P "$p" 2>/dev/null || true; fi
+    kill "$p" 2>/dev/null || true
+  done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -134,8 +139,8 @@ wait_one() {
 wait_all() {
   while ((${#pids[@]})); do wait_one; done
 }
-# spawn NAME FILE WRAPKEY WRAPVALUE AWS-ARGS...: runs `aws AWS-ARGS` into FILE in the background;
-# with a WRAPKEY, the output is wrapped as {WRAPKEY: WRAPVALUE} + output.
+# spawn FILE WRAPKEY WRAPVALUE AWS-ARGS...: runs `aws AWS-ARGS` into FILE in the background;
+# with a WRAPKEY (else ""), the output is wrapped as {WRAPKEY: WRAPVALUE} + output.
 spawn() {
   local file=$1 key=$2 value=$3
   shift 3
