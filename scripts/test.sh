@@ -5,7 +5,9 @@
 #
 # Installs the system packages the network lab needs (Prometheus and promtool among them: the
 # agent's tests run a real Prometheus server; GNU time measures the probe's peak memory in the
-# hostile-peer tests; systemd for systemd-analyze, which the deploy/ checks run), then: rustfmt,
+# hostile-peer tests; systemd for systemd-analyze, which the deploy/ checks run; jq, python3-venv
+# and, into a virtual environment, moto's server and the AWS CLI for tests/it/moto.rs; shellcheck
+# for scripts/dump-aws.sh), then: rustfmt,
 # clippy, the unit and integration tests (the lab tests build network namespaces, so they need
 # root), the agent soak (alone, 90 s), the doctests, the deploy/ checks (promtool check
 # config/rules/test rules, systemd-analyze verify and security, every YAML/JSON file; none may
@@ -16,7 +18,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(nftables iproute2 nginx-light openssl ca-certificates nmap curl prometheus python3-yaml time systemd)
+packages=(nftables iproute2 nginx-light openssl ca-certificates nmap curl prometheus python3-yaml time systemd
+  jq python3-venv shellcheck)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -46,7 +49,27 @@ remove_stale_namespaces() {
 remove_stale_namespaces
 trap remove_stale_namespaces EXIT
 
+# tests/it/moto.rs runs scripts/dump-aws.sh against moto's server (a local imitation of the AWS
+# API, on loopback) with the AWS CLI: both from PyPI at the versions of
+# scripts/moto-requirements.txt, in a virtual environment under the target directory, made again
+# only when that file changes. The test finds it through PROBE_TEST_PYENV.
+target_dir=${CARGO_TARGET_DIR:-target}
+mkdir -p "$target_dir"
+PROBE_TEST_PYENV="$(cd "$target_dir" && pwd)/pyenv"
+export PROBE_TEST_PYENV
+if ! cmp -s scripts/moto-requirements.txt "$PROBE_TEST_PYENV/moto-requirements.txt"; then
+  echo "installing moto and the AWS CLI into $PROBE_TEST_PYENV"
+  rm -rf "$PROBE_TEST_PYENV"
+  python3 -m venv "$PROBE_TEST_PYENV"
+  # --no-compile: byte-compiling all of moto's services takes longer than installing them; the
+  # test compiles the few modules it imports on first use.
+  "$PROBE_TEST_PYENV/bin/pip" install --quiet --disable-pip-version-check --no-input --no-compile \
+    -r scripts/moto-requirements.txt
+  cp scripts/moto-requirements.txt "$PROBE_TEST_PYENV/moto-requirements.txt"
+fi
+
 cargo fmt --all -- --check
+shellcheck scripts/dump-aws.sh
 cargo clippy --locked --all-targets -- -D warnings
 # The agent soak (tests/it/soak.rs) is ignored in the parallel run: it loads the machine for its
 # whole length, so it runs alone afterwards (PROBE_SOAK_SECS, default 90).

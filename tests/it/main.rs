@@ -9,6 +9,7 @@ mod cli;
 mod hostile;
 mod lab;
 mod layers;
+mod moto;
 mod privileges;
 mod scenarios;
 mod server;

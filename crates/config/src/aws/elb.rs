@@ -238,9 +238,9 @@ pub(super) struct Classic {
 }
 
 impl Dump {
-    /// Every Classic Load Balancer, with one backend group per instance port. `taken_lbs` and
-    /// `taken_groups` are the names elbv2 already uses; the indices of the model lists they go
-    /// after are `lb_base` and `group_base`.
+    /// Every Classic Load Balancer, with one backend group per instance port. `taken` holds the
+    /// load balancers and groups elbv2 made: their names are not reused, and the Classic ones
+    /// come after them in the model (their origins say so).
     pub(super) fn classic(
         &self,
         interfaces: &Interfaces,

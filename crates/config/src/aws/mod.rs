@@ -7,11 +7,18 @@
 //! that produce the files. One module per API family reads its outputs; each module's table lists
 //! its keys.
 //!
-//! | API family            | file       | top-level keys                                                 |
-//! |-----------------------|------------|----------------------------------------------------------------|
-//! | ELB v2 (ALB/NLB/GWLB) | `elbv2.rs` | `LoadBalancers`, `Listeners`, `TargetGroups`, `TargetHealthDescriptions` |
-//! | EC2                   | `ec2.rs`   | `Reservations`, `Subnets`, `SecurityGroups`, `SecurityGroupRules`, `NetworkAcls`, `PrefixLists`, `Entries` |
-//! | ELB (Classic)         | `elb.rs`   | `LoadBalancerDescriptions`: skipped, warned                    |
+//! | API family            | file                         | top-level keys                                                 |
+//! |-----------------------|------------------------------|----------------------------------------------------------------|
+//! | ELB v2 (ALB/NLB/GWLB) | `elbv2/mod.rs`               | `LoadBalancers`, `Listeners`, `TargetGroups`, `TargetHealthDescriptions` |
+//! |                       | `elbv2/attributes.rs`        | `Attributes` (+ `LoadBalancerArn` or `TargetGroupArn`)         |
+//! |                       | `elbv2/rules.rs`             | `Rules` (+ `ListenerArn`)                                      |
+//! | EC2                   | `ec2/mod.rs` and its modules | `Reservations`, `Subnets`, `SecurityGroups`, `SecurityGroupRules`, `NetworkAcls`, `PrefixLists`, `Entries` |
+//! |                       | `ec2/routes.rs`              | `RouteTables`, `Vpcs`, `InternetGateways`, `NatGateways`, `VpcPeeringConnections` |
+//! |                       | `ec2/network_interfaces.rs`  | `NetworkInterfaces`                                            |
+//! | ELB (Classic)         | `elb.rs`                     | `LoadBalancerDescriptions`, `InstanceStates`, `LoadBalancerAttributes` |
+//!
+//! Outputs no family reads but that AWS prints (`describe-volumes`, `describe-tags`, …) are
+//! skipped with a warning (`UNUSED`); only JSON no AWS command prints is refused.
 //!
 //! What is derived rather than read:
 //!
