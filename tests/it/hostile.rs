@@ -953,6 +953,12 @@ fn hostile_udp_flood_counts_one_reply() {
     // whole flood; its first half left the responder before the probe exited; and the probe's
     // host received nearly all of it.
     let exited = Instant::now();
+    // A flood is recorded when its last datagram has left; on a loaded machine that can be after
+    // the probe exited. Wait for it, within bounds.
+    let deadline = exited + Duration::from_secs(20);
+    while floods.lock().expect("flood record").is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let floods = floods.lock().expect("flood record").clone();
     let arrived = nft_counter_packets(&lab, &client, "flood", "from_flooder");
     let report = floods

@@ -214,8 +214,13 @@ impl LoadBalancer {
     }
 
     /// Whether cross-zone load balancing is on: as set, else the default of its kind (AWS: on
-    /// for ALB, off for NLB and for a Classic Load Balancer created through the API).
+    /// for ALB, off for NLB and for a Classic Load Balancer created through the API). An ALB
+    /// always balances across zones at the load balancer level ("cannot be turned off"; a
+    /// target group may turn it off for itself), whatever an attribute dump says.
     pub fn cross_zone_enabled(&self) -> bool {
+        if self.kind == LbKind::Alb {
+            return true;
+        }
         self.cross_zone.unwrap_or(!matches!(
             self.kind,
             LbKind::Nlb | LbKind::Clb | LbKind::Gwlb
