@@ -997,15 +997,29 @@ fn a_dump_of_moto_imports_with_its_routes_and_load_balancers() {
                 "{ip}: {lb}'s health check on 8080 passes: {report:#}"
             );
         }
-        // web-green's health check port 8081 is in neither the group nor the ACL: when
-        // validate judges the groups of a weighted forward, it is an error.
-        for (severity, code) in found("web-alb", ip, 8081, "health_check") {
+        // web-green's health check port 8081 is in neither the group nor the ACL: validate
+        // judges every group of the weighted forward, and this one is an error.
+        let green = found("web-alb", ip, 8081, "health_check");
+        assert!(
+            !green.is_empty(),
+            "{ip}: web-green's health check is judged: {report:#}"
+        );
+        for (severity, code) in green {
             assert_eq!(severity, "error", "{ip}: 8081 is judged {code}: {report:#}");
         }
     }
-    // The internet-facing listeners' client legs, when judged: public subnets (a default route
-    // to the internet gateway), the default ACL, and the ALB's group open on 80.
-    for f in findings.iter().filter(|f| f["role"] == "client") {
+    // The internet-facing listeners' client legs: public subnets (a default route to the
+    // internet gateway), the default ACL, and the ALB's group open on 80. Every load balancer
+    // is internet-facing, so each has its client legs.
+    let clients: Vec<&serde_json::Value> =
+        findings.iter().filter(|f| f["role"] == "client").collect();
+    for lb in ["web-alb", "tcp-nlb", "classic"] {
+        assert!(
+            clients.iter().any(|f| f["load_balancer"] == lb),
+            "{lb} has a client leg: {report:#}"
+        );
+    }
+    for f in clients {
         assert_eq!(f["severity"], "ok", "the client leg: {f:#}");
     }
 

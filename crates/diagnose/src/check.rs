@@ -182,6 +182,18 @@ fn plan_clients(policy: &Policy, out: &mut Vec<Check>) {
 
 /// The client leg of listener `ti` of load balancer `li`, arriving at `addr`.
 pub(crate) fn client_check(policy: &Policy, li: usize, ti: usize, addr: IpAddr) -> Option<Check> {
+    listener_check(policy, li, ti, addr, Role::Client)
+}
+
+/// A check of listener `ti` of load balancer `li` at `addr`: its client leg ([`Role::Client`],
+/// probed only from the clients' side) or the agent's own view of it ([`Role::Listener`]).
+fn listener_check(
+    policy: &Policy,
+    li: usize,
+    ti: usize,
+    addr: IpAddr,
+    role: Role,
+) -> Option<Check> {
     let lb = policy.model().load_balancers.get(li)?;
     let l = lb.listeners.get(ti)?;
     let packet = Packet::transport(l.protocol.transport(), l.port);
@@ -193,7 +205,7 @@ pub(crate) fn client_check(policy: &Policy, li: usize, ti: usize, addr: IpAddr) 
         backend_group: l.backend_group.clone(),
         load_balancer: Some(li),
         listener: Some(ti),
-        role: Role::Client,
+        role,
         address: addr,
         packet,
         probe: ProbeKind::for_packet(packet),
@@ -203,7 +215,7 @@ pub(crate) fn client_check(policy: &Policy, li: usize, ti: usize, addr: IpAddr) 
         fall: 1,
         traffic_packet: None,
         expectation: None,
-        probe_from_agent: false,
+        probe_from_agent: role == Role::Listener,
         reported: None,
         stand_in: false,
     })
@@ -213,30 +225,8 @@ pub(crate) fn client_check(policy: &Policy, li: usize, ti: usize, addr: IpAddr) 
 fn plan_listeners(policy: &Policy, out: &mut Vec<Check>) {
     for (li, lb) in policy.model().load_balancers.iter().enumerate() {
         let Some(vip) = lb.address else { continue };
-        for (ti, l) in lb.listeners.iter().enumerate() {
-            let packet = Packet::transport(l.protocol.transport(), l.port);
-            out.push(Check {
-                backend: l
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| format!("{}:{}", lb.name, l.port)),
-                backend_group: l.backend_group.clone(),
-                load_balancer: Some(li),
-                listener: Some(ti),
-                role: Role::Listener,
-                address: vip,
-                packet,
-                probe: ProbeKind::for_packet(packet),
-                timeout_s: 5,
-                interval_s: DEFAULT_INTERVAL_S,
-                rise: 1,
-                fall: 1,
-                traffic_packet: None,
-                expectation: None,
-                probe_from_agent: true,
-                reported: None,
-                stand_in: false,
-            });
+        for ti in 0..lb.listeners.len() {
+            out.extend(listener_check(policy, li, ti, vip, Role::Listener));
         }
     }
 }

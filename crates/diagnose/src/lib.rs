@@ -45,6 +45,8 @@ pub use statics::static_findings;
 pub use text::summary_for;
 
 #[cfg(test)]
+mod testing;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_path;

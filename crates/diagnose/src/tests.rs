@@ -1,11 +1,9 @@
 //! Diagnosis from verdicts and observations, one case per row of the module's table.
 
-use std::path::Path;
-
+use super::testing::{obs, policy};
 use super::*;
 use probe_model::PortRange;
-use probe_observation::Host;
-use probe_observation::{Observation, Phase, Protocol, Reason, State, Target};
+use probe_observation::{Reason, State};
 use probe_policy::Policy;
 
 const MODEL: &str = r#"
@@ -41,29 +39,6 @@ backend_groups:
       - {name: web-1, address: 10.0.1.5, security_groups: [sg-web]}
       - {name: web-2, address: 10.0.2.5, security_groups: [sg-web]}
 "#;
-
-fn policy(yaml: &str) -> Policy {
-    let m = probe_config::yaml::parse(yaml.as_bytes(), Path::new("t.yaml")).expect("test YAML");
-    assert!(probe_model::validate(&m).is_empty());
-    Policy::compile(&m)
-}
-
-fn obs(check: &Check, state: State, reason: Reason, success: bool) -> Observation {
-    let target = Target {
-        label: check.address.to_string(),
-        host: Host::Ip(check.address),
-        port: check.packet.port(),
-        protocol: Protocol::Tcp,
-        path: "/".into(),
-    };
-    let mut o = Observation::error(&target, Some(check.address), "x");
-    o.state = state;
-    o.reason = reason;
-    o.success = success;
-    o.detail = None;
-    o.phase = Phase::Done;
-    o
-}
 
 fn run(p: &Policy, backend: &str, role: Role, seen: Option<(State, Reason, bool)>) -> Finding {
     let checks = plan(p, None);

@@ -1,12 +1,10 @@
 //! The whole path (issue 15): clients → load balancer → targets, with routes, client address
 //! preservation and wiring. Each case names the exact code, role and blocking rule.
 
-use std::path::Path;
-
+use super::testing::{obs, policy};
 use super::*;
 use probe_model::PortRange;
-use probe_observation::Host;
-use probe_observation::{Observation, Phase, Protocol, Reason, State, Target};
+use probe_observation::{Reason, State};
 use probe_policy::Policy;
 
 /// Seed 004's answer: an internet-facing ALB in public subnets (default route to the internet
@@ -71,30 +69,6 @@ backend_groups:
       - {name: web-1, address: 10.0.1.5, security_groups: [sg-web]}
       - {name: web-2, address: 10.0.2.5, security_groups: [sg-web]}
 "#;
-
-fn policy(yaml: &str) -> Policy {
-    let m = probe_config::yaml::parse(yaml.as_bytes(), Path::new("t.yaml")).expect("test YAML");
-    let problems = probe_model::validate(&m);
-    assert!(problems.is_empty(), "{problems:?}");
-    Policy::compile(&m)
-}
-
-fn obs(check: &Check, state: State, reason: Reason, success: bool) -> Observation {
-    let target = Target {
-        label: check.address.to_string(),
-        host: Host::Ip(check.address),
-        port: check.packet.port(),
-        protocol: Protocol::Tcp,
-        path: "/".into(),
-    };
-    let mut o = Observation::error(&target, Some(check.address), "x");
-    o.state = state;
-    o.reason = reason;
-    o.success = success;
-    o.detail = None;
-    o.phase = Phase::Done;
-    o
-}
 
 const AGENT_PORTS: PortRange = PortRange {
     from: 32768,
