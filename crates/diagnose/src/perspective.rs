@@ -23,7 +23,8 @@ pub struct Perspectives {
 /// (its kernel's `ip_local_port_range`); load balancers use 1024-65535.
 ///
 /// The client leg, and the traffic leg of a load balancer that keeps the client's address,
-/// are judged from the load balancer's clients ([`from_clients`]).
+/// are judged from the load balancer's clients: each piece of their ranges that every rule treats
+/// alike, as one address ([`Policy::atoms`]).
 pub fn perspectives(
     policy: &Policy,
     check: &Check,
