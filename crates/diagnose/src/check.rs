@@ -131,11 +131,15 @@ pub fn plan(policy: &Policy, only: Option<&str>) -> Vec<Check> {
                 continue;
             }
             // Where the load balancer keeps the client's address, its traffic comes from
-            // elsewhere than its health checks: the traffic port is always a check of its own.
-            let preserved = lb.is_some_and(|i| {
-                policy.clients_of(i).is_some() && bg.preserves_client_ip(&model.load_balancers[i])
+            // elsewhere than its health checks; where its traffic bypasses the rules its health
+            // checks meet (a Huawei L4 listener without "IP as a backend"), it is judged
+            // otherwise. Either way the traffic port is a check of its own.
+            let own_traffic = lb.is_some_and(|i| {
+                let l = &model.load_balancers[i];
+                (policy.clients_of(i).is_some() && bg.preserves_client_ip(l))
+                    || !probe_policy::rules_enforced(l, bg.protocol.is_layer4())
             });
-            plan_member(bg, m, lb, preserved, &mut checks);
+            plan_member(bg, m, lb, own_traffic, &mut checks);
         }
     }
     if only.is_none() {
@@ -271,7 +275,7 @@ fn plan_member(
     bg: &BackendGroup,
     m: &Member,
     lb: Option<usize>,
-    preserved: bool,
+    own_traffic: bool,
     out: &mut Vec<Check>,
 ) {
     let Some(port) = m.port.or(bg.port) else {
@@ -311,7 +315,7 @@ fn plan_member(
     let hc_port = hc.port_for(port);
     let hc_packet = Packet::transport(hc.protocol.transport(), hc_port);
     // The traffic port gets its own check only when the health check does not already cover it.
-    if hc_packet != traffic || preserved {
+    if hc_packet != traffic || own_traffic {
         out.push(base.clone());
     }
     let probe = match hc.protocol {

@@ -49,4 +49,6 @@ mod testing;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_huawei;
+#[cfg(test)]
 mod tests_path;
