@@ -42,6 +42,8 @@ mod eip;
 mod elb;
 #[cfg(test)]
 mod path_tests;
+#[cfg(test)]
+mod sdk_tests;
 mod routing;
 mod values;
 mod vpc;
