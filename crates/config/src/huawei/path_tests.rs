@@ -285,6 +285,8 @@ fn vpcs_route_tables_and_dead_next_hops() {
             // The VPC's own ranges, which Huawei routes whatever the table lists.
             ("10.0.0.0/16".into(), K::Local, Active),
             ("172.16.0.0/16".into(), K::Local, Active),
+            // Huawei's cloud services (100.125.0.0/16 among them).
+            ("100.64.0.0/10".into(), K::Local, Active),
         ]
     );
     assert_eq!(
@@ -311,7 +313,10 @@ fn vpcs_route_tables_and_dead_next_hops() {
         .filter(|r| r.via.kind == K::Local)
         .map(|r| r.destination.to_string())
         .collect();
-    assert_eq!(locals, vec!["10.0.0.0/16", "172.16.0.0/16"]);
+    assert_eq!(
+        locals,
+        vec!["10.0.0.0/16", "172.16.0.0/16", "100.64.0.0/10"]
+    );
     assert_eq!(app.routes[2].via.id, None);
 }
 

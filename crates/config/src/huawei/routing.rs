@@ -14,8 +14,10 @@
 //! like a firewall known only from `ListFirewall`.
 //!
 //! A VPC routes its own ranges locally whatever its tables list: each table gets a `local` route
-//! for every CIDR of its VPC (`cidr` and the v3 `extend_cidrs`) and for every subnet of the VPC
-//! outside them (IPv6 subnets), unless the table already lists that destination.
+//! for every CIDR of its VPC (`cidr` and the v3 `extend_cidrs`), for every subnet of the VPC
+//! outside them (IPv6 subnets), and for Huawei's cloud-service range 100.64.0.0/10 (shared load
+//! balancers' 100.125.0.0/16, the internal DNS), which every VPC reaches as a system route;
+//! unless the table already lists that destination.
 //!
 //! Huawei has no internet gateway: an EIP bound to a port gives it its internet side, whatever
 //! the route table says (`Profile::internet_via_route_table` is false for Huawei), so no route
@@ -324,26 +326,31 @@ pub(super) fn route_tables(
     Ok(out)
 }
 
-/// The `local` routes of the table's VPC that it does not list: the VPC's CIDRs, then its
-/// subnets' CIDRs outside them.
+/// Huawei's cloud-service range, routed locally in every VPC.
+const CLOUD_SERVICES: IpNet = IpNet::V4(ipnet::Ipv4Net::new_assert(
+    std::net::Ipv4Addr::new(100, 64, 0, 0),
+    10,
+));
+
+/// The `local` routes of the table's VPC that it does not list: the VPC's CIDRs, its subnets'
+/// CIDRs outside them, and the cloud-service range.
 fn add_local_routes(table: &mut RouteTable, networks: &[Network], subnets: &[Subnet]) {
-    let Some(vpc) = table.network.clone() else {
-        return;
-    };
-    let mut local: Vec<IpNet> = networks
-        .iter()
-        .filter(|n| n.id == vpc)
-        .flat_map(|n| n.cidrs.iter().copied())
-        .collect();
-    for s in subnets
-        .iter()
-        .filter(|s| s.network.as_deref() == Some(&vpc))
-    {
-        let cidr = s.cidr.trunc();
-        if !local.iter().any(|l| l.contains(&cidr)) {
-            local.push(cidr);
+    let mut local: Vec<IpNet> = Vec::new();
+    if let Some(vpc) = table.network.as_deref() {
+        local.extend(
+            networks
+                .iter()
+                .filter(|n| n.id == vpc)
+                .flat_map(|n| n.cidrs.iter().copied()),
+        );
+        for s in subnets.iter().filter(|s| s.network.as_deref() == Some(vpc)) {
+            let cidr = s.cidr.trunc();
+            if !local.iter().any(|l| l.contains(&cidr)) {
+                local.push(cidr);
+            }
         }
     }
+    local.push(CLOUD_SERVICES);
     for destination in local {
         if table.routes.iter().any(|r| r.destination == destination) {
             continue;

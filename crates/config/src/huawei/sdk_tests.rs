@@ -297,6 +297,13 @@ fn sdk_networks_and_route_tables() {
             K::Local,
         ]
     );
+    // rt-app lists 100.64.0.0/10 itself; rt-main gets it.
+    assert_eq!(app.routes[11].destination, net("100.64.0.0/10"));
+    assert!(
+        main.routes
+            .iter()
+            .any(|r| r.destination == net("100.64.0.0/10"))
+    );
     assert_eq!(
         app.routes[0].reason.as_deref(),
         Some("NAT gateway nat-0002 is INACTIVE")
