@@ -10,6 +10,7 @@ cannot drift from the SDK's names.
 
     python3 scripts/huawei-fixtures.py            # (re)write tests/fixtures/huawei/sdk/
     python3 scripts/huawei-fixtures.py --check    # exit 1 if the committed files differ
+    python3 scripts/huawei-fixtures.py --requirements   # the pinned packages, for pip
 
 Needs the SDK packages at the versions pinned in SDK_VERSIONS (scripts/test.sh installs them in
 a virtual environment under target/). The scenario: a dedicated load balancer with an EIP (HTTP,
@@ -779,7 +780,11 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--check", action="store_true", help="compare with the committed files instead of writing")
     p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--requirements", action="store_true", help="print the pinned SDK packages for pip and exit")
     args = p.parse_args()
+    if args.requirements:
+        print(" ".join(f"{pkg}=={v}" for pkg, v in SDK_VERSIONS.items()))
+        return
     wrong = installed_versions()
     if wrong:
         for pkg, (got, want) in wrong.items():

@@ -5,9 +5,10 @@
 #
 # Installs the system packages the network lab needs (Prometheus and promtool among them: the
 # agent's tests run a real Prometheus server; GNU time measures the probe's peak memory in the
-# hostile-peer tests; systemd for systemd-analyze, which the deploy/ checks run), then: rustfmt,
-# clippy, the unit and integration tests (the lab tests build network namespaces, so they need
-# root), the agent soak (alone, 90 s), the doctests, the deploy/ checks (promtool check
+# hostile-peer tests; systemd for systemd-analyze, which the deploy/ checks run; python3-venv for
+# the Huawei SDK that tests/fixtures/huawei/sdk/ is checked against), then: rustfmt, clippy, the
+# Huawei SDK fixture check, the unit and integration tests (the lab tests build network
+# namespaces, so they need root), the agent soak (alone, 90 s), the doctests, the deploy/ checks (promtool check
 # config/rules/test rules, systemd-analyze verify and security, every YAML/JSON file; none may
 # skip), the fuzz targets (scripts/fuzz.sh, 60 s each), the scale benchmark of
 # benches/README.md through benches/run.sh (it installs nmap, fping and blackbox_exporter, and
@@ -16,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(nftables iproute2 nginx-light openssl ca-certificates nmap curl prometheus python3-yaml time systemd)
+packages=(nftables iproute2 nginx-light openssl ca-certificates nmap curl prometheus python3-yaml python3-venv time systemd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -48,6 +49,14 @@ trap remove_stale_namespaces EXIT
 
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
+# The Huawei fixtures generated from Huawei's SDK response models (tests/fixtures/huawei/sdk/)
+# must still be what the pinned SDK gives: a virtual environment under target/ holds it (a few
+# seconds once installed); tests/it finds it there too (huawei_sdk_fixtures_match_the_sdk).
+sdk_venv=target/huawei-sdk-venv
+[ -x "$sdk_venv/bin/python" ] || python3 -m venv "$sdk_venv"
+# shellcheck disable=SC2046 # one argument per pinned package
+"$sdk_venv/bin/pip" install -q --disable-pip-version-check $(python3 scripts/huawei-fixtures.py --requirements)
+"$sdk_venv/bin/python" scripts/huawei-fixtures.py --check
 # The agent soak (tests/it/soak.rs) is ignored in the parallel run: it loads the machine for its
 # whole length, so it runs alone afterwards (PROBE_SOAK_SECS, default 90).
 if command -v cargo-nextest >/dev/null 2>&1; then
