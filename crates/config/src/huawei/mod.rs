@@ -42,9 +42,9 @@ mod eip;
 mod elb;
 #[cfg(test)]
 mod path_tests;
+mod routing;
 #[cfg(test)]
 mod sdk_tests;
-mod routing;
 mod values;
 mod vpc;
 
