@@ -6,10 +6,11 @@
 # Installs the system packages the network lab needs (Prometheus and promtool among them: the
 # agent's tests run a real Prometheus server; GNU time measures the probe's peak memory in the
 # hostile-peer tests; systemd for systemd-analyze, which the deploy/ checks run; jq, python3-venv
-# and, into a virtual environment, moto's server and the AWS CLI for tests/it/moto.rs; shellcheck
-# for scripts/dump-aws.sh), then: rustfmt,
-# clippy, the unit and integration tests (the lab tests build network namespaces, so they need
-# root), the agent soak (alone, 90 s), the doctests, the deploy/ checks (promtool check
+# and, into virtual environments, moto's server and the AWS CLI for tests/it/moto.rs and the
+# Huawei SDK that tests/fixtures/huawei/sdk/ is checked against; shellcheck for
+# scripts/dump-aws.sh), then: rustfmt, clippy, the Huawei SDK fixture check, the unit and
+# integration tests (the lab tests build network namespaces, so they need root), the agent soak
+# (alone, 90 s), the doctests, the deploy/ checks (promtool check
 # config/rules/test rules, systemd-analyze verify and security, every YAML/JSON file; none may
 # skip), the fuzz targets (scripts/fuzz.sh, 60 s each), the scale benchmark of
 # benches/README.md through benches/run.sh (it installs nmap, fping and blackbox_exporter, and
@@ -71,6 +72,14 @@ fi
 cargo fmt --all -- --check
 shellcheck scripts/dump-aws.sh
 cargo clippy --locked --all-targets -- -D warnings
+# The Huawei fixtures generated from Huawei's SDK response models (tests/fixtures/huawei/sdk/)
+# must still be what the pinned SDK gives: a virtual environment under target/ holds it (a few
+# seconds once installed); tests/it finds it there too (huawei_sdk_fixtures_match_the_sdk).
+sdk_venv=target/huawei-sdk-venv
+[ -x "$sdk_venv/bin/python" ] || python3 -m venv "$sdk_venv"
+# shellcheck disable=SC2046 # one argument per pinned package
+"$sdk_venv/bin/pip" install -q --disable-pip-version-check $(python3 scripts/huawei-fixtures.py --requirements)
+"$sdk_venv/bin/python" scripts/huawei-fixtures.py --check
 # The agent soak (tests/it/soak.rs) is ignored in the parallel run: it loads the machine for its
 # whole length, so it runs alone afterwards (PROBE_SOAK_SECS, default 90).
 if command -v cargo-nextest >/dev/null 2>&1; then

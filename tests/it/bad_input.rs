@@ -298,6 +298,61 @@ const CASES: &[(&str, &str, &[&str])] = &[
         ":1:65574: pools[0].protocol: unknown variant `XXXX",
         &["XXX…XXX", "`, expected one of `TCP`, `UDP`"],
     ),
+    (
+        "huawei/ipgroup-ids.json",
+        ":3:34: listeners[0].ipgroup.ipgroup_id: access control is on but names no ipgroup: \" , \"",
+        &[],
+    ),
+    (
+        "huawei/member-status.json",
+        ":3:34: members[0].status[0].listener_id: invalid type: null, expected a string",
+        &[],
+    ),
+    (
+        "huawei/monitor-method.json",
+        ":3:25: healthmonitors[0].http_method: invalid HTTP method \"PATCH\": expected GET, HEAD or POST",
+        &[],
+    ),
+    (
+        "huawei/expected-codes.json",
+        ":3:30: healthmonitors[0].expected_codes: invalid status matcher \"200,2xx\": \"2xx\" is not a status code from 100 to 599",
+        &[],
+    ),
+    (
+        "huawei/monitor-type.json",
+        ":1:48: healthmonitors[0].type: unknown variant `GRPC2`, expected one of `TCP`, `UDP_CONNECT`, `HTTP`, `HTTPS`, `TLS`, `GRPC`, `GRPCS`",
+        &[],
+    ),
+    (
+        "huawei/vpc-cidr.json",
+        ":2:91: vpcs[0].extend_cidrs: invalid CIDR \"10.20.0.0/33\": prefix length 33 is longer than 32",
+        &[],
+    ),
+    (
+        "huawei/routetable-list-only.json",
+        ":2:3: routetables[0]: route table rt1 has no routes: ListRouteTables leaves them out; save ShowRouteTable",
+        &[],
+    ),
+    (
+        "huawei/route-nexthop.json",
+        ":3:67: routetable.routes[1].nexthop: a peering route needs a nexthop",
+        &[],
+    ),
+    (
+        "huawei/route-destination.json",
+        ":2:45: routetable.routes[0].destination: invalid CIDR \"0.0.0.0/40\": prefix length 40 is longer than 32",
+        &[],
+    ),
+    (
+        "huawei/nat-gateway.json",
+        ":1:76: nat_gateways[0].admin_state_up: invalid type: string \"yes\", expected a boolean",
+        &[],
+    ),
+    (
+        "huawei/publicip-address.json",
+        ":2:69: publicips[0].public_ip_address: invalid IP address \"121.36.0.300\"",
+        &[],
+    ),
     // ---- targets files ----
     (
         "targets/port-70000.txt",

@@ -508,3 +508,59 @@ fn validate_reports_wiring_and_zones() {
         "{f:#}"
     );
 }
+
+/// The Huawei dump generated from Huawei's SDK models imports, and its YAML validates to the same
+/// findings as the dump itself.
+#[test]
+fn huawei_sdk_dump_imports_and_round_trips() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/huawei/sdk");
+    let dir = dir.to_str().expect("utf-8");
+    let run = probe(&["import", "huawei", dir]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    for expected in ["internet-facing", "rt-app", "public_address: 121.36.0.20"] {
+        assert!(run.stdout.contains(expected), "{expected}: {}", run.stdout);
+    }
+    let path = config_file("imported-huawei-sdk.yaml", run.stdout.as_bytes());
+    let from_yaml = probe(&[
+        "validate",
+        "--config",
+        path.to_str().expect("utf-8"),
+        "--output",
+        "json",
+    ]);
+    let from_json = probe(&["validate", "--huawei", dir, "--output", "json"]);
+    assert_eq!(from_yaml.code, from_json.code);
+    let findings = |s: &str| -> serde_json::Value {
+        let v: serde_json::Value = serde_json::from_str(s).expect("JSON");
+        v["findings"].clone()
+    };
+    assert_eq!(findings(&from_yaml.stdout), findings(&from_json.stdout));
+}
+
+/// tests/fixtures/huawei/sdk/ is what scripts/huawei-fixtures.py makes from the pinned SDK, when
+/// the SDK is installed: in target/huawei-sdk-venv (scripts/test.sh installs it there) or the
+/// Python that PROBE_HUAWEI_SDK_PYTHON names. Without it the check is scripts/test.sh's.
+#[test]
+fn huawei_sdk_fixtures_match_the_sdk() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = std::env::var_os("PROBE_HUAWEI_SDK_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target/huawei-sdk-venv/bin/python"));
+    if !python.exists() {
+        eprintln!(
+            "skipped: no Huawei SDK at {} (scripts/test.sh installs it)",
+            python.display()
+        );
+        return;
+    }
+    let out = std::process::Command::new(&python)
+        .arg(root.join("scripts/huawei-fixtures.py"))
+        .arg("--check")
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

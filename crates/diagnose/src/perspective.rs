@@ -160,6 +160,14 @@ fn client_leg(
         .into_iter()
         .filter(|d| d.net.is_v6() == v6)
         .collect();
+    // Where an EIP, not a route, gives the load balancer its internet side (Huawei), the answers
+    // to internet clients leave by the EIP whatever the subnet's route table says.
+    let by_eip = policy.clients_are_internet(li)
+        && policy
+            .model()
+            .load_balancers
+            .get(li)
+            .is_some_and(|l| !l.provider.profile().internet_via_route_table);
     let flow = |src: Endpoint, dst: Endpoint, ports| Flow {
         src,
         dst,
@@ -167,7 +175,7 @@ fn client_leg(
         return_ports: ports,
         listener,
         rules_enforced: true,
-        return_routed: true,
+        return_routed: !by_eip,
     };
     let mut agent = check
         .probe_from_agent

@@ -16,6 +16,7 @@ use std::net::IpAddr;
 use serde::Deserialize;
 
 use super::ecs::ServerIndex;
+use super::eip::EipIndex;
 use super::values::{EtherType, RawIpInfo, de, owned, text};
 use super::vpc::SubnetIndex;
 use super::{Dump, add_address_group, distinct, responses};
@@ -23,7 +24,8 @@ use crate::import::{Collection, DumpFile, Family, ImportError, Item, Kind};
 use crate::{ConfigError, Origins};
 use probe_model::{
     AccessControl, AccessMode, AddressGroup, AppProto, BackendGroup, HealthCheck, HealthCheckPort,
-    HealthCheckProto, LbKind, Listener, LoadBalancer, Member, Provider, ReportedHealth,
+    HealthCheckProto, LbKind, LbNode, Listener, LoadBalancer, Member, Provider, ReportedHealth,
+    Scheme,
 };
 
 pub(super) const FAMILY: Family<Dump> = Family {
@@ -140,6 +142,59 @@ pub(super) struct RawLb {
     ip_target_enable: Option<bool>,
     #[serde(default, deserialize_with = "de::null_default")]
     listeners: Vec<IdRef>,
+    /// The port of `vip_address`: an EIP bound to it makes the load balancer internet-facing.
+    #[serde(default)]
+    vip_port_id: Option<String>,
+    /// The port and VPC subnet of `ipv6_vip_address`.
+    #[serde(default)]
+    ipv6_vip_port_id: Option<String>,
+    #[serde(default)]
+    ipv6_vip_virsubnet_id: Option<String>,
+    /// The EIPs bound to it (dedicated: `eips`; `publicips` holds the same data). `None` when the
+    /// response has neither key: then only a `publicips` dump can say.
+    #[serde(default)]
+    eips: Option<Vec<RawLbEip>>,
+    #[serde(default)]
+    publicips: Option<Vec<RawLbPublicIp>>,
+}
+
+/// `loadbalancer.eips[]` (SDK `EipInfo`).
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "an EIP object (eip_id, eip_address, ip_version)")]
+struct RawLbEip {
+    #[serde(default, deserialize_with = "de::opt_ip")]
+    eip_address: Option<IpAddr>,
+}
+
+/// `loadbalancer.publicips[]` (SDK `PublicIpInfo`).
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a public IP object (publicip_id, publicip_address, ip_version)")]
+struct RawLbPublicIp {
+    #[serde(default, deserialize_with = "de::opt_ip")]
+    publicip_address: Option<IpAddr>,
+}
+
+impl RawLb {
+    /// The public addresses the response itself lists; `None` when it has no `eips` or
+    /// `publicips` key (an older or filtered response), so it says nothing either way.
+    fn listed_eips(&self) -> Option<Vec<IpAddr>> {
+        if self.eips.is_none() && self.publicips.is_none() {
+            return None;
+        }
+        let eips = self.eips.iter().flatten().filter_map(|e| e.eip_address);
+        let public = self
+            .publicips
+            .iter()
+            .flatten()
+            .filter_map(|e| e.publicip_address);
+        let mut out: Vec<IpAddr> = Vec::new();
+        for a in eips.chain(public) {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+        Some(out)
+    }
 }
 
 impl Kind for RawLb {
@@ -176,6 +231,9 @@ pub(super) struct RawListener {
     loadbalancers: Vec<IdRef>,
     #[serde(default)]
     ipgroup: Option<RawListenerIpGroup>,
+    /// Shared load balancers' TCP/UDP listeners: members see the clients' addresses.
+    #[serde(default)]
+    transparent_client_ip_enable: Option<bool>,
 }
 
 impl Kind for RawListener {
@@ -186,6 +244,7 @@ impl Kind for RawListener {
 #[derive(Debug, Deserialize, PartialEq)]
 #[serde(expecting = "an ipgroup (access control) object")]
 struct RawListenerIpGroup {
+    /// One id, or several separated by commas (the API's way of naming several groups).
     #[serde(default)]
     ipgroup_id: Option<String>,
     #[serde(default)]
@@ -245,6 +304,10 @@ struct RawMember {
     operating_status: Option<String>,
     #[serde(default)]
     reason: Option<RawMemberReason>,
+    /// Per-listener health (SDK `MemberStatus`); an entry overrides `operating_status` for its
+    /// listener.
+    #[serde(default, deserialize_with = "de::null_default")]
+    status: Vec<RawMemberStatus>,
     /// Only in some `ListAllMembers` responses.
     #[serde(default)]
     pool_id: Option<String>,
@@ -253,6 +316,20 @@ struct RawMember {
     instance_id: Option<String>,
 }
 
+/// One listener's view of a member (SDK `MemberStatus`: `listener_id`, `operating_status`,
+/// `reason`, `created_at`, `updated_at`).
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(expecting = "a member status object (listener_id, operating_status, reason)")]
+struct RawMemberStatus {
+    listener_id: String,
+    #[serde(default)]
+    operating_status: Option<String>,
+    #[serde(default)]
+    reason: Option<RawMemberReason>,
+}
+
+/// SDK `MemberHealthCheckFailedReason` (`reason_code`, `expected_response`,
+/// `healthcheck_response`).
 #[derive(Debug, Deserialize, PartialEq)]
 #[serde(expecting = "a member reason object")]
 struct RawMemberReason {
@@ -269,6 +346,8 @@ enum MonitorType {
     Https,
     Tls,
     Grpc,
+    /// Listed by the API reference, "not open yet"; read like GRPC.
+    Grpcs,
 }
 
 /// ELB v3 health monitor.
@@ -293,6 +372,10 @@ pub(super) struct RawMonitor {
     monitor_port: Option<u16>,
     #[serde(default)]
     url_path: Option<String>,
+    /// `GET` (the default), `HEAD` or `POST`; HTTP and HTTPS checks only.
+    #[serde(default)]
+    http_method: Option<String>,
+    /// The `Host` of HTTP checks; empty = the load balancer's address.
     #[serde(default)]
     domain_name: Option<String>,
     #[serde(default)]
@@ -407,7 +490,7 @@ pub(super) fn backend_groups(
             protocol,
             port: None,
             target_type: None,
-            health_check: monitor.and_then(|m| health_check(&m.value)),
+            health_check: monitor.map(health_check).transpose()?.flatten(),
             members,
             preserve_client_ip: None,
             cross_zone: None,
@@ -490,6 +573,12 @@ fn members_by_pool<'a>(
             p.value.members.iter().map(move |m| (m.id.as_str(), pool))
         })
         .collect();
+    let mut listeners: HashMap<&str, Vec<&str>> = HashMap::new();
+    for l in dump.listeners.iter() {
+        if let Some(pool) = text(&l.value.default_pool_id) {
+            listeners.entry(pool).or_default().push(l.value.id.as_str());
+        }
+    }
     let mut members = MembersByPool::new();
     let mut seen: HashSet<(&str, &str)> = HashSet::new();
     for item in &dump.members {
@@ -507,7 +596,8 @@ fn members_by_pool<'a>(
         if !seen.insert((pool, m.id.as_str())) {
             continue;
         }
-        let member = member(item, subnets, servers)?;
+        let forwarding = listeners.get(pool).map(Vec::as_slice).unwrap_or_default();
+        let member = member(item, subnets, servers, forwarding)?;
         members.entry(pool).or_default().push((member, item));
     }
     Ok(members)
@@ -561,11 +651,13 @@ fn protocol_port<T>(
         .ok_or_else(|| item.err("protocol_port", missing()))
 }
 
-/// One member; its subnet from the subnets dump, its security groups from its server's.
+/// One member; its subnet from the subnets dump, its security groups from its server's, its
+/// reported health as the listeners that forward to its pool (`listeners`, in dump order) see it.
 fn member(
     item: &Item<MemberIn>,
     subnets: &SubnetIndex,
     servers: &ServerIndex,
+    listeners: &[&str],
 ) -> Result<Member, ImportError> {
     let m = &item.value.raw;
     let port = protocol_port(item, m.protocol_port, || {
@@ -581,23 +673,48 @@ fn member(
         port: Some(port),
         subnet: text(&m.subnet_cidr_id).and_then(|id| subnets.for_cidr_id(id, Some(m.address))),
         security_groups: servers.groups_for(text(&m.instance_id), m.address),
-        reported_health: owned(&m.operating_status).map(|state| ReportedHealth {
-            state,
-            reason: m.reason.as_ref().and_then(|r| owned(&r.reason_code)),
-        }),
+        reported_health: reported_health(m, listeners),
+    })
+}
+
+/// A member's health as ELB reports it: the `status` entry of the first listener that forwards
+/// to its pool and has one (per-listener states override `operating_status`, the API says),
+/// else `operating_status` with the member's own `reason`.
+fn reported_health(m: &RawMember, listeners: &[&str]) -> Option<ReportedHealth> {
+    let entry = listeners
+        .iter()
+        .find_map(|l| m.status.iter().find(|s| s.listener_id.trim() == *l));
+    let (state, reason) = match entry {
+        Some(s) => (&s.operating_status, &s.reason),
+        None => (&m.operating_status, &m.reason),
+    };
+    owned(state).map(|state| ReportedHealth {
+        state,
+        reason: reason.as_ref().and_then(|r| owned(&r.reason_code)),
     })
 }
 
 /// A health monitor → the model's health check; `None` when it is switched off.
 ///
-/// TLS and GRPC checks are probed as TCP connects: the model has no protocol for them. The
-/// defaults for absent fields are the ELB console's (5 s, 3 s, 3 and 3).
-fn health_check(m: &RawMonitor) -> Option<HealthCheck> {
+/// * `TLS`, `GRPC` and `GRPCS` checks are probed as TCP connects to the check port: the model has
+///   no TLS or gRPC check, and an HTTP/1.1 request to a gRPC server (HTTP/2) fails where
+///   Huawei's gRPC check succeeds. What the probe judges — the port answering from the check's
+///   source — is the same; `url_path` and `expected_codes` (gRPC status codes, `0` by default)
+///   are not read for them.
+/// * HTTP and HTTPS: `url_path` (default `/`), `domain_name` as `host` (empty: Huawei sends the
+///   load balancer's address as the Host, which is what a check without `host` does too: it
+///   names the address it connects to), `expected_codes` (`200`, `200,202`, `200-204`, checked
+///   here), `http_method` (`GET`, `HEAD`, `POST`; checked, see [`check_method`]).
+/// * The defaults for absent fields are the ELB console's (5 s, 3 s, 3 and 3).
+fn health_check(item: &Item<RawMonitor>) -> Result<Option<HealthCheck>, ImportError> {
+    let m = &item.value;
     if m.admin_state_up == Some(false) {
-        return None;
+        return Ok(None);
     }
     let protocol = match m.kind {
-        MonitorType::Tcp | MonitorType::Tls | MonitorType::Grpc => HealthCheckProto::Tcp,
+        MonitorType::Tcp | MonitorType::Tls | MonitorType::Grpc | MonitorType::Grpcs => {
+            HealthCheckProto::Tcp
+        }
         MonitorType::UdpConnect => HealthCheckProto::UdpConnect,
         MonitorType::Http => HealthCheckProto::Http,
         MonitorType::Https => HealthCheckProto::Https,
@@ -608,19 +725,51 @@ fn health_check(m: &RawMonitor) -> Option<HealthCheck> {
         Some(p) => HealthCheckPort::Port(p),
     };
     if matches!(protocol, HealthCheckProto::Http | HealthCheckProto::Https) {
+        check_method(item)?;
         if let Some(p) = text(&m.url_path) {
             hc.path = p.to_string();
         }
         hc.host = owned(&m.domain_name);
         if let Some(c) = text(&m.expected_codes) {
-            hc.expected_codes = c.to_string();
+            let codes: String = c.chars().filter(|c| !c.is_whitespace()).collect();
+            if let Err(e) = codes.parse::<probe_model::StatusSpec>() {
+                return Err(item.err("expected_codes", e));
+            }
+            hc.expected_codes = codes;
         }
     }
     hc.interval_s = m.delay.unwrap_or(5);
     hc.timeout_s = m.timeout.unwrap_or(3);
     hc.healthy_threshold = m.max_retries.unwrap_or(3);
     hc.unhealthy_threshold = m.max_retries_down.unwrap_or(3);
-    Some(hc)
+    Ok(Some(hc))
+}
+
+/// `http_method` must be one Huawei documents (`GET`, `HEAD`, `POST`; any case, absent = `GET`).
+/// The model's check has no method: probe's HTTP check sends `GET`, which a server answers as it
+/// answers `HEAD`; a `POST` check is probed with `GET` too, and its status may differ (a `405`
+/// where Huawei sees `200`), so it is logged.
+fn check_method(item: &Item<RawMonitor>) -> Result<(), ImportError> {
+    let Some(method) = text(&item.value.http_method) else {
+        return Ok(());
+    };
+    match method.to_ascii_uppercase().as_str() {
+        "GET" | "HEAD" => Ok(()),
+        "POST" => {
+            tracing::warn!(
+                "{}: {}.http_method: health monitor {} checks with POST; probe checks with GET, \
+                 whose status the server may answer differently",
+                item.file.display(),
+                item.path,
+                item.value.id
+            );
+            Ok(())
+        }
+        _ => Err(item.err(
+            "http_method",
+            format!("invalid HTTP method {method:?}: expected GET, HEAD or POST"),
+        )),
+    }
 }
 
 /// Load balancers with their listeners. Listeners of load balancers that are not in the dump are
@@ -630,6 +779,7 @@ pub(super) fn load_balancers(
     subnets: &SubnetIndex,
     pools: &HashMap<String, String>,
     ipgroups: &HashSet<String>,
+    eips: &EipIndex,
     origins: &mut Origins,
 ) -> Result<Vec<LoadBalancer>, ImportError> {
     let names = unique_names(
@@ -654,6 +804,7 @@ pub(super) fn load_balancers(
             }
         }
         item.origin(origins, format!("load_balancers[{i}]"));
+        let (scheme, nodes) = internet_side(lb, subnets, eips);
         out.push(LoadBalancer {
             name: names.get(&lb.id).cloned().unwrap_or_else(|| lb.id.clone()),
             id: Some(lb.id.clone()),
@@ -669,13 +820,114 @@ pub(super) fn load_balancers(
             health_check_sources: None,
             ip_as_backend: Some(lb.ip_target_enable.unwrap_or(false)),
             listeners,
-            scheme: None,
+            scheme,
             clients: None,
-            nodes: Vec::new(),
+            nodes,
             cross_zone: None,
         });
     }
     Ok(out)
+}
+
+/// Whether a load balancer is internet-facing, and its node: an EIP bound to it — listed in its
+/// own `eips` / `publicips`, or an EIP of the `publicips` dump bound to its `vip_port_id`,
+/// `ipv6_vip_port_id` or id — makes it internet-facing, with a node per address family: the
+/// private address (`vip_address`, `ipv6_vip_address`), its subnet, and the EIP as its public
+/// address. Without an EIP it is internal when the dump could have shown one (the response lists
+/// `eips` or `publicips`, or EIPs are dumped), else the scheme is left unknown.
+fn internet_side(
+    lb: &RawLb,
+    subnets: &SubnetIndex,
+    eips: &EipIndex,
+) -> (Option<Scheme>, Vec<LbNode>) {
+    let listed = lb.listed_eips();
+    let ports: Vec<&str> = [
+        text(&lb.vip_port_id),
+        text(&lb.ipv6_vip_port_id),
+        Some(lb.id.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let mut public = listed.clone().unwrap_or_default();
+    for a in eips.bound(&ports) {
+        if !public.contains(&a) {
+            public.push(a);
+        }
+    }
+    if public.is_empty() {
+        let known = listed.is_some() || eips.dumped;
+        return (known.then_some(Scheme::Internal), Vec::new());
+    }
+    let mut nodes: Vec<LbNode> = Vec::new();
+    for p in public {
+        let (address, subnet) = if p.is_ipv6() {
+            let subnet = text(&lb.ipv6_vip_virsubnet_id)
+                .and_then(|id| subnets.for_cidr_id(id, lb.ipv6_vip_address));
+            (lb.ipv6_vip_address, subnet)
+        } else {
+            let subnet =
+                text(&lb.vip_subnet_cidr_id).and_then(|id| subnets.for_cidr_id(id, lb.vip_address));
+            (lb.vip_address, subnet)
+        };
+        let Some(address) = address else {
+            continue;
+        };
+        if nodes.iter().any(|n| n.address == address) {
+            continue;
+        }
+        nodes.push(LbNode {
+            address,
+            subnet,
+            public_address: Some(p),
+        });
+    }
+    (Some(Scheme::InternetFacing), nodes)
+}
+
+/// Transparent client IP: the listeners of shared load balancers whose
+/// `transparent_client_ip_enable` is set decide `preserve_client_ip` of the pools they forward
+/// to — TCP and UDP listeners only, the only ones it acts on (HTTP and HTTPS listeners carry the
+/// client's address in `X-Forwarded-For`; packets still come from 100.125.0.0/16). Dedicated load
+/// balancers are left alone: their switch is "IP as a backend" (`ip_as_backend`). A pool behind
+/// several such listeners that disagree keeps the client's address (`true`): some of its traffic
+/// does, and its rules must admit the clients.
+pub(super) fn client_ip_preservation(
+    dump: &Dump,
+    pools: &HashMap<String, String>,
+    groups: &mut [BackendGroup],
+) {
+    for lb in dump.loadbalancers.iter().map(|i| &i.value) {
+        if lb.guaranteed == Some(true) {
+            continue;
+        }
+        for item in dump.listeners.iter() {
+            let l = &item.value;
+            let attached = l.loadbalancers.iter().any(|r| r.id == lb.id)
+                || lb.listeners.iter().any(|r| r.id == l.id);
+            let layer4 = matches!(l.protocol, ListenerProto::Tcp | ListenerProto::Udp);
+            let (true, true, Some(on)) = (attached, layer4, l.transparent_client_ip_enable) else {
+                continue;
+            };
+            let Some(name) = text(&l.default_pool_id).and_then(|p| pools.get(p)) else {
+                continue;
+            };
+            if let Some(g) = groups.iter_mut().find(|g| &g.name == name) {
+                if g.preserve_client_ip.is_some_and(|was| was != on) {
+                    tracing::warn!(
+                        "{}: {}: listener {} turns transparent client IP {} for pool {name}, \
+                         which another listener turns {}: its members see client addresses",
+                        item.file.display(),
+                        item.path,
+                        l.id,
+                        if on { "on" } else { "off" },
+                        if on { "off" } else { "on" },
+                    );
+                }
+                g.preserve_client_ip = Some(g.preserve_client_ip.unwrap_or(false) || on);
+            }
+        }
+    }
 }
 
 /// A load balancer's subnets: its backend subnets, else its frontend subnet. A dedicated load
@@ -765,8 +1017,12 @@ fn listener(
     })
 }
 
-/// A listener's access control: it applies when `enable_ipgroup` is not `false`, and its ipgroup
-/// must be dumped, since a whitelist without its addresses cannot be evaluated.
+/// A listener's access control: it applies when `enable_ipgroup` is not `false`, and its
+/// ipgroups must be dumped, since a whitelist without its addresses cannot be evaluated.
+///
+/// `ipgroup_id` names one group or several, comma-separated: the addresses of all of them form
+/// the list (the API says no more; a whitelist admits an address in any of them, a blacklist
+/// refuses one in any of them). The access control's `id`, which fixes name, is the first group.
 fn access_control(
     item: &Item<RawListener>,
     ipgroups: &HashSet<String>,
@@ -777,13 +1033,17 @@ fn access_control(
     if g.enable_ipgroup == Some(false) {
         return Ok(None);
     }
-    let Some(gid) = text(&g.ipgroup_id) else {
+    let ids = ipgroup_ids(text(&g.ipgroup_id).unwrap_or(""));
+    if ids.is_empty() {
         return Err(item.err(
             "ipgroup.ipgroup_id",
-            "access control is on but names no ipgroup",
+            format!(
+                "access control is on but names no ipgroup: {:?}",
+                g.ipgroup_id.as_deref().unwrap_or("")
+            ),
         ));
-    };
-    if !ipgroups.contains(gid) {
+    }
+    if let Some(gid) = ids.iter().find(|id| !ipgroups.contains(id.as_str())) {
         return Err(item.err(
             "ipgroup.ipgroup_id",
             format!("ipgroup {gid} is not in the ipgroups dump (save ListIpGroups)"),
@@ -796,11 +1056,23 @@ fn access_control(
         ));
     };
     Ok(Some(AccessControl {
-        id: Some(gid.to_string()),
+        id: ids.first().cloned(),
         mode,
         cidrs: Vec::new(),
-        address_groups: vec![gid.to_string()],
+        address_groups: ids,
     }))
+}
+
+/// The ids of a listener's `ipgroup_id`: `"a"`, `"a,b"`, `" a , b "`; blanks between commas are
+/// skipped and each id counts once.
+fn ipgroup_ids(s: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for id in s.split(',').map(str::trim).filter(|id| !id.is_empty()) {
+        if !out.iter().any(|o| o == id) {
+            out.push(id.to_string());
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@
 //! |------------|----------|-------------------------------------------------------------------------------|
 //! | ELB v3     | `elb.rs` | `loadbalancers`, `listeners`, `pools`, `members`, `healthmonitors`, `ipgroups` |
 //! | VPC        | `vpc.rs` | `subnets`, `security_groups`, `security_group_rules`, `firewalls`, `address_groups` |
+//! | VPC routing, NAT | `routing.rs` | `vpcs`, `routetables`, `peerings`, `nat_gateways`                   |
+//! | EIP        | `eip.rs` | `publicips`                                                                   |
 //! | ECS        | `ecs.rs` | `servers`                                                                     |
 //!
 //! Parsing is lenient about what the importer does not need (the API adds fields all the time, so
@@ -36,7 +38,13 @@
 //!   the model's ACL rules list addresses, not groups.
 
 mod ecs;
+mod eip;
 mod elb;
+#[cfg(test)]
+mod path_tests;
+mod routing;
+#[cfg(test)]
+mod sdk_tests;
 mod values;
 mod vpc;
 
@@ -51,7 +59,13 @@ use super::{ConfigError, JsonFile, Origins};
 use probe_model::{AddressGroup, Model};
 
 /// The API families, in the order messages list their keys.
-const FAMILIES: &[Family<Dump>] = &[elb::FAMILY, vpc::FAMILY, ecs::FAMILY];
+const FAMILIES: &[Family<Dump>] = &[
+    elb::FAMILY,
+    vpc::FAMILY,
+    routing::FAMILY,
+    eip::FAMILY,
+    ecs::FAMILY,
+];
 
 /// The importer. [`import`] gives its model; `config::model_of` keeps the origins too, to place
 /// the model's consistency problems in the dump.
@@ -137,6 +151,11 @@ pub(crate) struct Dump {
     security_group_rules: Vec<Item<vpc::RawSgRule>>,
     firewalls: Vec<Item<vpc::RawFirewall>>,
     address_groups: Collection<vpc::RawAddressGroup>,
+    vpcs: Vec<Item<routing::RawVpc>>,
+    route_tables: Vec<Item<routing::RawRouteTable>>,
+    peerings: routing::Peerings,
+    nat_gateways: routing::NatGateways,
+    publicips: Vec<Item<eip::RawPublicIp>>,
     servers: Collection<ecs::RawServer>,
 }
 
@@ -153,9 +172,15 @@ impl import::Dump for Dump {
         model.security_groups = vpc::security_groups(&self, &mut o)?;
         model.network_acls = vpc::firewalls(&self.firewalls, &subnets, &vpc_groups, &mut o)?;
         let servers = ecs::ServerIndex::build(&self.servers, &model.security_groups)?;
+        model.networks = routing::networks(&self.vpcs, &mut o);
+        model.route_tables =
+            routing::route_tables(&self, &subnets, &model.networks, &model.subnets, &mut o)?;
         let pools =
             elb::backend_groups(&self, &subnets, &servers, &mut model.backend_groups, &mut o)?;
-        model.load_balancers = elb::load_balancers(&self, &subnets, &pools, &ipgroups, &mut o)?;
+        let eips = eip::EipIndex::build(&self.publicips);
+        model.load_balancers =
+            elb::load_balancers(&self, &subnets, &pools, &ipgroups, &eips, &mut o)?;
+        elb::client_ip_preservation(&self, &pools, &mut model.backend_groups);
         import::add_placeholders(&mut model, &PLACEHOLDERS);
         model.agent.address = agent_address;
         if let Some(addr) = agent_address
@@ -178,6 +203,7 @@ impl Dump {
         self.ipgroups.check()?;
         self.subnets.check()?;
         self.address_groups.check()?;
+        routing::check_copies(self)?;
         self.servers.check()
     }
 }
@@ -190,8 +216,8 @@ mod tests {
     use crate::import::testing::{self, ip, json_file as doc, net};
     use probe_model::{
         AccessControl, AccessMode, AclRule, Action, AppProto, BackendGroup, Direction, HealthCheck,
-        HealthCheckPort, HealthCheckProto, IpProto, LbKind, Listener, Member, PortRange, PortSet,
-        Provider, ReportedHealth, Subnet, validate,
+        HealthCheckPort, HealthCheckProto, IpProto, LbKind, LbNode, Listener, Member, PortRange,
+        PortSet, Provider, ReportedHealth, Scheme, Subnet, validate,
     };
 
     fn load_dir(dir: &Path, agent_address: Option<IpAddr>) -> Result<Model, ConfigError> {
@@ -226,6 +252,8 @@ mod tests {
             .unwrap_or_else(|| panic!("no backend group {name}"))
     }
 
+    const VPC: &str = "3b9c6d2e-1f4a-4c7b-9e8d-5a6b7c8d9e0f";
+
     const ELB_SUBNET: &str = "8c1f2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b";
 
     const APP_SUBNET: &str = "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9";
@@ -245,14 +273,14 @@ mod tests {
                     cidr: net("192.168.0.0/24"),
                     zone: Some("cn-north-4a".into()),
                     free_addresses: None,
-                    network: None,
+                    network: Some(VPC.into()),
                 },
                 Subnet {
                     id: APP_SUBNET.into(),
                     cidr: net("192.168.1.0/24"),
                     zone: Some("cn-north-4a".into()),
                     free_addresses: None,
-                    network: None,
+                    network: Some(VPC.into()),
                 },
             ]
         );
@@ -270,6 +298,9 @@ mod tests {
         assert_eq!(lb.subnets, vec![ELB_SUBNET.to_string()]);
         assert_eq!(lb.ip_as_backend, Some(true));
         assert_eq!(lb.health_check_sources, None, "derived by the evaluator");
+        // `eips` and `publicips` are listed, and empty: an internal load balancer.
+        assert_eq!(lb.scheme, Some(Scheme::Internal));
+        assert!(lb.nodes.is_empty());
         assert_eq!(
             lb.listeners,
             vec![
@@ -475,6 +506,16 @@ mod tests {
         assert_eq!(lb.kind, LbKind::Shared);
         assert_eq!(lb.ip_as_backend, Some(false));
         assert_eq!(lb.address, Some(ip("10.0.1.100")));
+        // Its EIP makes it internet-facing, with the EIP on its one node.
+        assert_eq!(lb.scheme, Some(Scheme::InternetFacing));
+        assert_eq!(
+            lb.nodes,
+            vec![LbNode {
+                address: ip("10.0.1.100"),
+                subnet: Some("7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d".into()),
+                public_address: Some(ip("119.3.44.55")),
+            }]
+        );
         // No backend subnets: the frontend subnet, found by its neutron subnet id.
         assert_eq!(
             lb.subnets,

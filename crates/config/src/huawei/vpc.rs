@@ -110,6 +110,9 @@ pub(super) struct RawSubnet {
     neutron_subnet_id: Option<String>,
     #[serde(default)]
     neutron_subnet_id_v6: Option<String>,
+    /// Its VPC: the model subnet's `network`.
+    #[serde(default)]
+    vpc_id: Option<String>,
 }
 
 impl Kind for RawSubnet {
@@ -255,6 +258,7 @@ impl SubnetIndex {
         for item in items.iter() {
             let s = &item.value;
             let zone = owned(&s.availability_zone);
+            let network = owned(&s.vpc_id);
             let mut model_subnet = |id: String, cidr| {
                 item.origin(origins, format!("subnets[{}]", out.len()));
                 out.push(Subnet {
@@ -262,7 +266,7 @@ impl SubnetIndex {
                     cidr,
                     zone: zone.clone(),
                     free_addresses: None,
-                    network: None,
+                    network: network.clone(),
                 });
                 id
             };
