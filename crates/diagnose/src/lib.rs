@@ -49,6 +49,8 @@ mod testing;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_agree;
+#[cfg(test)]
 mod tests_huawei;
 #[cfg(test)]
 mod tests_path;

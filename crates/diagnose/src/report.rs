@@ -152,9 +152,41 @@ fn explain(
     if *from == SourceSpec::Clients {
         return explain_client_leg(policy, agent_ports, to);
     }
+    // A flow from a load balancer that `validate` also judges (a member's traffic or health
+    // check) is judged as that check, so the two commands always agree: the same exemptions
+    // (a Huawei L4 listener's forwarded traffic), the same sources, the same codes.
+    let planned = match from {
+        SourceSpec::Lb(_) => plan(policy, None),
+        _ => Vec::new(),
+    };
+    let as_planned = |lb: Option<usize>| -> Vec<&Check> {
+        planned
+            .iter()
+            .filter(|c| {
+                lb.is_some()
+                    && c.load_balancer == lb
+                    && c.address == to.addr
+                    && c.packet == to.packet
+                    && matches!(c.role, Role::Traffic | Role::HealthCheck)
+            })
+            .collect()
+    };
     Ok(explained_load_balancers(model, from, to)?
         .into_iter()
-        .map(|lb| {
+        .flat_map(|lb| {
+            let same = as_planned(lb);
+            if !same.is_empty() {
+                return same
+                    .into_iter()
+                    .map(|c| {
+                        let mut p = perspectives(policy, c, agent_ports);
+                        p.agent = None;
+                        let mut f = diagnose(policy, c, &p, None);
+                        f.backend = Some(name.to_string());
+                        f
+                    })
+                    .collect::<Vec<_>>();
+            }
             let from_spec = match (from, lb) {
                 (SourceSpec::Lb(_), Some(i)) => {
                     SourceSpec::Lb(model.load_balancers.get(i).map(|l| l.name.clone()))
@@ -169,7 +201,7 @@ fn explain(
             }
             let mut f = diagnose(policy, &check, &p, None);
             f.role = Role::Expectation;
-            f
+            vec![f]
         })
         .collect())
 }
