@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::diagnose::{Code, Report};
+use crate::diagnose::{Code, Report, Role};
 use crate::model::Action;
 use crate::policy::Leg;
 
@@ -19,8 +19,20 @@ pub fn render_explain(from: &str, to: &str, report: &Report) -> String {
                     Action::Deny => "DENY",
                 });
         let _ = writeln!(out, "{from} → {to}: {decision}");
+        let leg = match f.role {
+            Role::Traffic => " (its forwarded traffic)",
+            Role::HealthCheck => " (its health check)",
+            Role::Client => " (its clients)",
+            _ => "",
+        };
         if let Some(lb) = &f.load_balancer {
-            let _ = writeln!(out, "  as load balancer {lb}");
+            let _ = writeln!(out, "  as load balancer {lb}{leg}");
+        }
+        if f.expected.as_ref().is_some_and(|v| v.path.is_empty()) {
+            let _ = writeln!(
+                out,
+                "  nothing on the path decides it: no security group, ACL, access control or route applies"
+            );
         }
         for hop in f.expected.iter().flat_map(|v| &v.path) {
             let _ = writeln!(
