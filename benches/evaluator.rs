@@ -264,6 +264,17 @@ fn evaluator(c: &mut Criterion) {
             }
         })
     });
+    // The same rules and flows without route tables: what judging routes costs, in one run.
+    let mut unrouted = model.clone();
+    unrouted.route_tables.clear();
+    let unrouted = Policy::compile(&unrouted);
+    g.bench_function("1000_rules_without_routes", |b| {
+        b.iter(|| {
+            for f in &flows {
+                black_box(unrouted.evaluate(black_box(f)));
+            }
+        })
+    });
     g.finish();
 
     c.bench_function("compile_1000_rules", |b| {

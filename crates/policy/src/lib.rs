@@ -305,7 +305,8 @@ fn group_decision(rules: &[CRule], p: &Probe) -> Option<(u16, Action, u32)> {
 fn acl_decision(rules: &[CRule], p: &Probe) -> (Action, RuleRef) {
     let has_ports = p.proto.has_ports();
     // Uncovered destination ports, as a small list of ranges.
-    let mut open: Vec<PortRange> = vec![p.ports];
+    // Inline: judging a flow allocates nothing here (a rule splits a range in two at most).
+    let mut open: smallvec::SmallVec<[PortRange; 8]> = smallvec::smallvec![p.ports];
     for r in rules {
         if !(r.matches_proto(p) && r.matches_peer(p) && r.port_ranges_apply(p)) {
             continue;
@@ -321,7 +322,7 @@ fn acl_decision(rules: &[CRule], p: &Probe) -> (Action, RuleRef) {
         if r.action == Action::Deny {
             return (Action::Deny, RuleRef::Rule(r.origin));
         }
-        let mut next = Vec::with_capacity(open.len() + 1);
+        let mut next: smallvec::SmallVec<[PortRange; 8]> = smallvec::SmallVec::new();
         for o in &open {
             if !touches(o) {
                 next.push(*o);
