@@ -8,7 +8,7 @@
 # scripts/test.sh installs them. Run as root, this script installs whichever is missing itself
 # (apt-get update, then apt-get install). Installing `prometheus` on a host that runs systemd
 # also starts prometheus.service; remove it afterwards if you only wanted promtool. A built probe
-# binary (PROBE_BIN, or target/release/probe, or target/debug/probe) is used to validate the
+# binary (PROBE_BIN, or release/probe, or debug/probe under $CARGO_TARGET_DIR, default target/) is used to validate the
 # configurations embedded in the Kubernetes manifests.
 #
 # One line per check: ok, FAIL (with the tool's output indented below) or skip. A check is
@@ -39,7 +39,8 @@ trap 'rm -rf "$tmp"' EXIT
 # A built probe binary, if there is one: systemd-analyze verify runs the unit against it, and the
 # ConfigMaps' configurations go through its `validate`.
 probe_bin=""
-for candidate in "${PROBE_BIN:-}" target/release/probe target/debug/probe; do
+target_dir=${CARGO_TARGET_DIR:-target}
+for candidate in "${PROBE_BIN:-}" "$target_dir/release/probe" "$target_dir/debug/probe"; do
   if [ -n "$candidate" ] && [ -x "$candidate" ]; then probe_bin=$(realpath "$candidate"); break; fi
 done
 
