@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use super::Check;
+use super::{Check, Finding, Mode, Role, report};
+use probe_model::PortRange;
 use probe_observation::{Host, Observation, Phase, Protocol, Reason, State, Target};
 use probe_policy::Policy;
 
@@ -30,4 +31,20 @@ pub(crate) fn obs(check: &Check, state: State, reason: Reason, success: bool) ->
     o.detail = None;
     o.phase = Phase::Done;
     o
+}
+
+/// The agent's ephemeral ports in the tests (Linux's default `ip_local_port_range`).
+pub(crate) const AGENT_PORTS: PortRange = PortRange {
+    from: 32768,
+    to: 60999,
+};
+
+/// The static judgement of the check of `backend` in `role` (as `probe validate` makes it).
+pub(crate) fn judged(p: &Policy, backend: &str, role: Role) -> Finding {
+    report(p, AGENT_PORTS, Mode::Static)
+        .expect("report")
+        .findings
+        .into_iter()
+        .find(|f| f.backend.as_deref() == Some(backend) && f.role == role)
+        .unwrap_or_else(|| panic!("no {role:?} finding for {backend}"))
 }

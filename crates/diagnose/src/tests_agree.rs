@@ -3,15 +3,9 @@
 
 use proptest::prelude::*;
 
-use super::testing::policy;
+use super::testing::{AGENT_PORTS, policy};
 use super::*;
-use probe_model::PortRange;
 use probe_policy::{FlowTarget, Policy, SourceSpec};
-
-const AGENT_PORTS: PortRange = PortRange {
-    from: 32768,
-    to: 60999,
-};
 
 /// Every shipped example, and the seed-004 path with a preserved-address NLB beside it.
 const CONFIGS: [&str; 5] = [

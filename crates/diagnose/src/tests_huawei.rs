@@ -1,24 +1,9 @@
 //! Huawei's rulebook (seed 000): what "IP as a backend" exempts, and what it never does.
 
-use super::testing::policy;
+use super::testing::{judged, policy};
 use super::*;
-use probe_model::PortRange;
 
 const SHARED: &str = include_str!("../../../probes/huawei-shared-no-ip-backend.yaml");
-
-const AGENT_PORTS: PortRange = PortRange {
-    from: 32768,
-    to: 60999,
-};
-
-fn judged(p: &probe_policy::Policy, backend: &str, role: Role) -> Finding {
-    report(p, AGENT_PORTS, Mode::Static)
-        .expect("report")
-        .findings
-        .into_iter()
-        .find(|f| f.backend.as_deref() == Some(backend) && f.role == role)
-        .unwrap_or_else(|| panic!("no {role:?} finding for {backend}"))
-}
 
 #[test]
 fn health_checks_meet_the_rules_even_where_forwarded_traffic_does_not() {

@@ -1,9 +1,8 @@
 //! The whole path (issue 15): clients → load balancer → targets, with routes, client address
 //! preservation and wiring. Each case names the exact code, role and blocking rule.
 
-use super::testing::{obs, policy};
+use super::testing::{AGENT_PORTS, judged, obs, policy};
 use super::*;
-use probe_model::PortRange;
 use probe_observation::{Reason, State};
 use probe_policy::Policy;
 
@@ -69,21 +68,6 @@ backend_groups:
       - {name: web-1, address: 10.0.1.5, security_groups: [sg-web]}
       - {name: web-2, address: 10.0.2.5, security_groups: [sg-web]}
 "#;
-
-const AGENT_PORTS: PortRange = PortRange {
-    from: 32768,
-    to: 60999,
-};
-
-/// The static judgement of the check of `backend` in `role` (as `probe validate` makes it).
-fn judged(p: &Policy, backend: &str, role: Role) -> Finding {
-    let report = report(p, AGENT_PORTS, Mode::Static).expect("report");
-    report
-        .findings
-        .into_iter()
-        .find(|f| f.backend.as_deref() == Some(backend) && f.role == role)
-        .unwrap_or_else(|| panic!("no {role:?} finding for {backend}"))
-}
 
 fn statics_of(p: &Policy, code: Code) -> Vec<Finding> {
     static_findings(p)
