@@ -203,6 +203,130 @@ struct CRule {
 struct CGroup {
     ingress: Vec<CRule>,
     egress: Vec<CRule>,
+    /// Per direction (ingress, egress) and per ported protocol (tcp, udp): the rules that can
+    /// match one destination port, found by binary search instead of a scan of every rule.
+    ports: [[Option<PortIndex>; 2]; 2],
+}
+
+impl CGroup {
+    fn rules(&self, direction: Direction) -> &[CRule] {
+        match direction {
+            Direction::Ingress => &self.ingress,
+            Direction::Egress => &self.egress,
+        }
+    }
+}
+
+/// The rules of one direction that can match a tcp or udp flow, per destination-port segment:
+/// the port line is cut at every rule's boundary, and each segment lists (in priority order)
+/// the rules whose protocol and ports cover it. A flow to one port reads one segment.
+#[derive(Debug, Default)]
+struct PortIndex {
+    /// First port of each segment; `starts[0]` is 0.
+    starts: Vec<u16>,
+    /// Segment `i`'s rules are `rules[offsets[i]..offsets[i + 1]]`.
+    offsets: Vec<u32>,
+    /// Each segment's rules, in priority order, reduced to what is left to match: a rule listed
+    /// in a segment already matches the flow's protocol and port (security-group rules name no
+    /// source ports and no local address), so only the remote end is checked. Copies rather
+    /// than indices: a segment's candidates are read in one sweep of memory.
+    rules: Vec<Candidate>,
+}
+
+/// A security-group rule as its port index keeps it.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    remote: Remote,
+    action: Action,
+    priority: u16,
+    origin: u32,
+}
+
+impl Candidate {
+    /// Whether the rule's remote end covers the peer (an allow rule must cover a range peer
+    /// entirely; a deny rule applies if it touches it), as [`CRule::matches_peer`].
+    #[inline]
+    fn matches(&self, peer: &Endpoint) -> bool {
+        match self.remote {
+            Remote::Any => true,
+            Remote::Net(n) => match self.action {
+                Action::Allow => n.contains(peer.net),
+                Action::Deny => n.overlaps(peer.net),
+            },
+            Remote::Group(g) => peer.groups.contains(&g),
+        }
+    }
+}
+
+/// Below this many rules a scan is as fast as the index.
+const INDEX_MIN_RULES: usize = 8;
+/// An index larger than this many entries per rule (many overlapping wide ranges) is not built;
+/// the scan stays correct and the memory stays bounded.
+const INDEX_MAX_FANOUT: usize = 64;
+
+impl PortIndex {
+    fn build(rules: &[CRule], proto: IpProto) -> Option<PortIndex> {
+        if rules.len() < INDEX_MIN_RULES {
+            return None;
+        }
+        let applies = |r: &CRule| r.proto.matches(proto);
+        let span = |r: &CRule| {
+            if r.proto.has_ports() {
+                r.ports
+            } else {
+                PortRange::ALL
+            }
+        };
+        let mut cuts: Vec<u32> = vec![0];
+        for r in rules.iter().filter(|r| applies(r)) {
+            let s = span(r);
+            cuts.push(u32::from(s.from));
+            cuts.push(u32::from(s.to) + 1);
+        }
+        cuts.sort_unstable();
+        cuts.dedup();
+        // The last cut may be 65536: the end of the port line, not a segment.
+        let starts: Vec<u16> = cuts.iter().filter_map(|&c| u16::try_from(c).ok()).collect();
+        let mut offsets = Vec::with_capacity(starts.len() + 1);
+        let mut list = Vec::new();
+        for (i, &from) in starts.iter().enumerate() {
+            offsets.push(list.len() as u32);
+            let to = starts.get(i + 1).map_or(u16::MAX, |&n| n - 1);
+            for r in rules {
+                let s = span(r);
+                if applies(r) && s.from <= to && from <= s.to {
+                    debug_assert!(r.local.is_none() && r.source_ports == PortRange::ALL);
+                    list.push(Candidate {
+                        remote: r.remote,
+                        action: r.action,
+                        priority: r.priority,
+                        origin: r.origin,
+                    });
+                }
+            }
+            if list.len() > INDEX_MAX_FANOUT * rules.len() {
+                return None;
+            }
+        }
+        offsets.push(list.len() as u32);
+        Some(PortIndex {
+            starts,
+            offsets,
+            rules: list,
+        })
+    }
+
+    /// The rules that can match destination port `port`, in priority order.
+    #[inline]
+    fn candidates(&self, port: u16) -> &[Candidate] {
+        // A few dozen segments are counted (branch-free, vectorised) faster than searched.
+        let seg = if self.starts.len() <= 64 {
+            self.starts.iter().filter(|&&s| s <= port).count() - 1
+        } else {
+            self.starts.partition_point(|&s| s <= port) - 1
+        };
+        &self.rules[self.offsets[seg] as usize..self.offsets[seg + 1] as usize]
+    }
 }
 
 /// One route, flattened: its destination, whether it carries traffic the way asked, and the
@@ -265,6 +389,7 @@ impl CRule {
 
     /// Whether the rule applies to the peer. Allow rules must cover a range peer entirely; deny
     /// rules apply if they touch it.
+    #[inline]
     fn matches_peer(&self, p: &Probe) -> bool {
         let addr_ok = |n: Net, who: Net| match self.action {
             Action::Allow => n.contains(who),
@@ -291,13 +416,28 @@ impl CRule {
     }
 }
 
-/// First match over rules sorted by priority (deny first at a tie): the decision and the rule.
-/// Security groups judge one destination port, so no range logic is needed.
-fn group_decision(rules: &[CRule], p: &Probe) -> Option<(u16, Action, u32)> {
-    rules
-        .iter()
-        .find(|r| r.matches_proto(p) && r.port_ranges_apply(p) && r.matches_peer(p))
-        .map(|r| (r.priority, r.action, r.origin))
+/// First match over a group's rules of `direction`, sorted by priority (deny first at a tie):
+/// the decision and the rule. A tcp or udp flow to one port reads only the rules its port index
+/// lists; anything else scans.
+fn group_decision(cg: &CGroup, direction: Direction, p: &Probe) -> Option<(u16, Action, u32)> {
+    let class = match p.proto {
+        IpProto::Tcp => Some(0),
+        IpProto::Udp => Some(1),
+        _ => None,
+    };
+    let d = usize::from(direction == Direction::Egress);
+    match class.and_then(|c| cg.ports[d][c].as_ref()) {
+        Some(index) if p.ports.from == p.ports.to => index
+            .candidates(p.ports.from)
+            .iter()
+            .find(|c| c.matches(p.peer))
+            .map(|c| (c.priority, c.action, c.origin)),
+        _ => cg
+            .rules(direction)
+            .iter()
+            .find(|r| r.matches_proto(p) && r.port_ranges_apply(p) && r.matches_peer(p))
+            .map(|r| (r.priority, r.action, r.origin)),
+    }
 }
 
 /// ACL first match over a destination port *range*: every port must reach an allow rule before
@@ -308,7 +448,7 @@ fn acl_decision(rules: &[CRule], p: &Probe) -> (Action, RuleRef) {
     // Inline: judging a flow allocates nothing here (a rule splits a range in two at most).
     let mut open: smallvec::SmallVec<[PortRange; 8]> = smallvec::smallvec![p.ports];
     for r in rules {
-        if !(r.matches_proto(p) && r.matches_peer(p) && r.port_ranges_apply(p)) {
+        if !(r.matches_proto(p) && r.port_ranges_apply(p) && r.matches_peer(p)) {
             continue;
         }
         if !has_ports || !r.proto.has_ports() {
@@ -399,6 +539,11 @@ fn compile_group(
     let rank = |r: &CRule| (r.priority, r.action == Action::Allow);
     cg.ingress.sort_by_key(rank);
     cg.egress.sort_by_key(rank);
+    for (d, rules) in [&cg.ingress, &cg.egress].into_iter().enumerate() {
+        for (c, proto) in [IpProto::Tcp, IpProto::Udp].into_iter().enumerate() {
+            cg.ports[d][c] = PortIndex::build(rules, proto);
+        }
+    }
     cg
 }
 
@@ -886,11 +1031,7 @@ impl Policy {
             let Some(cg) = self.groups.get(g as usize) else {
                 continue;
             };
-            let rules = match direction {
-                Direction::Ingress => &cg.ingress,
-                Direction::Egress => &cg.egress,
-            };
-            if let Some((prio, action, origin)) = group_decision(rules, p) {
+            if let Some((prio, action, origin)) = group_decision(cg, direction, p) {
                 let better = match best {
                     None => true,
                     Some((bp, ba, _, _)) => {

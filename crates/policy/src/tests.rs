@@ -746,3 +746,44 @@ proptest! {
         prop_assert!(v.path.iter().all(|h| h.kind != HopKind::NetworkAcl));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A security group's port index finds the same first rule as a scan of every rule, for
+    /// groups big enough to be indexed, at every port boundary the rules name and beside it.
+    #[test]
+    fn the_port_index_agrees_with_a_scan(
+        rules in prop::collection::vec(arb_sg_rule(3, true), INDEX_MIN_RULES..48),
+        peer in arb_net(),
+        groups in prop::collection::vec(0u32..3, 0..3),
+        port in prop_oneof![
+            (0u16..4).prop_map(|i| [22, 80, 443, 8081][i as usize]),
+            prop_oneof![Just(0u16), Just(21), Just(23), Just(79), Just(81), Just(442), Just(444),
+                Just(1023), Just(1024), Just(8080), Just(8082), Just(65535)],
+        ],
+        udp in prop::bool::ANY,
+    ) {
+        let g = SecurityGroup { id: "sg-0".into(), name: None, rules };
+        let index: HashMap<String, u32> =
+            (0..3).map(|i| (format!("sg-{i}"), i)).collect();
+        let cg = compile_group(&g, &index, &HashMap::new());
+        let peer = Endpoint { net: Net::from_net(peer), groups, subnet: None };
+        let p = Probe {
+            proto: if udp { IpProto::Udp } else { IpProto::Tcp },
+            ports: PortRange { from: port, to: port },
+            source_ports: PortRange::EPHEMERAL,
+            icmp: None,
+            peer: &peer,
+            local: Net::from_addr(IpAddr::from([10, 0, 0, 1])),
+        };
+        for direction in [Direction::Ingress, Direction::Egress] {
+            let scan = cg
+                .rules(direction)
+                .iter()
+                .find(|r| r.matches_proto(&p) && r.port_ranges_apply(&p) && r.matches_peer(&p))
+                .map(|r| (r.priority, r.action, r.origin));
+            prop_assert_eq!(group_decision(&cg, direction, &p), scan);
+        }
+    }
+}
