@@ -7,6 +7,7 @@ mod agent;
 mod bad_input;
 mod cli;
 mod hostile;
+mod huawei;
 mod lab;
 mod layers;
 mod moto;

@@ -137,7 +137,7 @@ pub fn plan(policy: &Policy, only: Option<&str>) -> Vec<Check> {
             let own_traffic = lb.is_some_and(|i| {
                 let l = &model.load_balancers[i];
                 (policy.clients_of(i).is_some() && bg.preserves_client_ip(l))
-                    || !probe_policy::rules_enforced(l, bg.protocol.is_layer4())
+                    || !probe_policy::rules_enforced(l, Some(bg))
             });
             plan_member(bg, m, lb, own_traffic, &mut checks);
         }

@@ -40,13 +40,12 @@ pub fn perspectives(
         .backend_group
         .as_ref()
         .and_then(|n| model.backend_groups.iter().find(|b| &b.name == n));
-    let layer4 = group.map(|bg| bg.protocol.is_layer4()).unwrap_or(true);
-    // Only the forwarded traffic of a Huawei L4 listener without "IP as a backend" bypasses
-    // security groups and firewalls. Health checks never do: Huawei's rulebook (seed 000) still
-    // needs the health-check port and protocol, and ICMP for UDP checks, from the load
-    // balancer's backend subnet or 100.125.0.0/16. Expectations are about the subnet.
+    // Only the forwarded traffic of some Huawei L4 listeners bypasses security groups and
+    // firewalls ([`probe_policy::rules_enforced`]). Health checks never do: Huawei's rulebook
+    // (seed 000) still needs the health-check port and protocol, and ICMP for UDP checks, from
+    // the load balancer's backend subnet or 100.125.0.0/16. Expectations are about the subnet.
     let rules_enforced =
-        lb.is_none_or(|lb| probe_policy::rules_enforced(lb, layer4)) || check.role != Role::Traffic;
+        lb.is_none_or(|lb| probe_policy::rules_enforced(lb, group)) || check.role != Role::Traffic;
     if check.role == Role::Client {
         return client_leg(policy, check, listener, agent_ports);
     }

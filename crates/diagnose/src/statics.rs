@@ -21,7 +21,7 @@ pub fn static_findings(policy: &Policy) -> Vec<Finding> {
             subnet_findings(policy, lb, rules, &mut out);
         }
         if profile.l4_rules_need_ip_as_backend {
-            rules_not_enforced(lb, &mut out);
+            rules_not_enforced(model, lb, &mut out);
         }
     }
     for (li, lb) in model.load_balancers.iter().enumerate() {
@@ -397,17 +397,27 @@ fn zones_without_subnet(
     }
 }
 
-/// Layer-4 listeners of a load balancer without "IP as a backend": rules do not apply.
-fn rules_not_enforced(lb: &LoadBalancer, out: &mut Vec<Finding>) {
+/// Layer-4 listeners whose forwarded traffic bypasses security groups and firewalls (a dedicated
+/// load balancer without "IP as a backend", a shared one with transparent client IP).
+fn rules_not_enforced(model: &probe_model::Model, lb: &LoadBalancer, out: &mut Vec<Finding>) {
     for l in &lb.listeners {
-        if !(l.protocol.is_layer4() && lb.ip_as_backend != Some(true)) {
+        let group = l
+            .backend_group
+            .as_deref()
+            .and_then(|n| model.backend_groups.iter().find(|g| g.name == n));
+        if !l.protocol.is_layer4() || probe_policy::rules_enforced(lb, group) {
             continue;
         }
+        let why = if lb.kind == LbKind::Shared {
+            "transparent client IP is on"
+        } else {
+            "\"IP as a backend\" is off"
+        };
         let mut f = finding(
             &lb.name,
             Code::RulesNotEnforced,
             format!(
-                "{} listener {} on {}: \"IP as a backend\" is off, so security-group and firewall rules do not apply to its traffic; its access control does{}",
+                "{} listener {} on {}: {why}, so security-group and firewall rules do not apply to its traffic; its access control does{}",
                 l.protocol.as_str(),
                 l.port,
                 lb.name,

@@ -59,6 +59,21 @@ fn packet_words(check: &Check) -> String {
     check.packet.describe(v6(check))
 }
 
+/// Whether a security group is (shaped like) a VPC's default group: named `default`, or every
+/// inbound rule admits only the group's own members (Huawei's and AWS's default groups).
+fn admits_only_itself(g: &probe_model::SecurityGroup) -> bool {
+    let mut ingress = g
+        .rules
+        .iter()
+        .filter(|r| r.direction == Direction::Ingress)
+        .peekable();
+    g.name.as_deref() == Some("default")
+        || (ingress.peek().is_some()
+            && ingress.all(|r| {
+                r.action == probe_model::Action::Allow && r.group.as_deref() == Some(g.id.as_str())
+            }))
+}
+
 /// One sentence on what a blocking hop does to the flow.
 fn hop_words(policy: &Policy, hop: &Hop, check: &Check, src: &str) -> String {
     let id = policy.component_id(hop);
@@ -70,7 +85,13 @@ fn hop_words(policy: &Policy, hop: &Hop, check: &Check, src: &str) -> String {
     };
     match (hop.kind, hop.leg, hop.rule) {
         (HopKind::SecurityGroup, _, RuleRef::Implicit) => {
-            format!("{id} has no {list} rule allowing {pkt} {peer}")
+            let hint = match policy.model().security_groups.get(hop.component as usize) {
+                Some(g) if hop.direction == Direction::Ingress && admits_only_itself(g) => {
+                    " (it is a default security group: it admits only its own members, so the load balancer needs a rule of its own)"
+                }
+                _ => "",
+            };
+            format!("{id} has no {list} rule allowing {pkt} {peer}{hint}")
         }
         (HopKind::SecurityGroup, ..) => format!("{id} rule {rule} denies {pkt} {peer}"),
         (HopKind::NetworkAcl, Leg::Return, r) => format!(

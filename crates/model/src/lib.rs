@@ -432,8 +432,10 @@ pub struct BackendGroup {
 impl BackendGroup {
     /// Whether members of this group, behind load balancer `lb`, see the clients' addresses:
     /// as set, else AWS's defaults for an NLB (on for instance targets, and for UDP and TCP_UDP
-    /// whatever the targets; off for IP targets over TCP and TLS). Other load balancers
-    /// (ALB, CLB, generic) proxy: members see the load balancer.
+    /// whatever the targets; off for IP targets over TCP and TLS), and Huawei's for a dedicated
+    /// load balancer (on for TCP and UDP listeners, and it cannot be turned off; a shared one's
+    /// is the listener's transparent client IP, off unless set). Other load balancers (ALB,
+    /// CLB, generic) proxy: members see the load balancer.
     pub fn preserves_client_ip(&self, lb: &LoadBalancer) -> bool {
         if let Some(set) = self.preserve_client_ip {
             return set;
@@ -443,6 +445,7 @@ impl BackendGroup {
                 matches!(self.protocol, AppProto::Udp | AppProto::TcpUdp)
                     || self.target_type.unwrap_or(TargetType::Instance) == TargetType::Instance
             }
+            LbKind::Dedicated => matches!(self.protocol, AppProto::Tcp | AppProto::Udp),
             _ => false,
         }
     }

@@ -4,10 +4,12 @@
 //! | behaviour | AWS | Huawei Cloud | generic |
 //! |---|---|---|---|
 //! | health checks of a kind that come from a fixed range | — | shared: `100.125.0.0/16` | — |
-//! | security groups and firewalls skipped for L4 listeners without "IP as a backend" | no | yes | no |
+//! | security groups and firewalls skipped for the traffic of L4 listeners | no | dedicated without "IP as a backend"; shared with transparent client IP | no |
 //! | a new member is healthy after | one pass | `rise` passes | one pass |
 //! | load balancer subnets: at least /27, 8 free addresses, one per target zone | yes | no | no |
 //! | what its subnet ACLs are called | network ACL | firewall | network ACL |
+//! | the internet side of an internet-facing load balancer | its subnets' route to an internet gateway | its EIP | a route |
+//! | health checks from the load balancer's node addresses, when known | yes | no: its backend subnet | yes |
 //!
 //! Fix commands in each provider's own terms are the diagnosis's (`diagnose::fix`).
 
@@ -33,8 +35,9 @@ pub const HUAWEI_SHARED_HC_SOURCE: &str = "100.125.0.0/16";
 pub struct Profile {
     /// Load balancer kinds whose health checks come from a fixed range, not their subnets.
     pub fixed_health_check_sources: &'static [(LbKind, &'static str)],
-    /// Whether the traffic of a layer-4 listener bypasses security groups and firewalls unless
-    /// the load balancer has "IP as a backend" on.
+    /// Whether the traffic of some layer-4 listeners bypasses security groups and firewalls
+    /// (Huawei: a dedicated load balancer's without "IP as a backend", a shared one's with
+    /// transparent client IP; `probe_policy::rules_enforced`).
     pub l4_rules_need_ip_as_backend: bool,
     /// Whether a new member needs `rise` passes to be healthy (else one pass does).
     pub initially_needs_rise: bool,
@@ -46,6 +49,10 @@ pub struct Profile {
     /// gateway (AWS: a public subnet). Huawei gives a load balancer its internet side by an
     /// EIP instead, whatever the subnet's routes.
     pub internet_via_route_table: bool,
+    /// Whether the load balancer's health checks (and proxied traffic) come from its nodes'
+    /// addresses when the dump has them (AWS: its network interfaces). Huawei's dedicated load
+    /// balancers use addresses of their backend subnet, not the VIP or the EIP's address.
+    pub health_checks_from_nodes: bool,
 }
 
 /// How large a load balancer subnet must be and where it must be (AWS: seed 004).
@@ -70,6 +77,7 @@ const AWS: Profile = Profile {
     }),
     acl_noun: "network ACL",
     internet_via_route_table: true,
+    health_checks_from_nodes: true,
 };
 
 const HUAWEI: Profile = Profile {
@@ -79,6 +87,7 @@ const HUAWEI: Profile = Profile {
     lb_subnets: None,
     acl_noun: "firewall",
     internet_via_route_table: false,
+    health_checks_from_nodes: false,
 };
 
 const GENERIC: Profile = Profile {
@@ -88,6 +97,7 @@ const GENERIC: Profile = Profile {
     lb_subnets: None,
     acl_noun: "network ACL",
     internet_via_route_table: true,
+    health_checks_from_nodes: true,
 };
 
 impl Provider {

@@ -825,12 +825,12 @@ impl Policy {
             return Vec::new();
         };
         let groups = self.group_ids(&l.security_groups);
-        // Without a configured or fixed range, the load balancer's own addresses when known.
+        // Without a configured or fixed range, the load balancer's own addresses when known
+        // and the provider checks from them.
+        let profile = l.provider.profile();
         if l.health_check_sources.is_none()
-            && l.provider
-                .profile()
-                .fixed_health_check_source(l.kind)
-                .is_none()
+            && profile.fixed_health_check_source(l.kind).is_none()
+            && profile.health_checks_from_nodes
             && !l.nodes.is_empty()
         {
             return self.lb_destinations(lb);
@@ -1194,7 +1194,11 @@ impl Policy {
                     Direction::Ingress => &a.inbound,
                     Direction::Egress => &a.outbound,
                 };
-                rules.get(i).map(|r| r.number.to_string())
+                // A rule with the provider's id (Huawei firewalls: rules are positions, and an
+                // address-group rule spans several numbers) is named by it, as a group's rules are.
+                rules
+                    .get(i)
+                    .map(|r| r.id.clone().unwrap_or_else(|| r.number.to_string()))
             }),
             HopKind::AccessControl => self
                 .access
@@ -1249,12 +1253,21 @@ pub fn health_check_ranges(model: &Model, lb: &LoadBalancer) -> Vec<IpNet> {
         .collect()
 }
 
-/// Whether security groups and firewalls apply to a load balancer's traffic on a listener of
-/// this protocol (Huawei: not on TCP/UDP listeners with "IP as a backend" off).
-pub fn rules_enforced(lb: &LoadBalancer, listener_layer4: bool) -> bool {
-    !(lb.provider.profile().l4_rules_need_ip_as_backend
-        && listener_layer4
-        && lb.ip_as_backend != Some(true))
+/// Whether security groups and firewalls apply to a load balancer's forwarded traffic to backend
+/// group `group` (its protocol is the listener's). Huawei says they do not on layer-4 listeners
+/// of a dedicated load balancer with "IP as a backend" off, nor on those of a shared one with
+/// transparent client IP on (the group keeps the client's address); they do everywhere else.
+/// Health checks always meet them.
+pub fn rules_enforced(lb: &LoadBalancer, group: Option<&probe_model::BackendGroup>) -> bool {
+    if !lb.provider.profile().l4_rules_need_ip_as_backend
+        || group.is_some_and(|g| !g.protocol.is_layer4())
+    {
+        return true;
+    }
+    match lb.kind {
+        probe_model::LbKind::Shared => !group.is_some_and(|g| g.preserves_client_ip(lb)),
+        _ => lb.ip_as_backend == Some(true),
+    }
 }
 
 #[cfg(test)]

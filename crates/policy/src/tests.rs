@@ -464,12 +464,40 @@ load_balancers:
             vec!["172.16.0.0/12"]
         ]
     );
-    assert!(!rules_enforced(&m.load_balancers[1], true));
+}
+
+#[test]
+fn huawei_rules_apply_to_forwarded_traffic_except_where_huawei_says_not() {
+    let m = model(
+        r#"
+subnets: [{id: s1, cidr: 10.0.0.0/24}]
+load_balancers:
+  - {name: alb, provider: aws, kind: alb, subnets: [s1]}
+  - {name: shared, provider: huawei, kind: shared, subnets: [s1]}
+  - {name: ded, provider: huawei, kind: dedicated, subnets: [s1]}
+  - {name: ded-ip, provider: huawei, kind: dedicated, subnets: [s1], ip_as_backend: true}
+backend_groups:
+  - {name: tcp, protocol: tcp, port: 80}
+  - {name: tcp-transparent, protocol: tcp, port: 80, preserve_client_ip: true}
+  - {name: http, protocol: http, port: 80}
+"#,
+    );
+    let lb = |n: &str| m.load_balancers.iter().find(|l| l.name == n).expect("lb");
+    let g = |n: &str| m.backend_groups.iter().find(|b| b.name == n);
+    // AWS enforces its rules everywhere.
+    assert!(rules_enforced(lb("alb"), g("tcp")));
+    // Shared: TCP/UDP listeners with transparent client IP on bypass them; otherwise traffic
+    // from 100.125.0.0/16 meets them.
+    assert!(!rules_enforced(lb("shared"), g("tcp-transparent")));
+    assert!(rules_enforced(lb("shared"), g("tcp")));
     assert!(
-        rules_enforced(&m.load_balancers[1], false),
+        rules_enforced(lb("shared"), g("http")),
         "HTTP listeners enforce rules"
     );
-    assert!(rules_enforced(&m.load_balancers[0], true));
+    // Dedicated: TCP/UDP listeners bypass them unless "IP as a backend" is on.
+    assert!(!rules_enforced(lb("ded"), g("tcp")));
+    assert!(rules_enforced(lb("ded"), g("http")));
+    assert!(rules_enforced(lb("ded-ip"), g("tcp")));
 }
 
 // ---------------------------------------------------------------------------------------------

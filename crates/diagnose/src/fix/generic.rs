@@ -55,6 +55,10 @@ impl Fixes for Generic {
             Some(AccessMode::Blacklist) => {
                 format!("remove {} from the listener's access_control", r.entry)
             }
+            _ if r.source.prefix_len() < r.source.max_prefix_len() => format!(
+                "the listener's access_control admits only its own ranges, not clients {}: if they must reach it, add their ranges to access_control.cidrs; if the list is meant, name the intended clients in the load balancer's `clients:` so they are judged instead",
+                r.source
+            ),
             _ => format!(
                 "add {} to the listener's access_control.cidrs",
                 super::host_prefix(r.addr)

@@ -2,7 +2,7 @@
 
 use probe_model::AccessMode;
 
-use super::{AccessEntry, AclRule, Fixes, Matcher, RouteFix, SgRule, SubnetFix, generic};
+use super::{AccessEntry, AclPorts, AclRule, Fixes, Matcher, RouteFix, SgRule, SubnetFix, generic};
 use probe_model::RouteTargetKind;
 
 pub(crate) struct Huawei;
@@ -31,19 +31,64 @@ impl Fixes for Huawei {
         )
     }
 
+    /// Huawei firewall (network ACL) rules are ordered: the new rule is inserted by position,
+    /// right after the rule above the deny that matched (`insert_after_rule`; without it, at the
+    /// top of the direction's list).
     fn acl_rule(&self, r: &AclRule) -> String {
-        generic::Generic.acl_rule(r)
+        let dir = if r.egress {
+            "egress_rules"
+        } else {
+            "ingress_rules"
+        };
+        let item = format!("--firewall.{dir}.1");
+        let proto = match r.proto {
+            "-1" => "any",
+            p => p,
+        };
+        let remote = if r.egress {
+            "destination_ip_address"
+        } else {
+            "source_ip_address"
+        };
+        let ports = match r.ports {
+            AclPorts::Port(p) => format!(" {item}.destination_port={p}"),
+            AclPorts::Ephemeral => format!(" {item}.destination_port=1024-65535"),
+            AclPorts::Icmp { .. } | AclPorts::All => String::new(),
+        };
+        let position = match &r.after_id {
+            Some(id) => format!(" --firewall.insert_after_rule={id}"),
+            None => String::new(),
+        };
+        let place = match (&r.before_label, &r.after_id) {
+            (Some(n), _) => format!("above its rule {n}, the deny that matched"),
+            (None, Some(_)) => "after its last rule, above the default deny".to_string(),
+            (None, None) => "first".to_string(),
+        };
+        format!(
+            "insert into firewall {} ({place}): hcloud VPC AddFirewallRules/v3 --cli-region=<region> --project_id=<project> --firewall_id={}{position} {item}.action=allow {item}.protocol={proto} {item}.ip_version={} {item}.{remote}={}{ports}",
+            r.acl,
+            r.acl,
+            if r.v6 { 6 } else { 4 },
+            r.remote
+        )
     }
 
     fn access_entry(&self, r: &AccessEntry) -> String {
         match r.mode {
             Some(AccessMode::Blacklist) => format!(
-                "remove {} from IP address group {} (ELB > IP Address Groups), or switch the listener's access control off",
-                r.entry, r.id
+                "remove {} from the listener's blacklist, IP address group {}: hcloud ELB BatchDeleteIpList --cli-region=<region> --project_id=<project> --ipgroup_id={} --ipgroup.ip_list.1.ip={} (or switch the listener's access control off)",
+                r.entry, r.id, r.id, r.entry
+            ),
+            _ if r.source.prefix_len() < r.source.max_prefix_len() => format!(
+                "IP address group {} is the listener's whitelist and admits only its own entries, not clients {}: if they must reach the listener, add their ranges (hcloud ELB UpdateIpList --cli-region=<region> --project_id=<project> --ipgroup_id={} --ipgroup.ip_list.1.ip=<client range>); if the whitelist is meant, name the intended clients in the load balancer's `clients:` so they are judged instead",
+                r.id, r.source, r.id
             ),
             _ => format!(
-                "add {} to IP address group {} (ELB > IP Address Groups > Add IP Addresses), which the listener uses as its whitelist",
-                r.addr, r.id
+                "add {} to IP address group {}, the listener's whitelist: hcloud ELB UpdateIpList --cli-region=<region> --project_id=<project> --ipgroup_id={} --ipgroup.ip_list.1.ip={}",
+                r.addr,
+                r.id,
+                r.id,
+                super::host_prefix(r.addr)
             ),
         }
     }
@@ -73,7 +118,7 @@ impl Fixes for Huawei {
             if dedicated {
                 ", or enable \"IP as a backend\" on the load balancer"
             } else {
-                ""
+                ", or turn the listener's transparent client IP off (then the rules apply, to traffic from 100.125.0.0/16)"
             }
         )
     }

@@ -128,6 +128,12 @@ pub(crate) struct AclRule {
     pub remote: String,
     pub v6: bool,
     pub stateful: bool,
+    /// Where the rule goes, for providers whose rules are ordered positions (Huawei): after the
+    /// rule with this provider id, just above the deny that matched (or last, above the default
+    /// deny); `None` for the top of the list.
+    pub after_id: Option<String>,
+    /// The deny that matched, as findings name it (its id, else its number).
+    pub before_label: Option<String>,
 }
 
 /// A listener's access list to change.
@@ -137,6 +143,8 @@ pub(crate) struct AccessEntry {
     pub mode: Option<AccessMode>,
     /// The address to add to a whitelist.
     pub addr: IpAddr,
+    /// The source as a prefix: one host (`/32`, `/128`) or the clients' whole range.
+    pub source: IpNet,
     /// The entry of a blacklist that matched.
     pub entry: String,
 }
@@ -355,7 +363,8 @@ fn rule_fix(
     let renderer = fixes(prov);
     match hop.kind {
         HopKind::SecurityGroup => renderer.security_group_rule(&sg_rule(policy, hop, check, src)),
-        HopKind::NetworkAcl => match acl_rule(policy, hop, check, src) {
+        // Huawei firewall rules are ordered positions, not numbers: no number needs to be free.
+        HopKind::NetworkAcl => match acl_rule(policy, hop, check, src, prov == Provider::Huawei) {
             Ok(rule) => renderer.acl_rule(&rule),
             Err(full) => full,
         },
@@ -498,6 +507,7 @@ fn acl_rule(
     hop: &Hop,
     check: &Check,
     src: Option<&Endpoint>,
+    positional: bool,
 ) -> Result<AclRule, String> {
     let m = policy.model();
     let id = policy.component_id(hop);
@@ -512,6 +522,13 @@ fn acl_rule(
         RuleRef::Rule(i) => rules.and_then(|r| r.get(i as usize)).map(|r| r.number),
         RuleRef::Implicit => None,
     };
+    // The last rule above the deny (above the default deny: the last rule of all), by id.
+    let after_id = rules.and_then(|r| {
+        r.iter()
+            .filter(|x| before.is_none_or(|d| x.number < d))
+            .max_by_key(|x| x.number)
+            .and_then(|x| x.id.clone())
+    });
     let src_net = src.map_or_else(|| "<source>".to_string(), |s| s.net.to_ipnet().to_string());
     let dst_host = host_prefix(check.address);
     // Remote side and ports of the rule to add.
@@ -537,7 +554,8 @@ fn acl_rule(
         (_, false) => check.packet.port().map_or(AclPorts::All, AclPorts::Port),
     };
     let proto = proto_name(check.packet, v6);
-    let Some(number) = free_rule_number(&used, before) else {
+    let free = free_rule_number(&used, before);
+    let Some(number) = free.or(positional.then(|| before.unwrap_or(0))) else {
         let words = match ports {
             AclPorts::Icmp {
                 reply: false,
@@ -566,6 +584,8 @@ fn acl_rule(
         remote,
         v6,
         stateful: acl.is_some_and(|a| a.stateful),
+        after_id,
+        before_label: matches!(hop.rule, RuleRef::Rule(_)).then(|| policy.rule_label(hop)),
     })
 }
 
@@ -581,6 +601,7 @@ fn access_entry(policy: &Policy, hop: &Hop, check: &Check, src: Option<&Endpoint
         id: policy.component_id(hop),
         mode,
         addr: src.map_or(check.address, |s| s.net.to_ipnet().addr()),
+        source: src.map_or_else(|| IpNet::from(check.address), |s| s.net.to_ipnet()),
         entry: policy.rule_label(hop),
     }
 }
