@@ -45,7 +45,7 @@ use serde_json::Value;
 
 use crate::lab::{Lab, curl_in, in_netns};
 use crate::scenarios::{
-    HEALTHY, Topology, acl_ruleset, finding, fixture, lines, load, prefix_len, sg_chains, verdict,
+    HEALTHY, Topology, acl_ruleset, finding, fixture, lines, prefix_len, sg_chains, verdict,
     web_servers,
 };
 
@@ -79,10 +79,8 @@ fn node_mac(j: usize) -> String {
 /// Builds the lab of `tests/fixtures/whole-path/<name>.yaml`.
 fn world(test: &str, name: &str) -> World {
     let config = fixture(&format!("whole-path/{name}.yaml"));
-    let model = load(
-        &Source::Yaml(config.clone()),
-        "10.0.0.10".parse().expect("ip"),
-    );
+    // The fixture names its agent.
+    let model = probe::config::load(&Source::Yaml(config.clone()), None).expect("fixture loads");
     let agent_addr = model
         .agent
         .address
@@ -369,6 +367,96 @@ fn world(test: &str, name: &str) -> World {
         }
     }
 
+    // An EIP (Huawei) is the node's internet side whatever its subnet's route table says: what
+    // the node sends outside the network leaves by the gateway. (AWS nodes follow the table.)
+    for (j, ((_, addr), (li, n))) in node_ns.iter().zip(&node_lbs).enumerate() {
+        let lb = &model.load_balancers[*li];
+        if n.public_address.is_none() || lb.provider.profile().internet_via_route_table {
+            continue;
+        }
+        let table = (400 + j).to_string();
+        for c in &vpc {
+            lab.sh(
+                &router,
+                &["ip", "route", "add", "throw", c, "table", &table],
+            );
+        }
+        lab.sh(
+            &router,
+            &[
+                "ip",
+                "route",
+                "add",
+                "default",
+                "via",
+                ROUTER_TO_IGW.1,
+                "table",
+                &table,
+            ],
+        );
+        lab.sh(
+            &router,
+            &[
+                "ip",
+                "rule",
+                "add",
+                "from",
+                &addr.to_string(),
+                "lookup",
+                &table,
+                "pref",
+                &(600 + j).to_string(),
+            ],
+        );
+    }
+    // A listener's access control, where the node receives the client's connection.
+    for ((ns, addr), (li, _)) in node_ns.iter().zip(&node_lbs) {
+        let mut rules = String::new();
+        for l in &model.load_balancers[*li].listeners {
+            let Some(ac) = &l.access_control else {
+                continue;
+            };
+            let mut cidrs: Vec<String> = ac
+                .cidrs
+                .iter()
+                .filter(|c| c.addr().is_ipv4())
+                .map(|c| c.trunc().to_string())
+                .collect();
+            for g in &ac.address_groups {
+                cidrs.extend(
+                    model
+                        .address_groups
+                        .iter()
+                        .filter(|x| &x.id == g)
+                        .flat_map(|x| x.cidrs.iter())
+                        .filter(|c| c.addr().is_ipv4())
+                        .map(|c| c.trunc().to_string()),
+                );
+            }
+            let set = format!("{{ {} }}", cidrs.join(", "));
+            let proto = match l.protocol.transport() {
+                IpProto::Udp => "udp",
+                _ => "tcp",
+            };
+            let not = match ac.mode {
+                probe::model::AccessMode::Whitelist => "!= ",
+                probe::model::AccessMode::Blacklist => "",
+            };
+            rules.push_str(&format!(
+                "    ip daddr {addr} {proto} dport {} ip saddr {not}{set} drop\n",
+                l.port
+            ));
+        }
+        if !rules.is_empty() {
+            lab.nft(
+                ns,
+                &format!(
+                    "table ip access {{\n  chain c_pre {{ type filter hook prerouting priority -200; policy accept;\n{rules}  }}\n}}\n"
+                ),
+            );
+        }
+    }
+
     // Load balancer nodes: a proxy (ALB-like) or a forwarder that keeps the client's address.
     let mut marks = String::new();
     for (j, ((ns, addr), (li, _))) in node_ns.iter().zip(&node_lbs).enumerate() {
@@ -646,7 +734,9 @@ fn world(test: &str, name: &str) -> World {
 /// `/health` answering `health`), then `setup`.
 fn scenario(test: &str, name: &str, setup: impl FnOnce(&mut World)) -> World {
     let mut w = world(test, name);
-    w.imported = import_dump(&w);
+    if w.dump.exists() {
+        w.imported = import_dump(&w);
+    }
     let health = vec![HEALTHY; w.t.members.len()];
     web_servers(&mut w.t, &health);
     setup(&mut w);
@@ -655,8 +745,12 @@ fn scenario(test: &str, name: &str, setup: impl FnOnce(&mut World)) -> World {
 
 /// The three forms of a scenario's configuration `probe check` reads: the native YAML, the AWS
 /// dump (`aws/<name>/`), and the YAML `probe import aws` makes of the dump.
-fn sources(w: &World) -> [(&'static str, PathBuf); 3] {
-    [
+fn sources(w: &World) -> Vec<(&'static str, PathBuf)> {
+    if !w.dump.exists() {
+        // A scenario of another provider than AWS: its YAML alone.
+        return vec![("--config", w.config.clone())];
+    }
+    vec![
         ("--aws", w.dump.clone()),
         ("--config", w.config.clone()),
         ("--config", w.imported.clone()),
@@ -1139,4 +1233,130 @@ fn whole_path_lab_nat_gateway_carries_connections_opened_from_inside() {
         let addr: SocketAddr = format!("{private}:80").parse().expect("address");
         assert!(!connects(&w.client, addr), "the internet reaches {private}");
     }
+}
+
+// Huawei Cloud (issue 16): the internet side is an EIP, whatever the subnet's route table says;
+// the listener's access control and a firewall on the load balancer's subnet are on the path.
+const HW_WEB: &str = "192.168.1.11";
+
+/// Every finding of the report is ok or info (the targets' missing internet egress).
+fn all_ok(report: &Value) {
+    for f in report["findings"].as_array().expect("findings") {
+        assert!(
+            f["code"] == "OK" || f["code"] == "TARGET_NO_INTERNET_EGRESS",
+            "{f:#}"
+        );
+    }
+}
+
+#[test]
+fn whole_path_huawei_eip_carries_clients_without_a_default_route() {
+    let w = scenario("wp-hw-healthy", "huawei-healthy", |_| {});
+    let (status, body) = curl_in(
+        &w.client,
+        &[&format!("http://{}/", public_listener(&w, 80))],
+    );
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "ok\n"),
+        "the lab: the internet reaches the member through the EIP, with no default route"
+    );
+    let (code, report) = from_agent(&w);
+    all_ok(&report);
+    assert_eq!(
+        finding(&report, HW_WEB, "health_check", Some(8081))["observed"]["http"]["status"],
+        200
+    );
+    assert_eq!(code, 0, "{report:#}");
+    let (code, report) = from_clients(&w);
+    all_ok(&report);
+    for f in with_role(&report, "client", Some(80)) {
+        assert_eq!(f["observed"]["state"], "open", "{f:#}");
+    }
+    assert_eq!(code, 0, "{report:#}");
+}
+
+#[test]
+fn whole_path_huawei_deny_all_firewall_on_the_load_balancer_subnet() {
+    let w = scenario("wp-hw-fwlb", "huawei-lb-firewall-deny-all", |_| {});
+    assert!(
+        !connects(&w.client, public_listener(&w, 80)),
+        "the lab: fw-elb drops the clients' connections"
+    );
+    // From the agent, in the load balancer's subnet: its health checks leave through fw-elb.
+    let (code, report) = from_agent(&w);
+    let hc = finding(&report, HW_WEB, "health_check", Some(8081));
+    assert_eq!(
+        verdict(hc),
+        (
+            "NACL_DENY".into(),
+            vec![],
+            blocking("network_acl", "fw-elb", "egress", "*")
+        )
+    );
+    assert_eq!(hc["observed"]["state"], "filtered", "{hc:#}");
+    assert_client(
+        &report,
+        80,
+        "NACL_DENY",
+        &blocking("network_acl", "fw-elb", "ingress", "*"),
+        None,
+    );
+    assert_eq!(code, 1);
+    // From the internet: the client leg, probed, stops at the same firewall.
+    let (code, report) = from_clients(&w);
+    assert_client(
+        &report,
+        80,
+        "NACL_DENY",
+        &blocking("network_acl", "fw-elb", "ingress", "*"),
+        Some("filtered"),
+    );
+    let fix = with_role(&report, "client", Some(80))[0]["fix"]
+        .as_str()
+        .expect("fix")
+        .to_string();
+    assert!(
+        fix.contains("hcloud VPC AddFirewallRules/v3") && fix.contains("--firewall_id=fw-elb"),
+        "{fix}"
+    );
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn whole_path_huawei_listener_whitelist_without_the_clients() {
+    let w = scenario("wp-hw-acl", "huawei-access-control", |_| {});
+    assert!(
+        !connects(&w.client, public_listener(&w, 80)),
+        "the lab: the whitelist drops the internet client"
+    );
+    // The whitelist admits some clients (198.51.100.128/25): the client leg is not blocked for
+    // every client, so from the VPC it is OK. The client the lab puts on the internet
+    // (203.0.113.10) is not on it: probing from there, it is refused, and the finding says that
+    // this vantage point, not the load balancer's clients, is what the whitelist stops.
+    let (code, report) = from_agent(&w);
+    all_ok(&report);
+    assert_eq!(code, 0, "{report:#}");
+    let (code, report) = from_clients(&w);
+    for f in with_role(&report, "client", Some(80)) {
+        assert_eq!(f["observed"]["state"], "filtered", "{f:#}");
+        assert_eq!(f["expected"]["decision"], "allow", "{f:#}");
+        let (c, _, b) = verdict(f);
+        assert_eq!(
+            (c.as_str(), b.as_str()),
+            (
+                "PROBE_PERSPECTIVE_DIFFERS",
+                blocking("access_control", "ipg-clients", "ingress", "*").as_str()
+            ),
+            "{f:#}"
+        );
+        assert!(
+            f["fix"]
+                .as_str()
+                .is_some_and(|s| s.contains("hcloud ELB UpdateIpList")
+                    && s.contains("--ipgroup.ip_list.1.ip=203.0.113.10/32")),
+            "{f:#}"
+        );
+    }
+    assert_eq!(code, 1);
 }

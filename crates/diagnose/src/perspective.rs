@@ -306,8 +306,8 @@ fn from_clients(
     let ends: Vec<&Endpoint> = via.iter().chain(dests).collect();
     let listener = flow(dests.first()?.clone(), dests.first()?.clone()).listener;
     let atoms = policy.atoms(clients, &ends, listener);
-    let mut passed: Option<(u128, Verdict, Endpoint)> = None;
-    let mut failed: Option<(u128, Verdict, Endpoint)> = None;
+    let mut passed: Option<((usize, u128), Verdict, Endpoint)> = None;
+    let mut failed: Option<((usize, u128), Verdict, Endpoint)> = None;
     for atom in &atoms {
         let at = atom.representative();
         let sources: Vec<Endpoint> = if via.is_empty() {
@@ -344,13 +344,17 @@ fn from_clients(
             groups: sources[0].groups.clone(),
             subnet: sources[0].subnet,
         };
+        // The largest piece that passes; when none does, the piece that got furthest along the
+        // path (a whitelist that admits some clients is meant; what stops those is the finding),
+        // then the largest.
+        let rank = (if v.allowed() { 0 } else { v.path.len() }, atom.size());
         let slot = if v.allowed() {
             &mut passed
         } else {
             &mut failed
         };
-        if slot.as_ref().is_none_or(|(size, ..)| atom.size() > *size) {
-            *slot = Some((atom.size(), v, shown));
+        if slot.as_ref().is_none_or(|(best, ..)| rank > *best) {
+            *slot = Some((rank, v, shown));
         }
     }
     passed.or(failed).map(|(_, v, e)| (v, e))
