@@ -24,14 +24,19 @@
 //! * an internet gateway namespace that maps each node's `public_address` one to one to its
 //!   address (DNAT in, SNAT out), forwards from the internet only to those addresses, and
 //!   carries what the NAT namespace masquerades; the answers of a node leave by whatever its
-//!   subnet's table says, so a subnet routed to the NAT gateway (or nowhere) never answers;
+//!   subnet's table says, so a subnet routed to the NAT gateway (or nowhere) never answers —
+//!   except a Huawei node's, whose EIP is its internet side: what it sends outside the network
+//!   goes to the gateway whatever the table says;
+//! * a listener's access control (whitelist or blacklist) as nftables on its node, before the
+//!   node forwards or proxies;
 //! * a client namespace at 203.0.113.10/24 (documentation range) behind the gateway, where
 //!   `probe check --from clients` runs.
 //!
-//! Each scenario is `tests/fixtures/whole-path/<name>.yaml`, and the same network as an AWS dump
-//! (`aws/<name>/`, written by `aws/generate.py`); `probe check` runs from the YAML, from the dump
-//! and from the YAML `probe import aws` makes of the dump, at once, and the three must agree on
-//! every finding. The lab is built from the YAML.
+//! Each scenario is `tests/fixtures/whole-path/<name>.yaml`, and, for AWS, the same network as an
+//! AWS dump (`aws/<name>/`, written by `aws/generate.py`); `probe check` runs from the YAML, from
+//! the dump and from the YAML `probe import aws` makes of the dump, at once, and the three must
+//! agree on every finding. The lab is built from the YAML. Huawei scenarios (`huawei-*.yaml`) run
+//! from their YAML; their import is tested on the SDK-generated dump (`huawei.rs`).
 //!
 //! Every address lives in the lab's own namespaces; the lab is removed on drop.
 
