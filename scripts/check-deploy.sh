@@ -327,6 +327,75 @@ else
   done
 fi
 
+# --- Kubernetes schemas ----------------------------------------------------------------------------
+# Every object under deploy/kubernetes (DaemonSet, sharded StatefulSet, sidecar, Services, ...)
+# against the real Kubernetes OpenAPI schemas that PyPI's kubernetes-validate ships, strictly (an
+# unknown or misspelt field fails), for the oldest Kubernetes the manifests support (1.28: the
+# StatefulSet's pod-index label) and a current one. Custom resources (ServiceMonitor) and the
+# Kustomizations have no schema there and are counted apart. kubernetes-validate is pinned in
+# scripts/deploy-requirements.txt and installed in a virtual environment under the target
+# directory.
+k8s_venv="${CARGO_TARGET_DIR:-target}/deploy-venv"
+if ! cmp -s scripts/deploy-requirements.txt "$k8s_venv/deploy-requirements.txt" 2>/dev/null; then
+  rm -rf "$k8s_venv"
+  if python3 -m venv "$k8s_venv" >/dev/null 2>&1 &&
+    "$k8s_venv/bin/pip" install -q --disable-pip-version-check --no-input \
+      -r scripts/deploy-requirements.txt >/dev/null 2>&1; then
+    cp scripts/deploy-requirements.txt "$k8s_venv/deploy-requirements.txt"
+  fi
+fi
+if [ -x "$k8s_venv/bin/kubernetes-validate" ]; then
+  mapfile -t manifests < <(find deploy/kubernetes -name '*.yaml' | sort)
+  for version in 1.28 1.34; do
+    name="kubernetes-validate --strict, Kubernetes $version: deploy/kubernetes"
+    if out=$("$k8s_venv/bin/kubernetes-validate" --strict --no-warn -k "$version" "${manifests[@]}" 2>&1); then
+      passed=$(printf '%s\n' "$out" | grep -c ' passed for resource ' || true)
+      nschema=$("$k8s_venv/bin/kubernetes-validate" -k "$version" "${manifests[@]}" 2>&1 |
+        grep -o "schema for kind [A-Za-z]*" | sort -u | sed 's/schema for kind //' | paste -sd, - || true)
+      pass "$name ($passed objects; no schema: ${nschema:-none})"
+    else
+      fail "$name" "$(printf '%s\n' "$out" | grep -v ' passed for resource ')"
+    fi
+  done
+else
+  fail "kubernetes-validate on deploy/kubernetes" \
+    "cannot install scripts/deploy-requirements.txt into $k8s_venv (python3-venv and PyPI needed)"
+fi
+
+# Every flag the manifests (containers running the probe image) and the systemd unit pass to
+# `probe agent` exists in this build's `probe agent --help`.
+if [ -n "$probe_bin" ]; then
+  "$probe_bin" agent --help >"$tmp/agent-help.txt"
+  check_python "probe agent flags in deploy/ exist" "$tmp/agent-help.txt" <<'PY'
+import pathlib, re, sys
+import yaml
+
+help_text = pathlib.Path(sys.argv[1]).read_text()
+known = set(re.findall(r"--[a-z][a-z-]+", help_text))
+used = {}
+for path in sorted(pathlib.Path("deploy/kubernetes").rglob("*.yaml")):
+    for doc in yaml.safe_load_all(path.read_text()):
+        spec = (doc or {}).get("spec", {}) or {}
+        pod = (spec.get("template") or {}).get("spec") or {}
+        for c in pod.get("containers", []) + pod.get("initContainers", []):
+            if not str(c.get("image", "")).startswith("probe"):
+                continue
+            for a in c.get("args", []) or []:
+                if str(a).startswith("--"):
+                    used.setdefault(str(a).split("=")[0], str(path))
+unit = pathlib.Path("deploy/systemd/probe.service").read_text()
+for line in unit.splitlines():
+    if line.startswith("ExecStart="):
+        for flag in re.findall(r"(?<![\w-])--[a-z][a-z-]+", line):
+            used.setdefault(flag, "deploy/systemd/probe.service")
+unknown = sorted(f"{f} ({where})" for f, where in used.items() if f not in known)
+if unknown:
+    print("unknown: " + ", ".join(unknown))
+    sys.exit(1)
+print(f"{len(used)} flags")
+PY
+fi
+
 # --- Container -------------------------------------------------------------------------------------
 # No engine here to build it, so: the Dockerfile exists, every FROM names an image pinned to a
 # tag or digest (never bare or :latest) or an earlier stage, every COPY --from names an earlier

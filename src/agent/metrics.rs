@@ -98,8 +98,15 @@ fn with(labels: &[&'static str], extra: &[&'static str]) -> Vec<&'static str> {
 impl Metrics {
     /// Builds and registers every family. Fails only if two families share a name, which is a
     /// programming error caught by the tests.
-    pub(crate) fn new() -> prometheus::Result<Self> {
-        let registry = Registry::new();
+    /// With a shard, every series carries `shard="K/N"`.
+    pub(crate) fn new(shard: Option<super::shard::Shard>) -> prometheus::Result<Self> {
+        let registry = match shard {
+            Some(s) => Registry::new_custom(
+                None,
+                Some(std::iter::once(("shard".to_string(), s.to_string())).collect()),
+            )?,
+            None => Registry::new(),
+        };
         let c = &CHECK_LABELS[..];
         let gauge =
             |name: &str, help: &str, labels: &[&str]| GaugeVec::new(Opts::new(name, help), labels);
@@ -481,7 +488,7 @@ mod tests {
 
     #[test]
     fn every_family_registers_under_its_own_name() {
-        let m = Metrics::new().expect("distinct names");
+        let m = Metrics::new(None).expect("distinct names");
         let text = m.encode();
         assert!(text.contains("probe_agent_build_info{"), "{text}");
         assert!(text.contains("process_resident_memory_bytes"), "{text}");
@@ -499,7 +506,7 @@ mod tests {
 
     #[test]
     fn a_new_outcome_replaces_the_old_series() {
-        let m = Metrics::new().expect("metrics");
+        let m = Metrics::new(None).expect("metrics");
         let mut s = m.series(labels(), Protocol::Tcp);
         let target = crate::probe::Target {
             label: "10.0.1.25:80".into(),

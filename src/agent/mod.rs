@@ -39,6 +39,7 @@ pub(crate) mod page;
 pub(crate) mod schedule;
 pub(crate) mod scheduler;
 pub(crate) mod server;
+pub(crate) mod shard;
 pub(crate) mod state;
 pub(crate) mod web_config;
 
@@ -77,6 +78,8 @@ pub(crate) struct Settings {
     /// `/probe` requests served at once; more wait, up to their own timeout.
     pub probe_concurrency: usize,
     pub server: server::Limits,
+    /// This agent's share of the configuration's checks (`--shard K/N`), if it has one.
+    pub shard: Option<shard::Shard>,
 }
 
 /// The running agent, shared by the scheduler, the probe tasks and the HTTP server.
@@ -128,7 +131,7 @@ pub(crate) enum StartError {
 impl Agent {
     /// Builds the first world from the configuration [`bind`] loaded. Nothing runs yet.
     pub(crate) fn new(settings: Settings, model: Model) -> Result<Arc<Agent>, StartError> {
-        let metrics = Metrics::new()?;
+        let metrics = Metrics::new(settings.shard)?;
         let world = prepared(model)
             .and_then(|p| build_world(&settings, p, 1, &metrics, None))
             .map_err(StartError::Config)?;
@@ -320,6 +323,7 @@ fn build_world(
             icmp_error: p.icmp_error,
             extra_allow: &settings.probe_allow,
             agent_ports: sys::local_port_range().into(),
+            shard: settings.shard,
         },
         metrics,
         previous,

@@ -66,6 +66,8 @@ pub(crate) struct Build<'a> {
     pub icmp_error: Option<String>,
     pub extra_allow: &'a [IpNet],
     pub agent_ports: PortRange,
+    /// Only the checks (and static findings) this shard owns.
+    pub shard: Option<super::shard::Shard>,
 }
 
 impl World {
@@ -101,6 +103,9 @@ impl World {
         // inside (judged from the configuration alone, as `probe validate` does).
         let mut statics = diagnose::static_findings(&policy);
         statics.extend(diagnose::client_legs(&policy, b.agent_ports));
+        if let Some(shard) = b.shard {
+            statics.retain(|f| shard.owns(&static_identity(f)));
+        }
         let allow = allowlist(model, b.extra_allow);
         let mut world = World {
             generation: b.generation,
@@ -212,6 +217,19 @@ struct Planned {
 
 /// Every check the agent can send, with its timing and probe context (one per settings key);
 /// the same probe under the same name (one expectation for several load balancers) once.
+/// What identifies a static finding between shards: the same finding of the same configuration
+/// is owned by one shard, so that the fleet reports it once.
+fn static_identity(f: &diagnose::Finding) -> [String; 6] {
+    [
+        f.code.as_str().to_string(),
+        f.role.as_str().to_string(),
+        f.load_balancer.clone().unwrap_or_default(),
+        f.address.map(|a| a.to_string()).unwrap_or_default(),
+        f.port.map(|p| p.to_string()).unwrap_or_default(),
+        f.summary.clone(),
+    ]
+}
+
 fn plan_checks(policy: &Policy, b: &Build<'_>) -> Result<Vec<Planned>, String> {
     let mut contexts: HashMap<ProbeKey, Arc<ProbeContext>> = HashMap::new();
     let mut planned = Vec::new();
@@ -249,7 +267,7 @@ fn plan_checks(policy: &Policy, b: &Build<'_>) -> Result<Vec<Planned>, String> {
         };
         let spec = plan::spec_for(&check);
         let labels = check_labels(&check, spec.target.protocol);
-        if !seen_labels.insert(labels.clone()) {
+        if !seen_labels.insert(labels.clone()) || b.shard.is_some_and(|s| !s.owns(&labels)) {
             continue;
         }
         planned.push(Planned {

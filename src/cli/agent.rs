@@ -46,6 +46,7 @@ pub(super) fn prepare(args: AgentArgs) -> anyhow::Result<Prepared> {
             request_timeout: args.http_request_timeout,
             ..Limits::default()
         },
+        shard: args.shard,
     };
     let bound = agent::bind(&settings).map_err(|e| UsageError(e.into()))?;
     let budget = engine::fd_budget(

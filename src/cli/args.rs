@@ -402,6 +402,12 @@ pub struct AgentArgs {
     /// connections).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub http_header_timeout: Duration,
+    /// This agent's share of the checks: shard K of N (`2/3`). N agents with the same
+    /// configuration and --shard 1/N … N/N probe every check exactly once between them (by
+    /// rendezvous hashing of each check's labels: going to N+1 moves about 1/(N+1) of the
+    /// checks); every series is labelled `shard="K/N"`. docs/agent.md, "Sharding".
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<crate::agent::shard::Shard>,
     /// How long a request other than /probe may take.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub http_request_timeout: Duration,

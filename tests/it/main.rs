@@ -14,6 +14,7 @@ mod moto;
 mod privileges;
 mod scenarios;
 mod server;
+mod shards;
 mod soak;
 mod sweep;
 mod taxonomy;
