@@ -8,12 +8,14 @@
 //! | metric | type | labels | meaning |
 //! |---|---|---|---|
 //! | `probe_success` | gauge | check | 1 if the last probe passed |
-//! | `probe_duration_seconds` | histogram | check | wall time of each probe |
+//! | `probe_duration_seconds` | gauge | check | wall time of the last probe (blackbox_exporter's type) |
+//! | `probe_group_duration_seconds` | histogram | `backend_group`, `role`, `protocol` | wall time of each probe, per group: bounded by the configuration, not by its size |
+//! | `probe_check_duration_seconds` | histogram | check | the same per check, with `--per-check-histograms` only |
 //! | `probe_outcome` | gauge | check, `outcome`, `reason` | 1 for the last probe's class and reason |
 //! | `probe_http_status_code` | gauge | check | last HTTP status (HTTP checks) |
 //! | `probe_ssl_earliest_cert_expiry` | gauge | check | leaf `notAfter`, Unix seconds (HTTPS) |
 //! | `probe_backend_healthy` | gauge | check | 1 if the rise/fall state machine says healthy |
-//! | `probe_backend_state` | gauge | check, `state` | 1 for the current of initial/healthy/unhealthy |
+//! | `probe_backend_state` | gauge | check, `state` | 1, for the current state only (initial, healthy or unhealthy) |
 //! | `probe_backend_transitions_total` | counter | check | state changes |
 //! | `probe_findings` | gauge | `code`, `severity` | active findings per code |
 //! | `probe_finding_info` | gauge | check, `code`, `severity` | 1 per check whose finding is not OK |
@@ -40,6 +42,9 @@ pub(crate) const CHECK_LABELS: [&str; 6] = [
     "protocol",
     "role",
 ];
+
+/// The labels of `probe_group_duration_seconds`: a histogram per group, role and protocol.
+const GROUP_LABELS: [&str; 3] = ["backend_group", "role", "protocol"];
 
 /// Probe durations worth telling apart: a LAN round trip, a slow app, a timeout.
 const DURATION_BUCKETS: [f64; 11] = [
@@ -69,7 +74,9 @@ pub(crate) fn check_labels(check: &Check, protocol: Protocol) -> [String; 6] {
 pub(crate) struct Metrics {
     pub registry: Registry,
     success: GaugeVec,
-    duration: HistogramVec,
+    duration: GaugeVec,
+    group_duration: HistogramVec,
+    check_duration: Option<HistogramVec>,
     outcome: GaugeVec,
     http_status: GaugeVec,
     cert_expiry: GaugeVec,
@@ -98,8 +105,12 @@ fn with(labels: &[&'static str], extra: &[&'static str]) -> Vec<&'static str> {
 impl Metrics {
     /// Builds and registers every family. Fails only if two families share a name, which is a
     /// programming error caught by the tests.
-    /// With a shard, every series carries `shard="K/N"`.
-    pub(crate) fn new(shard: Option<super::shard::Shard>) -> prometheus::Result<Self> {
+    /// With a shard, every series carries `shard="K/N"`. Per-check duration histograms (14
+    /// series a check) only with `per_check_histograms`.
+    pub(crate) fn new(
+        shard: Option<super::shard::Shard>,
+        per_check_histograms: bool,
+    ) -> prometheus::Result<Self> {
         let registry = match shard {
             Some(s) => Registry::new_custom(
                 None,
@@ -116,11 +127,31 @@ impl Metrics {
                 "Whether the last probe of the check passed.",
                 c,
             )?,
-            duration: HistogramVec::new(
-                HistogramOpts::new("probe_duration_seconds", "Wall time of each probe.")
-                    .buckets(DURATION_BUCKETS.to_vec()),
+            duration: gauge(
+                "probe_duration_seconds",
+                "Wall time of the check's last probe.",
                 c,
             )?,
+            group_duration: HistogramVec::new(
+                HistogramOpts::new(
+                    "probe_group_duration_seconds",
+                    "Wall time of each probe, by backend group, role and protocol.",
+                )
+                .buckets(DURATION_BUCKETS.to_vec()),
+                &GROUP_LABELS,
+            )?,
+            check_duration: per_check_histograms
+                .then(|| {
+                    HistogramVec::new(
+                        HistogramOpts::new(
+                            "probe_check_duration_seconds",
+                            "Wall time of each probe of the check (--per-check-histograms).",
+                        )
+                        .buckets(DURATION_BUCKETS.to_vec()),
+                        c,
+                    )
+                })
+                .transpose()?,
             outcome: gauge(
                 "probe_outcome",
                 "1 for the outcome class (open, closed, filtered, rejected, unreachable, open|filtered, error) and reason of the last probe.",
@@ -235,6 +266,10 @@ impl Metrics {
         let r = &m.registry;
         r.register(Box::new(m.success.clone()))?;
         r.register(Box::new(m.duration.clone()))?;
+        r.register(Box::new(m.group_duration.clone()))?;
+        if let Some(h) = &m.check_duration {
+            r.register(Box::new(h.clone()))?;
+        }
         r.register(Box::new(m.outcome.clone()))?;
         r.register(Box::new(m.http_status.clone()))?;
         r.register(Box::new(m.cert_expiry.clone()))?;
@@ -265,26 +300,41 @@ impl Metrics {
     /// `initial`).
     pub(crate) fn series(&self, labels: [String; 6], protocol: Protocol) -> CheckSeries {
         let l = &labels;
-        let state = HealthState::ALL.map(|s| {
-            self.state
-                .with_label_values(&[&l[0], &l[1], &l[2], &l[3], &l[4], &l[5], s.as_str()])
-        });
-        let series = CheckSeries {
+        let mut series = CheckSeries {
             success: self.success.with_label_values(l),
             duration: self.duration.with_label_values(l),
+            group_duration: self
+                .group_duration
+                .with_label_values(&[&l[0], &l[5], &l[4]]),
+            check_duration: self.check_duration.as_ref().map(|h| h.with_label_values(l)),
             healthy: self.healthy.with_label_values(l),
             transitions: self.transitions.with_label_values(l),
             http_status: protocol
                 .is_http()
                 .then(|| self.http_status.with_label_values(l)),
-            state,
+            state: None,
             outcome: None,
             finding: None,
             blocking: None,
             labels,
         };
-        series.set_state(HealthState::Initial);
+        self.set_state(&mut series, HealthState::Initial);
         series
+    }
+
+    /// The threshold state: `probe_backend_healthy`, and the one `probe_backend_state` series
+    /// of the current state.
+    fn set_state(&self, s: &mut CheckSeries, state: HealthState) {
+        swap_series(
+            &self.state,
+            &mut s.state,
+            Some(with_values(&s.labels, &[state.as_str()])),
+        );
+        s.healthy.set(if state == HealthState::Healthy {
+            1.0
+        } else {
+            0.0
+        });
     }
 
     /// Removes every series of a check that is no longer planned.
@@ -292,20 +342,15 @@ impl Metrics {
         let l = &s.labels;
         let _ = self.success.remove_label_values(l);
         let _ = self.duration.remove_label_values(l);
+        if let Some(h) = &self.check_duration {
+            let _ = h.remove_label_values(l);
+        }
         let _ = self.healthy.remove_label_values(l);
         let _ = self.transitions.remove_label_values(l);
         let _ = self.http_status.remove_label_values(l);
         let _ = self.cert_expiry.remove_label_values(l);
-        for st in HealthState::ALL {
-            let _ = self.state.remove_label_values(&[
-                &l[0],
-                &l[1],
-                &l[2],
-                &l[3],
-                &l[4],
-                &l[5],
-                st.as_str(),
-            ]);
+        if let Some(prev) = &s.state {
+            let _ = self.state.remove_label_values(prev);
         }
         if let Some(prev) = &s.outcome {
             let _ = self.outcome.remove_label_values(prev);
@@ -327,7 +372,12 @@ impl Metrics {
         now_unix: f64,
     ) {
         s.success.set(if obs.success { 1.0 } else { 0.0 });
-        s.duration.observe(took.as_secs_f64());
+        let secs = took.as_secs_f64();
+        s.duration.set(secs);
+        s.group_duration.observe(secs);
+        if let Some(h) = &s.check_duration {
+            h.observe(secs);
+        }
         let reason = match &obs.reason {
             crate::probe::Reason::Error(_) => "error".into(),
             r => r.as_str(),
@@ -356,8 +406,8 @@ impl Metrics {
     }
 
     /// Records the threshold state after a result.
-    pub(crate) fn record_health(&self, s: &CheckSeries, state: HealthState, changed: bool) {
-        s.set_state(state);
+    pub(crate) fn record_health(&self, s: &mut CheckSeries, state: HealthState, changed: bool) {
+        self.set_state(s, state);
         if changed {
             s.transitions.inc();
         }
@@ -459,27 +509,18 @@ fn with_values(labels: &[String; 6], extra: &[&str]) -> Vec<String> {
 pub(crate) struct CheckSeries {
     pub labels: [String; 6],
     success: Gauge,
-    duration: Histogram,
+    duration: Gauge,
+    /// Shared with every check of the same backend group, role and protocol.
+    group_duration: Histogram,
+    check_duration: Option<Histogram>,
     healthy: Gauge,
     transitions: IntCounter,
     http_status: Option<Gauge>,
-    state: [Gauge; 3],
+    /// The label set of the one `probe_backend_state` series.
+    state: Option<Vec<String>>,
     outcome: Option<Vec<String>>,
     finding: Option<Vec<String>>,
     blocking: Option<Vec<String>>,
-}
-
-impl CheckSeries {
-    fn set_state(&self, state: HealthState) {
-        for (g, s) in self.state.iter().zip(HealthState::ALL) {
-            g.set(if s == state { 1.0 } else { 0.0 });
-        }
-        self.healthy.set(if state == HealthState::Healthy {
-            1.0
-        } else {
-            0.0
-        });
-    }
 }
 
 #[cfg(test)]
@@ -488,7 +529,7 @@ mod tests {
 
     #[test]
     fn every_family_registers_under_its_own_name() {
-        let m = Metrics::new(None).expect("distinct names");
+        let m = Metrics::new(None, true).expect("distinct names");
         let text = m.encode();
         assert!(text.contains("probe_agent_build_info{"), "{text}");
         assert!(text.contains("process_resident_memory_bytes"), "{text}");
@@ -506,7 +547,7 @@ mod tests {
 
     #[test]
     fn a_new_outcome_replaces_the_old_series() {
-        let m = Metrics::new(None).expect("metrics");
+        let m = Metrics::new(None, false).expect("metrics");
         let mut s = m.series(labels(), Protocol::Tcp);
         let target = crate::probe::Target {
             label: "10.0.1.25:80".into(),
@@ -532,13 +573,11 @@ mod tests {
         assert!(text.contains("probe_agent_probes_total{outcome=\"filtered\",protocol=\"tcp\"} 1"));
         // Free-text error reasons never become label values.
         assert!(!text.contains("\"no socket\""));
-        m.record_health(&s, HealthState::Unhealthy, true);
+        m.record_health(&mut s, HealthState::Unhealthy, true);
         let text = m.encode();
-        assert!(
-            lines(&text, "probe_backend_state")
-                .iter()
-                .any(|l| l.contains("state=\"unhealthy\"") && l.ends_with(" 1"))
-        );
+        let state = lines(&text, "probe_backend_state");
+        assert_eq!(state.len(), 1, "only the current state: {state:?}");
+        assert!(state[0].contains("state=\"unhealthy\"") && state[0].ends_with(" 1"));
         assert!(lines(&text, "probe_backend_healthy")[0].ends_with(" 0"));
         m.forget(&s);
         let text = m.encode();
@@ -546,12 +585,57 @@ mod tests {
             "probe_success",
             "probe_outcome",
             "probe_backend_state",
-            "probe_duration_seconds_count",
+            "probe_duration_seconds",
         ] {
             assert!(
                 lines(&text, name).is_empty(),
                 "{name} left after forget: {text}"
             );
         }
+    }
+
+    /// The series of one check, by default and with --per-check-histograms.
+    fn per_check_series(per_check_histograms: bool) -> (usize, String) {
+        let m = Metrics::new(None, per_check_histograms).expect("metrics");
+        let mut s = m.series(labels(), Protocol::Https);
+        let target = crate::probe::Target {
+            label: "10.0.1.25:443".into(),
+            host: crate::probe::target::Host::Ip("10.0.1.25".parse().expect("ip")),
+            port: Some(443),
+            protocol: Protocol::Https,
+            path: "/".into(),
+        };
+        let mut obs = Observation::error(&target, None, "no socket");
+        obs.state = crate::probe::State::Open;
+        obs.tls = Some(crate::probe::TlsInfo {
+            expires_in_s: Some(86_400),
+            ..Default::default()
+        });
+        m.record(&mut s, &obs, Duration::from_millis(3), 1_700_000_000.0);
+        m.record_health(&mut s, HealthState::Healthy, true);
+        let text = m.encode();
+        let n = text
+            .lines()
+            .filter(|l| !l.starts_with('#') && l.contains("address=\"10.0.1.25\""))
+            .count();
+        (n, text)
+    }
+
+    #[test]
+    fn a_check_has_at_most_ten_series_unless_histograms_are_asked_for() {
+        // success, duration, outcome, HTTP status, certificate expiry, healthy, state,
+        // transitions: an HTTPS check, the most a passing check has.
+        let (n, text) = per_check_series(false);
+        assert!(n <= 10, "{n} series per check:\n{text}");
+        assert_eq!(n, 8, "{text}");
+        // The duration histogram is per group, role and protocol.
+        assert!(
+            text.contains(
+                "probe_group_duration_seconds_count{backend_group=\"web\",protocol=\"tcp\",role=\"traffic\"} 1"
+            ),
+            "{text}"
+        );
+        let (with, text) = per_check_series(true);
+        assert_eq!(with, n + DURATION_BUCKETS.len() + 3, "{text}");
     }
 }

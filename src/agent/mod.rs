@@ -80,6 +80,8 @@ pub(crate) struct Settings {
     pub server: server::Limits,
     /// This agent's share of the configuration's checks (`--shard K/N`), if it has one.
     pub shard: Option<shard::Shard>,
+    /// A duration histogram per check (`--per-check-histograms`), not only per group.
+    pub per_check_histograms: bool,
 }
 
 /// The running agent, shared by the scheduler, the probe tasks and the HTTP server.
@@ -131,7 +133,7 @@ pub(crate) enum StartError {
 impl Agent {
     /// Builds the first world from the configuration [`bind`] loaded. Nothing runs yet.
     pub(crate) fn new(settings: Settings, model: Model) -> Result<Arc<Agent>, StartError> {
-        let metrics = Metrics::new(settings.shard)?;
+        let metrics = Metrics::new(settings.shard, settings.per_check_histograms)?;
         let world = prepared(model)
             .and_then(|p| build_world(&settings, p, 1, &metrics, None))
             .map_err(StartError::Config)?;

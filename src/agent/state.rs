@@ -152,7 +152,7 @@ impl World {
             None
         } else {
             let t = slot.health.record(seen == Seen::Pass, at);
-            metrics.record_health(&slot.series, slot.health.state(), t.is_some());
+            metrics.record_health(&mut slot.series, slot.health.state(), t.is_some());
             t
         };
         let finding = diagnose::diagnose(&self.policy, &slot.check, &slot.perspectives, Some(&obs));

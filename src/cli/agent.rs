@@ -47,6 +47,7 @@ pub(super) fn prepare(args: AgentArgs) -> anyhow::Result<Prepared> {
             ..Limits::default()
         },
         shard: args.shard,
+        per_check_histograms: args.per_check_histograms,
     };
     let bound = agent::bind(&settings).map_err(|e| UsageError(e.into()))?;
     let budget = engine::fd_budget(

@@ -408,6 +408,11 @@ pub struct AgentArgs {
     /// checks); every series is labelled `shard="K/N"`. docs/agent.md, "Sharding".
     #[arg(long, value_name = "K/N")]
     pub shard: Option<crate::agent::shard::Shard>,
+    /// Also keep a duration histogram per check (`probe_check_duration_seconds`, 14 series a
+    /// check). By default durations are a histogram per backend group, role and protocol, and
+    /// each check has the last probe's duration as a gauge.
+    #[arg(long)]
+    pub per_check_histograms: bool,
     /// How long a request other than /probe may take.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub http_request_timeout: Duration,
