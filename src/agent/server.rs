@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `/metrics` | GET | Prometheus text format: every check's series and the agent's own |
 //! | `/probe?target=…&module=…` | GET | one probe, blackbox_exporter-compatible ([`super::blackbox`]) |
-//! | `/findings` | GET | the JSON of `probe check --output json` (verdicts.md §4), live |
+//! | `/findings` | GET | the JSON of `probe check --output json` (verdicts.md §4), live; `?offset=&limit=&failing=true` for one page |
 //! | `/-/healthy` | GET | 200 while the process serves |
 //! | `/-/ready` | GET | 200 once every check has been probed once, else 503 with the count |
 //! | `/-/reload` | POST, PUT | reloads the configuration; 500 with the error if it is invalid |
@@ -296,7 +296,10 @@ async fn route(shared: &Shared, req: &Request<Incoming>) -> Answer {
             let a = super::blackbox::handle(agent, req.uri().query(), scrape_timeout).await;
             text(a.status, a.content_type, a.body)
         }
-        "/findings" => findings(shared).await,
+        "/findings" => match req.uri().query().filter(|q| !q.is_empty()) {
+            None => findings(shared).await,
+            Some(q) => findings_page(agent, q),
+        },
         "/-/healthy" => text(StatusCode::OK, PLAIN, "Healthy\n"),
         "/-/ready" => ready(agent),
         "/-/reload" => {
@@ -356,6 +359,71 @@ async fn findings(shared: &Shared) -> Answer {
             "rendering the findings failed (a bug; see the log)\n",
         ),
     }
+}
+
+/// The most findings one page holds.
+const MAX_PAGE: usize = 10_000;
+
+/// `/findings?offset=N&limit=M&failing=true`: one page of the findings, for fleets whose whole
+/// report is too big to fetch at once. `summary` counts every finding the filter keeps;
+/// `page.next` is the query of the next page, `null` on the last.
+fn findings_page(agent: &Agent, query: &str) -> Answer {
+    let mut offset = 0usize;
+    let mut limit = 1000usize;
+    let mut failing = false;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let bad = |why: &str| {
+            text(
+                StatusCode::BAD_REQUEST,
+                PLAIN,
+                format!("/findings: {k}={v:?}: {why}\n"),
+            )
+        };
+        match k {
+            "offset" => match v.parse() {
+                Ok(n) => offset = n,
+                Err(_) => return bad("not a number"),
+            },
+            "limit" => match v.parse() {
+                Ok(n) if (1..=MAX_PAGE).contains(&n) => limit = n,
+                _ => return bad(&format!("not a number from 1 to {MAX_PAGE}")),
+            },
+            "failing" => match v {
+                "true" | "1" | "" => failing = true,
+                "false" | "0" => failing = false,
+                _ => return bad("true or false"),
+            },
+            _ => return bad("unknown parameter (offset, limit, failing)"),
+        }
+    }
+    let (report, total) = agent.world().report_page(offset, limit, failing);
+    let end = offset.saturating_add(report.findings.len());
+    let next = (end < total).then(|| {
+        format!(
+            "/findings?offset={end}&limit={limit}{}",
+            if failing { "&failing=true" } else { "" }
+        )
+    });
+    let mut body = match serde_json::to_value(&report) {
+        Ok(v) => v,
+        Err(e) => {
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                PLAIN,
+                format!("rendering the findings failed: {e}\n"),
+            );
+        }
+    };
+    body["page"] = serde_json::json!({
+        "offset": offset,
+        "limit": limit,
+        "total": total,
+        "next": next,
+    });
+    let mut bytes = serde_json::to_vec_pretty(&body).unwrap_or_default();
+    bytes.push(b'\n');
+    text(StatusCode::OK, "application/json", Bytes::from(bytes))
 }
 
 /// `/-/ready`: 200 once every check has been probed once.

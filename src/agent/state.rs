@@ -180,6 +180,33 @@ impl World {
         )
     }
 
+    /// One page of the findings (`/findings?offset=&limit=`), only those not OK with `failing`:
+    /// the page's findings, the counts of every finding the filter keeps, and how many it keeps.
+    pub(crate) fn report_page(
+        &self,
+        offset: usize,
+        limit: usize,
+        failing: bool,
+    ) -> (Report, usize) {
+        let kept = || {
+            self.findings()
+                .filter(move |f| !failing || f.severity != diagnose::Severity::Ok)
+        };
+        let mut summary = diagnose::Summary::default();
+        for f in kept() {
+            summary.findings += 1;
+            match f.severity {
+                diagnose::Severity::Ok => summary.ok += 1,
+                diagnose::Severity::Info => summary.info += 1,
+                diagnose::Severity::Warning => summary.warning += 1,
+                diagnose::Severity::Error => summary.error += 1,
+            }
+        }
+        let findings = kept().skip(offset).take(limit).cloned().collect();
+        let total = summary.findings;
+        (Report { findings, summary }, total)
+    }
+
     /// Findings for `probe_findings`.
     pub(crate) fn findings(&self) -> impl Iterator<Item = &Finding> {
         self.slots

@@ -1,7 +1,8 @@
 //! Three agents share one configuration (`probe agent --shard K/3`), and one real Prometheus
 //! (Debian's package) scrapes them all. Asserted through Prometheus's HTTP API: every check is
 //! probed by exactly one agent, every series carries its shard, and one PromQL query over the three
-//! gives the findings a single unsharded agent reports for the whole fleet.
+//! gives the findings a single unsharded agent reports for the whole fleet. The unsharded agent's
+//! `/findings` also comes in pages that add up to the whole report.
 //!
 //! Everything runs on the loopback of one lab namespace: the members are 127.0.1.1-127.0.1.30
 //! (two of them listen), the agents and Prometheus listen on 127.0.0.1.
@@ -207,6 +208,7 @@ fn three_shards_probe_every_check_once_and_prometheus_sums_the_fleet() {
             for (shard, n) in &shards {
                 assert!(*n >= 5.0, "shard {shard} owns only {n} of {checks} checks");
             }
+            findings_come_in_pages(&ns, checks as usize);
             return;
         }
         let last = format!(
@@ -227,4 +229,61 @@ fn lab_log(cfg: &str, name: &str) -> std::path::PathBuf {
         .parent()
         .expect("lab dir")
         .join(name)
+}
+
+/// `/findings?offset=&limit=&failing=`: the pages of the unsharded agent's findings add up to
+/// the whole report, and bad parameters get 400 saying which.
+fn findings_come_in_pages(ns: &str, checks: usize) {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut query = "/findings?limit=25".to_string();
+    let mut pages = 0;
+    loop {
+        let (code, body) = curl(ns, &[&format!("http://{UNSHARDED}{query}")]);
+        assert_eq!(code, 200, "{query}: {body}");
+        let v: Value = serde_json::from_str(&body).expect("a JSON page");
+        let page = v["findings"].as_array().expect("findings");
+        assert!(page.len() <= 25, "{query}: {} findings", page.len());
+        assert_eq!(v["page"]["total"], checks, "{query}");
+        assert_eq!(
+            v["summary"]["findings"], checks,
+            "the summary counts every finding"
+        );
+        for f in page {
+            assert!(
+                seen.insert(format!("{} {} {}", f["address"], f["port"], f["role"])),
+                "{f} twice"
+            );
+        }
+        pages += 1;
+        match v["page"]["next"].as_str() {
+            Some(next) => query = next.to_string(),
+            None => break,
+        }
+        assert!(pages < 10, "more pages than 60 findings make");
+    }
+    assert_eq!((seen.len(), pages), (checks, 3));
+    let (_, body) = curl(
+        ns,
+        &[&format!(
+            "http://{UNSHARDED}/findings?failing=true&limit=10000"
+        )],
+    );
+    let v: Value = serde_json::from_str(&body).expect("a JSON page");
+    assert_eq!(v["page"]["total"], 58, "the closed ports");
+    assert!(
+        v["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .all(|f| f["code"] != "OK")
+    );
+    for (bad, why) in [
+        ("limit=0", "limit=\"0\": not a number from 1 to 10000"),
+        ("offset=-1", "offset=\"-1\": not a number"),
+        ("page=2", "unknown parameter"),
+    ] {
+        let (code, body) = curl(ns, &[&format!("http://{UNSHARDED}/findings?{bad}")]);
+        assert_eq!(code, 400, "{bad}: {body}");
+        assert!(body.contains(why), "{bad}: {body}");
+    }
 }
