@@ -708,6 +708,16 @@ pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'sta
 /// whose members are `members`, probed every `interval_s` seconds with a 1 s timeout, and a
 /// security group that lets the agent in.
 pub fn fleet_config(members: impl Iterator<Item = std::net::Ipv4Addr>, interval_s: u32) -> String {
+    fleet_config_with(members, interval_s, None)
+}
+
+/// [`fleet_config`] with the health check on `health_port` (two checks per member: the
+/// traffic port and the health-check port) when given.
+pub fn fleet_config_with(
+    members: impl Iterator<Item = std::net::Ipv4Addr>,
+    interval_s: u32,
+    health_port: Option<u16>,
+) -> String {
     let mut list = String::new();
     for (i, ip) in members.enumerate() {
         list.push_str(&format!(
@@ -725,14 +735,18 @@ backend_groups:
   - name: fleet
     protocol: tcp
     port: 80
-    health_check: {{protocol: tcp, interval_s: {interval_s}, timeout_s: 1}}
+    health_check: {{protocol: tcp,{port} interval_s: {interval_s}, timeout_s: 1}}
     members:
 {list}security_groups:
   - id: sg-fleet
     rules:
-      - {{direction: ingress, protocol: tcp, ports: 80, cidr: 10.77.0.0/24}}
+      - {{direction: ingress, protocol: tcp, ports: \"80{more}\", cidr: 10.77.0.0/24}}
       - {{direction: egress, protocol: any}}
-"
+",
+        port = health_port
+            .map(|p| format!(" port: {p},"))
+            .unwrap_or_default(),
+        more = health_port.map(|p| format!(",{p}")).unwrap_or_default(),
     )
 }
 
