@@ -153,30 +153,7 @@ pub(crate) fn build(test: &str, model: &Model, agent: IpAddr) -> Topology {
                 IpProto::Udp => lab.udp_responder(ns, &format!("{vip}:{}", l.port), b"lb:"),
                 _ => lab.tcp_listener(ns, &format!("{vip}:{}", l.port)),
             }
-            let Some(ac) = &l.access_control else {
-                continue;
-            };
-            let mut cidrs: Vec<String> = ac.cidrs.iter().map(|c| c.trunc().to_string()).collect();
-            for g in &ac.address_groups {
-                cidrs.extend(
-                    model
-                        .address_groups
-                        .iter()
-                        .filter(|x| &x.id == g)
-                        .flat_map(|x| x.cidrs.iter())
-                        .filter(|c| c.addr().is_ipv4())
-                        .map(|c| c.trunc().to_string()),
-                );
-            }
-            let set = format!("{{ {} }}", cidrs.join(", "));
-            rules.push_str(&match ac.mode {
-                probe::model::AccessMode::Whitelist => {
-                    format!("    tcp dport {} ip saddr != {set} drop\n", l.port)
-                }
-                probe::model::AccessMode::Blacklist => {
-                    format!("    tcp dport {} ip saddr {set} drop\n", l.port)
-                }
-            });
+            rules.push_str(&access_rule(model, l, None));
         }
         lab.nft(
             ns,
@@ -250,6 +227,50 @@ pub(crate) fn build(test: &str, model: &Model, agent: IpAddr) -> Topology {
         agent_addr,
         members: names,
     }
+}
+
+/// The nftables rule that enforces listener `l`'s access control (empty without one): drop what
+/// a whitelist does not name, or what a blacklist names, on the listener's port (and, with
+/// `daddr`, to that address only).
+pub(crate) fn access_rule(
+    model: &Model,
+    l: &probe::model::Listener,
+    daddr: Option<IpAddr>,
+) -> String {
+    let Some(ac) = &l.access_control else {
+        return String::new();
+    };
+    let mut cidrs: Vec<String> = ac
+        .cidrs
+        .iter()
+        .filter(|c| c.addr().is_ipv4())
+        .map(|c| c.trunc().to_string())
+        .collect();
+    for g in &ac.address_groups {
+        cidrs.extend(
+            model
+                .address_groups
+                .iter()
+                .filter(|x| &x.id == g)
+                .flat_map(|x| x.cidrs.iter())
+                .filter(|c| c.addr().is_ipv4())
+                .map(|c| c.trunc().to_string()),
+        );
+    }
+    let set = format!("{{ {} }}", cidrs.join(", "));
+    let proto = match l.protocol.transport() {
+        IpProto::Udp => "udp",
+        _ => "tcp",
+    };
+    let not = match ac.mode {
+        probe::model::AccessMode::Whitelist => "!= ",
+        probe::model::AccessMode::Blacklist => "",
+    };
+    let to = daddr.map(|a| format!("ip daddr {a} ")).unwrap_or_default();
+    format!(
+        "    {to}{proto} dport {} ip saddr {not}{set} drop\n",
+        l.port
+    )
 }
 
 /// The router's nftables ruleset: every subnet's network ACL, stateless unless it says otherwise,

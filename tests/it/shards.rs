@@ -8,12 +8,11 @@
 //! (two of them listen), the agents and Prometheus listen on 127.0.0.1.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::lab::{Lab, probe_bin};
+use crate::lab::{Lab, curl_in as curl, probe_bin};
 
 const PROMETHEUS: &str = "127.0.0.1:9091";
 const UNSHARDED: &str = "127.0.0.1:9480";
@@ -37,27 +36,6 @@ fn config() -> String {
          health_check: {{protocol: tcp, port: 8081, interval_s: 1, timeout_s: 1}}\n    \
          members:\n{members}"
     )
-}
-
-fn curl(ns: &str, args: &[&str]) -> (u16, String) {
-    let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            ns,
-            "curl",
-            "-s",
-            "-m",
-            "10",
-            "-w",
-            "\n%{http_code}",
-        ])
-        .args(args)
-        .output()
-        .expect("run curl");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_string())
 }
 
 fn query(ns: &str, promql: &str) -> Vec<Value> {

@@ -50,8 +50,8 @@ use serde_json::Value;
 
 use crate::lab::{Lab, curl_in, in_netns};
 use crate::scenarios::{
-    HEALTHY, Topology, acl_ruleset, finding, fixture, lines, prefix_len, sg_chains, verdict,
-    web_servers,
+    HEALTHY, Topology, access_rule, acl_ruleset, finding, fixture, lines, prefix_len, sg_chains,
+    verdict, web_servers,
 };
 
 /// The internet client.
@@ -418,39 +418,7 @@ fn world(test: &str, name: &str) -> World {
     for ((ns, addr), (li, _)) in node_ns.iter().zip(&node_lbs) {
         let mut rules = String::new();
         for l in &model.load_balancers[*li].listeners {
-            let Some(ac) = &l.access_control else {
-                continue;
-            };
-            let mut cidrs: Vec<String> = ac
-                .cidrs
-                .iter()
-                .filter(|c| c.addr().is_ipv4())
-                .map(|c| c.trunc().to_string())
-                .collect();
-            for g in &ac.address_groups {
-                cidrs.extend(
-                    model
-                        .address_groups
-                        .iter()
-                        .filter(|x| &x.id == g)
-                        .flat_map(|x| x.cidrs.iter())
-                        .filter(|c| c.addr().is_ipv4())
-                        .map(|c| c.trunc().to_string()),
-                );
-            }
-            let set = format!("{{ {} }}", cidrs.join(", "));
-            let proto = match l.protocol.transport() {
-                IpProto::Udp => "udp",
-                _ => "tcp",
-            };
-            let not = match ac.mode {
-                probe::model::AccessMode::Whitelist => "!= ",
-                probe::model::AccessMode::Blacklist => "",
-            };
-            rules.push_str(&format!(
-                "    ip daddr {addr} {proto} dport {} ip saddr {not}{set} drop\n",
-                l.port
-            ));
+            rules.push_str(&access_rule(&model, l, Some(*addr)));
         }
         if !rules.is_empty() {
             lab.nft(

@@ -272,7 +272,10 @@ fn kept_members(policy: &Policy, li: usize, ti: Option<usize>) -> Vec<(Endpoint,
     };
     l.backend_group_names()
         .filter_map(|n| model.backend_groups.iter().find(|b| b.name == n))
-        .filter(|bg| bg.preserves_client_ip(lb))
+        // Members whose rules judge the clients' connections: where the load balancer keeps the
+        // client's address and the rules apply to its traffic (not a Huawei L4 listener that
+        // bypasses them).
+        .filter(|bg| bg.preserves_client_ip(lb) && probe_policy::rules_enforced(lb, Some(bg)))
         .flat_map(|bg| {
             bg.members.iter().filter_map(move |m| {
                 let port = m.port.or(bg.port)?;
@@ -293,7 +296,8 @@ fn kept_members(policy: &Policy, li: usize, ti: Option<usize>) -> Vec<(Endpoint,
 /// alike ([`Policy::atoms`]); one address stands for each piece. A piece passes when it passes
 /// to every destination through every `via` (any one that fails is a load balancer node whose
 /// clients fail). The flow is allowed when some piece passes: the verdict is that of the
-/// largest piece that passes, else of the largest piece. The source returned names the client
+/// largest piece that passes, else of the piece that got furthest along the path (then the
+/// largest). The source returned names the client
 /// range as configured (`0.0.0.0/0` for the internet), for summaries and fixes.
 fn from_clients(
     policy: &Policy,
