@@ -25,7 +25,7 @@
 use std::time::Duration;
 
 use prometheus::{
-    Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
@@ -73,19 +73,12 @@ pub(crate) fn check_labels(check: &Check, protocol: Protocol) -> [String; 6] {
 /// Every metric family of the agent.
 pub(crate) struct Metrics {
     pub registry: Registry,
-    success: GaugeVec,
-    duration: GaugeVec,
+    /// `shard="K/N",` on a sharded agent, else empty: the per-check lines are written here, not
+    /// by the registry, and carry the registry's constant label too.
+    shard_label: String,
     group_duration: HistogramVec,
     check_duration: Option<HistogramVec>,
-    outcome: GaugeVec,
-    http_status: GaugeVec,
-    cert_expiry: GaugeVec,
-    healthy: GaugeVec,
-    state: GaugeVec,
-    transitions: IntCounterVec,
     findings: IntGaugeVec,
-    finding_info: GaugeVec,
-    blocking: GaugeVec,
     probes: IntCounterVec,
     pub in_flight: IntGauge,
     probe_errors: IntCounterVec,
@@ -96,10 +89,6 @@ pub(crate) struct Metrics {
     last_reload_time: Gauge,
     http_requests: IntCounterVec,
     panics: IntCounter,
-}
-
-fn with(labels: &[&'static str], extra: &[&'static str]) -> Vec<&'static str> {
-    labels.iter().chain(extra).copied().collect()
 }
 
 impl Metrics {
@@ -119,19 +108,8 @@ impl Metrics {
             None => Registry::new(),
         };
         let c = &CHECK_LABELS[..];
-        let gauge =
-            |name: &str, help: &str, labels: &[&str]| GaugeVec::new(Opts::new(name, help), labels);
         let m = Metrics {
-            success: gauge(
-                "probe_success",
-                "Whether the last probe of the check passed.",
-                c,
-            )?,
-            duration: gauge(
-                "probe_duration_seconds",
-                "Wall time of the check's last probe.",
-                c,
-            )?,
+            shard_label: shard.map(|s| format!("shard=\"{s}\",")).unwrap_or_default(),
             group_duration: HistogramVec::new(
                 HistogramOpts::new(
                     "probe_group_duration_seconds",
@@ -152,51 +130,9 @@ impl Metrics {
                     )
                 })
                 .transpose()?,
-            outcome: gauge(
-                "probe_outcome",
-                "1 for the outcome class (open, closed, filtered, rejected, unreachable, open|filtered, error) and reason of the last probe.",
-                &with(c, &["outcome", "reason"]),
-            )?,
-            http_status: gauge(
-                "probe_http_status_code",
-                "HTTP status code of the last response (0 if none).",
-                c,
-            )?,
-            cert_expiry: gauge(
-                "probe_ssl_earliest_cert_expiry",
-                "Expiry of the leaf certificate the backend presented, in Unix seconds.",
-                c,
-            )?,
-            healthy: gauge(
-                "probe_backend_healthy",
-                "1 if the health check's rise/fall threshold state machine says healthy.",
-                c,
-            )?,
-            state: gauge(
-                "probe_backend_state",
-                "1 for the current threshold state: initial, healthy or unhealthy.",
-                &with(c, &["state"]),
-            )?,
-            transitions: IntCounterVec::new(
-                Opts::new(
-                    "probe_backend_transitions_total",
-                    "Changes of the threshold state.",
-                ),
-                c,
-            )?,
             findings: IntGaugeVec::new(
                 Opts::new("probe_findings", "Active findings, by code and severity."),
                 &["code", "severity"],
-            )?,
-            finding_info: gauge(
-                "probe_finding_info",
-                "1 for each check whose finding is not OK, with its code.",
-                &with(c, &["code", "severity"]),
-            )?,
-            blocking: gauge(
-                "probe_blocking_rule_info",
-                "1 for each rule that blocks a check, as the configuration names it.",
-                &with(c, &["code", "kind", "id", "rule", "direction"]),
             )?,
             probes: IntCounterVec::new(
                 Opts::new(
@@ -264,21 +200,11 @@ impl Metrics {
             ])
             .set(1);
         let r = &m.registry;
-        r.register(Box::new(m.success.clone()))?;
-        r.register(Box::new(m.duration.clone()))?;
         r.register(Box::new(m.group_duration.clone()))?;
         if let Some(h) = &m.check_duration {
             r.register(Box::new(h.clone()))?;
         }
-        r.register(Box::new(m.outcome.clone()))?;
-        r.register(Box::new(m.http_status.clone()))?;
-        r.register(Box::new(m.cert_expiry.clone()))?;
-        r.register(Box::new(m.healthy.clone()))?;
-        r.register(Box::new(m.state.clone()))?;
-        r.register(Box::new(m.transitions.clone()))?;
         r.register(Box::new(m.findings.clone()))?;
-        r.register(Box::new(m.finding_info.clone()))?;
-        r.register(Box::new(m.blocking.clone()))?;
         r.register(Box::new(m.probes.clone()))?;
         r.register(Box::new(m.in_flight.clone()))?;
         r.register(Box::new(m.probe_errors.clone()))?;
@@ -300,66 +226,40 @@ impl Metrics {
     /// `initial`).
     pub(crate) fn series(&self, labels: [String; 6], protocol: Protocol) -> CheckSeries {
         let l = &labels;
-        let mut series = CheckSeries {
-            success: self.success.with_label_values(l),
-            duration: self.duration.with_label_values(l),
+        let mut rendered = self.shard_label.clone();
+        for (i, (name, value)) in CHECK_LABELS.iter().zip(l).enumerate() {
+            if i > 0 {
+                rendered.push(',');
+            }
+            rendered.push_str(name);
+            rendered.push_str("=\"");
+            escape_into(&mut rendered, value);
+            rendered.push('"');
+        }
+        CheckSeries {
+            rendered,
+            success: 0.0,
+            duration: 0.0,
             group_duration: self
                 .group_duration
                 .with_label_values(&[&l[0], &l[5], &l[4]]),
             check_duration: self.check_duration.as_ref().map(|h| h.with_label_values(l)),
-            healthy: self.healthy.with_label_values(l),
-            transitions: self.transitions.with_label_values(l),
-            http_status: protocol
-                .is_http()
-                .then(|| self.http_status.with_label_values(l)),
-            state: None,
+            http_status: protocol.is_http().then_some(0.0),
+            cert_expiry: None,
+            state: HealthState::Initial,
+            transitions: 0,
             outcome: None,
             finding: None,
             blocking: None,
             labels,
-        };
-        self.set_state(&mut series, HealthState::Initial);
-        series
+        }
     }
 
-    /// The threshold state: `probe_backend_healthy`, and the one `probe_backend_state` series
-    /// of the current state.
-    fn set_state(&self, s: &mut CheckSeries, state: HealthState) {
-        swap_series(
-            &self.state,
-            &mut s.state,
-            Some(with_values(&s.labels, &[state.as_str()])),
-        );
-        s.healthy.set(if state == HealthState::Healthy {
-            1.0
-        } else {
-            0.0
-        });
-    }
-
-    /// Removes every series of a check that is no longer planned.
+    /// Removes what the registry holds of a check that is no longer planned (its other series
+    /// go with its slot).
     pub(crate) fn forget(&self, s: &CheckSeries) {
-        let l = &s.labels;
-        let _ = self.success.remove_label_values(l);
-        let _ = self.duration.remove_label_values(l);
         if let Some(h) = &self.check_duration {
-            let _ = h.remove_label_values(l);
-        }
-        let _ = self.healthy.remove_label_values(l);
-        let _ = self.transitions.remove_label_values(l);
-        let _ = self.http_status.remove_label_values(l);
-        let _ = self.cert_expiry.remove_label_values(l);
-        if let Some(prev) = &s.state {
-            let _ = self.state.remove_label_values(prev);
-        }
-        if let Some(prev) = &s.outcome {
-            let _ = self.outcome.remove_label_values(prev);
-        }
-        if let Some(prev) = &s.finding {
-            let _ = self.finding_info.remove_label_values(prev);
-        }
-        if let Some(prev) = &s.blocking {
-            let _ = self.blocking.remove_label_values(prev);
+            let _ = h.remove_label_values(&s.labels);
         }
     }
 
@@ -371,9 +271,9 @@ impl Metrics {
         took: Duration,
         now_unix: f64,
     ) {
-        s.success.set(if obs.success { 1.0 } else { 0.0 });
+        s.success = if obs.success { 1.0 } else { 0.0 };
         let secs = took.as_secs_f64();
-        s.duration.set(secs);
+        s.duration = secs;
         s.group_duration.observe(secs);
         if let Some(h) = &s.check_duration {
             h.observe(secs);
@@ -382,17 +282,14 @@ impl Metrics {
             crate::probe::Reason::Error(_) => "error".into(),
             r => r.as_str(),
         };
-        let outcome = with_values(&s.labels, &[obs.state.as_str(), &reason]);
-        swap_series(&self.outcome, &mut s.outcome, Some(outcome));
-        if let Some(g) = &s.http_status {
-            g.set(f64::from(
+        s.outcome = Some((obs.state.as_str(), reason.into_owned()));
+        if s.http_status.is_some() {
+            s.http_status = Some(f64::from(
                 obs.http.as_ref().and_then(|h| h.status).unwrap_or(0),
             ));
         }
         if let Some(expires_in) = obs.tls.as_ref().and_then(|t| t.expires_in_s) {
-            self.cert_expiry
-                .with_label_values(&s.labels)
-                .set((now_unix + expires_in as f64).round());
+            s.cert_expiry = Some((now_unix + expires_in as f64).round());
         }
         self.count_probe(obs.protocol.as_str(), obs.state.as_str());
     }
@@ -407,30 +304,24 @@ impl Metrics {
 
     /// Records the threshold state after a result.
     pub(crate) fn record_health(&self, s: &mut CheckSeries, state: HealthState, changed: bool) {
-        self.set_state(s, state);
+        s.state = state;
         if changed {
-            s.transitions.inc();
+            s.transitions += 1;
         }
     }
 
     /// Records a check's finding: its code (when not OK) and its blocking rule.
     pub(crate) fn record_finding(&self, s: &mut CheckSeries, f: &Finding) {
-        let info = (f.code != Code::Ok)
-            .then(|| with_values(&s.labels, &[f.code.as_str(), f.severity.as_str()]));
-        swap_series(&self.finding_info, &mut s.finding, info);
-        let blocking = f.blocking.as_ref().map(|b| {
-            with_values(
-                &s.labels,
-                &[
-                    f.code.as_str(),
-                    b.kind,
-                    &b.id,
-                    &b.rule,
-                    &b.direction.to_string(),
-                ],
-            )
+        s.finding = (f.code != Code::Ok).then(|| (f.code.as_str(), f.severity.as_str()));
+        s.blocking = f.blocking.as_ref().map(|b| {
+            Box::new([
+                f.code.as_str().to_string(),
+                b.kind.to_string(),
+                b.id.clone(),
+                b.rule.clone(),
+                b.direction.to_string(),
+            ])
         });
-        swap_series(&self.blocking, &mut s.blocking, blocking);
     }
 
     /// Sets `probe_findings` from every active finding.
@@ -469,58 +360,180 @@ impl Metrics {
             .inc();
     }
 
-    /// The text exposition format of every family.
-    pub(crate) fn encode(&self) -> String {
+    /// The text exposition format of every family: the registry's, then the per-check ones,
+    /// written straight from each check's values (10,000 checks are some 70,000 lines: no copy
+    /// of every label set per scrape).
+    pub(crate) fn encode<'a>(
+        &self,
+        checks: impl Iterator<Item = &'a CheckSeries> + Clone,
+    ) -> String {
         // Panics are counted by the process-wide hook (`crate::panics`), on whatever thread.
         let panics = crate::panics::count();
         if panics > self.panics.get() {
             self.panics.inc_by(panics - self.panics.get());
         }
-        TextEncoder::new()
+        let mut out = TextEncoder::new()
             .encode_to_string(&self.registry.gather())
-            .unwrap_or_else(|e| format!("# encoding failed: {e}\n"))
+            .unwrap_or_else(|e| format!("# encoding failed: {e}\n"));
+        out.reserve(checks.clone().count() * 800);
+        encode_checks(&mut out, checks);
+        out
     }
 }
 
-/// Replaces the one series of `vec` that `current` names by `next` (value 1), if they differ:
-/// an info-style series whose label values change removes its old series.
-fn swap_series(vec: &GaugeVec, current: &mut Option<Vec<String>>, next: Option<Vec<String>>) {
-    if *current == next {
-        return;
+/// The per-check families: name, type, help.
+const CHECK_FAMILIES: [(&str, &str, &str); 10] = [
+    (
+        "probe_success",
+        "gauge",
+        "Whether the last probe of the check passed.",
+    ),
+    (
+        "probe_duration_seconds",
+        "gauge",
+        "Wall time of the check's last probe.",
+    ),
+    (
+        "probe_outcome",
+        "gauge",
+        "1 for the outcome class (open, closed, filtered, rejected, unreachable, open|filtered, error) and reason of the last probe.",
+    ),
+    (
+        "probe_http_status_code",
+        "gauge",
+        "HTTP status code of the last response (0 if none).",
+    ),
+    (
+        "probe_ssl_earliest_cert_expiry",
+        "gauge",
+        "Expiry of the leaf certificate the backend presented, in Unix seconds.",
+    ),
+    (
+        "probe_backend_healthy",
+        "gauge",
+        "1 if the health check's rise/fall threshold state machine says healthy.",
+    ),
+    (
+        "probe_backend_state",
+        "gauge",
+        "1 for the current threshold state: initial, healthy or unhealthy.",
+    ),
+    (
+        "probe_backend_transitions_total",
+        "counter",
+        "Changes of the threshold state.",
+    ),
+    (
+        "probe_finding_info",
+        "gauge",
+        "1 for each check whose finding is not OK, with its code.",
+    ),
+    (
+        "probe_blocking_rule_info",
+        "gauge",
+        "1 for each rule that blocks a check, as the configuration names it.",
+    ),
+];
+
+/// Writes every per-check family, each family's lines together, skipping a family no check has.
+fn encode_checks<'a>(out: &mut String, checks: impl Iterator<Item = &'a CheckSeries> + Clone) {
+    use std::fmt::Write as _;
+    for (k, (name, kind, help)) in CHECK_FAMILIES.iter().enumerate() {
+        let mut header = false;
+        for s in checks.clone() {
+            let mut extra = String::new();
+            let value: f64 = match k {
+                0 => s.success,
+                1 => s.duration,
+                2 => match &s.outcome {
+                    Some((state, reason)) => {
+                        extra = format!(",outcome=\"{state}\",reason=\"");
+                        escape_into(&mut extra, reason);
+                        extra.push('"');
+                        1.0
+                    }
+                    None => continue,
+                },
+                3 => match s.http_status {
+                    Some(v) => v,
+                    None => continue,
+                },
+                4 => match s.cert_expiry {
+                    Some(v) => v,
+                    None => continue,
+                },
+                5 => f64::from(u8::from(s.state == HealthState::Healthy)),
+                6 => {
+                    extra = format!(",state=\"{}\"", s.state.as_str());
+                    1.0
+                }
+                7 => s.transitions as f64,
+                8 => match s.finding {
+                    Some((code, severity)) => {
+                        extra = format!(",code=\"{code}\",severity=\"{severity}\"");
+                        1.0
+                    }
+                    None => continue,
+                },
+                _ => match &s.blocking {
+                    Some(b) => {
+                        for (label, v) in ["code", "kind", "id", "rule", "direction"]
+                            .iter()
+                            .zip(b.iter())
+                        {
+                            extra.push(',');
+                            extra.push_str(label);
+                            extra.push_str("=\"");
+                            escape_into(&mut extra, v);
+                            extra.push('"');
+                        }
+                        1.0
+                    }
+                    None => continue,
+                },
+            };
+            if !header {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+                header = true;
+            }
+            let _ = writeln!(out, "{name}{{{}{extra}}} {value}", s.rendered);
+        }
     }
-    if let Some(prev) = current.take() {
-        let _ = vec.remove_label_values(&prev);
-    }
-    if let Some(v) = &next {
-        vec.with_label_values(v).set(1.0);
-    }
-    *current = next;
 }
 
-fn with_values(labels: &[String; 6], extra: &[&str]) -> Vec<String> {
-    labels
-        .iter()
-        .cloned()
-        .chain(extra.iter().map(|s| s.to_string()))
-        .collect()
+/// A label value as the text format writes it: backslash, double quote and newline escaped.
+fn escape_into(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
 }
 
-/// The series handles of one check, and the label sets of its changing series.
+/// The values of one check's series, written by [`Metrics::encode`].
 pub(crate) struct CheckSeries {
     pub labels: [String; 6],
-    success: Gauge,
-    duration: Gauge,
+    /// The check's labels as the text format writes them (with the shard, if any), once.
+    rendered: String,
+    success: f64,
+    duration: f64,
     /// Shared with every check of the same backend group, role and protocol.
     group_duration: Histogram,
     check_duration: Option<Histogram>,
-    healthy: Gauge,
-    transitions: IntCounter,
-    http_status: Option<Gauge>,
-    /// The label set of the one `probe_backend_state` series.
-    state: Option<Vec<String>>,
-    outcome: Option<Vec<String>>,
-    finding: Option<Vec<String>>,
-    blocking: Option<Vec<String>>,
+    /// HTTP checks only.
+    http_status: Option<f64>,
+    cert_expiry: Option<f64>,
+    state: HealthState,
+    transitions: u64,
+    /// Class and reason of the last probe.
+    outcome: Option<(&'static str, String)>,
+    /// Code and severity of a finding that is not OK.
+    finding: Option<(&'static str, &'static str)>,
+    /// Code, kind, id, rule and direction of the blocking rule.
+    blocking: Option<Box<[String; 5]>>,
 }
 
 #[cfg(test)]
@@ -530,7 +543,7 @@ mod tests {
     #[test]
     fn every_family_registers_under_its_own_name() {
         let m = Metrics::new(None, true).expect("distinct names");
-        let text = m.encode();
+        let text = m.encode(std::iter::empty());
         assert!(text.contains("probe_agent_build_info{"), "{text}");
         assert!(text.contains("process_resident_memory_bytes"), "{text}");
     }
@@ -561,7 +574,7 @@ mod tests {
         obs.state = crate::probe::State::Filtered;
         obs.reason = crate::probe::Reason::NoResponse;
         m.record(&mut s, &obs, Duration::from_secs(1), 0.0);
-        let text = m.encode();
+        let text = m.encode(std::iter::once(&s));
         let outcome = lines(&text, "probe_outcome");
         assert_eq!(outcome.len(), 1, "{outcome:?}");
         assert!(
@@ -574,13 +587,15 @@ mod tests {
         // Free-text error reasons never become label values.
         assert!(!text.contains("\"no socket\""));
         m.record_health(&mut s, HealthState::Unhealthy, true);
-        let text = m.encode();
+        let text = m.encode(std::iter::once(&s));
         let state = lines(&text, "probe_backend_state");
         assert_eq!(state.len(), 1, "only the current state: {state:?}");
         assert!(state[0].contains("state=\"unhealthy\"") && state[0].ends_with(" 1"));
         assert!(lines(&text, "probe_backend_healthy")[0].ends_with(" 0"));
+        // A check that is no longer planned is gone with its slot.
         m.forget(&s);
-        let text = m.encode();
+        drop(s);
+        let text = m.encode(std::iter::empty());
         for name in [
             "probe_success",
             "probe_outcome",
@@ -613,7 +628,7 @@ mod tests {
         });
         m.record(&mut s, &obs, Duration::from_millis(3), 1_700_000_000.0);
         m.record_health(&mut s, HealthState::Healthy, true);
-        let text = m.encode();
+        let text = m.encode(std::iter::once(&s));
         let n = text
             .lines()
             .filter(|l| !l.starts_with('#') && l.contains("address=\"10.0.1.25\""))
@@ -637,5 +652,26 @@ mod tests {
         );
         let (with, text) = per_check_series(true);
         assert_eq!(with, n + DURATION_BUCKETS.len() + 3, "{text}");
+    }
+
+    #[test]
+    fn label_values_are_escaped_and_the_shard_is_on_every_check_line() {
+        let shard = Some("1/3".parse().expect("shard"));
+        let m = Metrics::new(shard, false).expect("metrics");
+        let mut l = labels();
+        l[1] = "web \"1\"\\\nx".into();
+        let s = m.series(l, Protocol::Tcp);
+        let text = m.encode(std::iter::once(&s));
+        let line = lines(&text, "probe_success")[0];
+        assert_eq!(
+            line,
+            "probe_success{shard=\"1/3\",backend_group=\"web\",backend=\"web \\\"1\\\"\\\\\\nx\",address=\"10.0.1.25\",port=\"80\",protocol=\"tcp\",role=\"traffic\"} 0"
+        );
+        assert!(
+            lines(&text, "probe_agent_build_info")[0].contains("shard=\"1/3\""),
+            "{text}"
+        );
+        // Every family's HELP and TYPE once, before its lines.
+        assert_eq!(text.matches("# TYPE probe_backend_state gauge").count(), 1);
     }
 }

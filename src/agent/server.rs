@@ -318,11 +318,10 @@ async fn route(shared: &Shared, req: &Request<Incoming>) -> Answer {
 async fn metrics(shared: &Shared) -> Answer {
     let a = shared.agent.clone();
     let page = shared.metrics_page.get(move || {
-        {
-            let w = a.world();
-            a.metrics.set_findings(w.findings());
-        }
-        Bytes::from(a.metrics.encode())
+        // The per-check lines are written from the checks themselves, under the world's lock.
+        let w = a.world();
+        a.metrics.set_findings(w.findings());
+        Bytes::from(a.metrics.encode(w.series()))
     });
     match page.await {
         Some(page) => text(

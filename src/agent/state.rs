@@ -207,6 +207,11 @@ impl World {
         (Report { findings, summary }, total)
     }
 
+    /// Every check's series, for `/metrics`.
+    pub(crate) fn series(&self) -> impl Iterator<Item = &CheckSeries> + Clone {
+        self.slots.iter().map(|s| &s.series)
+    }
+
     /// Findings for `probe_findings`.
     pub(crate) fn findings(&self) -> impl Iterator<Item = &Finding> {
         self.slots
