@@ -490,9 +490,43 @@ impl<'a> Bench<'a> {
         let mut scrapes = 1;
         let mut scrape_bytes = before.len();
         let mut next_scrape = started + Duration::from_secs(15);
+        // Halfway, the configuration is reloaded (the same file, so every check carries over):
+        // how long it takes, and what resident memory it costs.
+        let rss_before_reload = std::cell::Cell::new(0u64);
+        let mut reload: Option<(f64, u64)> = None; // (seconds, peak RSS KiB while it ran)
         while started.elapsed() < Duration::from_secs(secs) {
             std::thread::sleep(Duration::from_millis(500));
             rss_max = rss_max.max(lab::status_kb(pid, "VmRSS:"));
+            if reload.is_none() && started.elapsed() >= Duration::from_secs(secs / 2) {
+                rss_before_reload.set(lab::status_kb(pid, "VmRSS:"));
+                let asked = Instant::now();
+                let peak = std::sync::atomic::AtomicU64::new(0);
+                let done = std::sync::atomic::AtomicBool::new(false);
+                let answer = std::thread::scope(|sc| {
+                    sc.spawn(|| {
+                        while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                            peak.fetch_max(
+                                lab::status_kb(pid, "VmRSS:"),
+                                std::sync::atomic::Ordering::Relaxed,
+                            );
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                    });
+                    let a = in_netns(&client, || {
+                        lab::http_request(AGENT_LISTEN, "POST /-/reload HTTP/1.0\r\n\r\n")
+                    });
+                    done.store(true, std::sync::atomic::Ordering::Relaxed);
+                    a
+                });
+                let took = asked.elapsed().as_secs_f64();
+                match answer {
+                    Some(a) if a.lines().next().unwrap_or_default().ends_with(" 200 OK") => {}
+                    other => broken(format!("the reload failed: {other:.300?}")),
+                }
+                let peak = peak.into_inner();
+                rss_max = rss_max.max(peak);
+                reload = Some((took, peak));
+            }
             if Instant::now() >= next_scrape {
                 scrapes += 1;
                 scrape_bytes = scrape(scrapes).len();
@@ -532,6 +566,8 @@ impl<'a> Bench<'a> {
             scrapes,
             scrape_bytes,
             series_per_check: per_check as f64 / checks,
+            reload_s: reload.map_or(0.0, |r| r.0),
+            reload_rss_kb: (rss_before_reload.get(), reload.map_or(0, |r| r.1)),
             checks: checks as usize,
             interval_s,
             scrape_max_s: scrape_max.get(),
@@ -587,6 +623,9 @@ struct AgentResult {
     series_per_check: f64,
     checks: usize,
     interval_s: u32,
+    /// How long the reload halfway took, and the resident memory before it and at its peak.
+    reload_s: f64,
+    reload_rss_kb: (u64, u64),
     /// The slowest scrape, request to last byte.
     scrape_max_s: f64,
 }
@@ -782,6 +821,19 @@ fn report(rows: &[Row], agent: Option<&AgentResult>, runs: usize) -> String {
                 "agent 100,000 checks: ≤ 600 MB RSS".into(),
                 format!("{:.0} MB", agent.rss_max_kb as f64 / 1024.0),
                 agent.rss_max_kb <= 600 * 1024,
+            );
+            let (before, peak) = agent.reload_rss_kb;
+            verdict(
+                "agent 100,000 checks: a reload neither pauses probing nor doubles memory".into(),
+                format!(
+                    "reload {:.1} s, {:.0} ticks skipped, RSS {:.0} MB before, {:.0} MB at most during",
+                    agent.reload_s,
+                    agent.skipped,
+                    before as f64 / 1024.0,
+                    peak as f64 / 1024.0
+                ),
+                // "Does not double": at most half again the memory it had.
+                agent.skipped == 0.0 && peak * 2 <= before * 3,
             );
             verdict(
                 "agent 100,000 checks: /metrics served in < 1 s".into(),
