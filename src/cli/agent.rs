@@ -12,6 +12,8 @@ use crate::probe::sys::privileges;
 pub(super) struct Prepared {
     settings: Settings,
     bound: agent::Bound,
+    /// Runtime worker threads (`--threads`), when set.
+    pub(super) threads: Option<usize>,
 }
 
 /// Everything before the runtime starts: checks the flags, binds the port, reads the web
@@ -20,6 +22,7 @@ pub(super) struct Prepared {
 pub(super) fn prepare(args: AgentArgs) -> anyhow::Result<Prepared> {
     // A long-running process: big freed buffers (the metrics page) go back to the system.
     crate::probe::sys::release_large_frees();
+    let threads = args.threads;
     if let (Some(i), Some(t)) = (args.interval, args.timeout)
         && t > i
     {
@@ -75,7 +78,11 @@ pub(super) fn prepare(args: AgentArgs) -> anyhow::Result<Prepared> {
     if let Some(why) = kept.bounding_kept {
         tracing::debug!("capability bounding set left as it was: {why}");
     }
-    Ok(Prepared { settings, bound })
+    Ok(Prepared {
+        settings,
+        bound,
+        threads: threads.map(|n| n as usize),
+    })
 }
 
 /// Runs the prepared agent until SIGTERM or SIGINT.

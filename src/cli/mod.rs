@@ -87,10 +87,13 @@ fn run_main() -> ExitCode {
         Some(command) => Job::Command(Box::new(command)),
         None => Job::Sweep,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Job::Agent(prepared) = &job
+        && let Some(n) = prepared.threads
     {
+        builder.worker_threads(n);
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             let _ = writeln!(io::stderr(), "probe: error: cannot start the runtime: {e}");

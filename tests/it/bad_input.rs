@@ -954,7 +954,8 @@ fn agent_reload_refuses_every_bad_configuration_and_keeps_the_old_one() {
     let mut lab = Lab::new("bad-reload");
     let ns = lab.namespace("a");
     let addr = "127.0.0.1:9465";
-    lab.start_agent(&ns, &[], probe_bin(), addr, &[]);
+    // On one runtime worker (--threads 1): a reload that blocked the worker would stall it all.
+    lab.start_agent(&ns, &[], probe_bin(), addr, &["--threads", "1"]);
     let config = lab.dir.join("agent-0.yaml");
     let good = std::fs::read(&config).expect("the agent's configuration");
     let metric = |name: &str| -> f64 {
