@@ -226,8 +226,10 @@ fn the_agent_started_as_root_keeps_only_cap_net_raw_after_binding_port_80() {
         listen,
         &["--probe-allow", "127.0.0.1"],
     );
-    assert_only_net_raw_left(pid);
+    // An answer first: the port accepts connections as soon as it is bound, before the agent
+    // drops its capabilities and starts the runtime's threads; an answer comes after both.
     assert_icmp_probe_works(&ns, listen);
+    assert_only_net_raw_left(pid);
 }
 
 /// Capabilities that user `nobody` is started with beyond CAP_NET_RAW, CAP_SETPCAP among them (so
@@ -294,6 +296,8 @@ fn the_agent_started_as_nobody_with_many_capabilities_keeps_only_cap_net_raw() {
         listen,
         &["--probe-allow", "127.0.0.1"],
     );
-    assert_only_net_raw_left(pid);
+    // An answer first: the port accepts connections as soon as it is bound, before the agent
+    // drops its capabilities and starts the runtime's threads; an answer comes after both.
     assert_icmp_probe_works(&ns, listen);
+    assert_only_net_raw_left(pid);
 }
