@@ -6,10 +6,14 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 /// An address prefix. A single address is a prefix of full length.
+///
+/// Packed to 8-byte alignment: 24 bytes rather than the 32 a 16-aligned `u128` takes, so that
+/// compiled rules (which hold one or two) are denser in cache. Fields are only read by value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(C, packed(8))]
 pub struct Net {
-    pub(crate) v6: bool,
     pub(crate) bits: u128,
+    pub(crate) v6: bool,
     pub(crate) len: u8,
 }
 
