@@ -761,6 +761,16 @@ pub fn http_request(addr: &str, head: &str) -> Option<String> {
     Some(answer)
 }
 
+/// As [`http_request`], the answer's bytes as they came (a compressed body is not text).
+pub fn http_request_bytes(addr: &str, head: &str) -> Option<Vec<u8>> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    s.write_all(head.as_bytes()).ok()?;
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).ok()?;
+    Some(answer)
+}
+
 /// The sum of every series of `name` in a Prometheus text page.
 pub fn metric_sum(page: &str, name: &str) -> f64 {
     page.lines()

@@ -169,6 +169,48 @@ fn oversized_requests_are_refused_and_the_server_carries_on() {
 }
 
 #[test]
+fn metrics_and_findings_are_compressed_for_clients_that_take_gzip() {
+    let (_lab, ns) = agent("srv-gzip", &[]);
+    // curl --compressed asks for gzip (among others) and decodes; -D - prints the headers.
+    for url in ["/metrics", "/findings"] {
+        let (code, zipped) = curl_in(
+            &ns,
+            &["--compressed", "-D", "-", &format!("http://{LISTEN}{url}")],
+        );
+        assert_eq!(code, 200, "{url}");
+        let (head, body) = zipped.split_once("\r\n\r\n").expect("headers");
+        let head = head.to_ascii_lowercase();
+        assert!(head.contains("content-encoding: gzip"), "{url}: {head}");
+        assert!(head.contains("vary: accept-encoding"), "{url}: {head}");
+        // Without Accept-Encoding, or with gzip refused, the same page comes plain.
+        for plain_args in [vec![], vec!["-H", "Accept-Encoding: gzip;q=0"]] {
+            let mut args: Vec<&str> = plain_args.clone();
+            let full = format!("http://{LISTEN}{url}");
+            args.extend(["-D", "-", full.as_str()]);
+            let (code, plain) = curl_in(&ns, &args);
+            assert_eq!(code, 200, "{url} {plain_args:?}");
+            let (head, plain_body) = plain.split_once("\r\n\r\n").expect("headers");
+            assert!(
+                !head.to_ascii_lowercase().contains("content-encoding"),
+                "{url} {plain_args:?}: {head}"
+            );
+            let first = |b: &str| b.lines().next().unwrap_or("").to_string();
+            assert_eq!(
+                first(body),
+                first(plain_body),
+                "{url}: same page either way"
+            );
+        }
+        if url == "/metrics" {
+            assert!(body.contains("probe_agent_build_info{"), "{body:.300}");
+        } else {
+            let report: serde_json::Value = serde_json::from_str(body).expect("findings JSON");
+            assert!(report["findings"].is_array(), "{report}");
+        }
+    }
+}
+
+#[test]
 fn connections_beyond_the_cap_wait_in_the_backlog_until_one_closes() {
     let (_lab, ns) = agent(
         "srv-cap",
