@@ -868,8 +868,9 @@ fn report(rows: &[Row], agent: Option<&AgentResult>, runs: usize) -> String {
             verdict(
                 "agent 100,000 checks: /metrics served in < 1 s".into(),
                 format!(
-                    "{:.2} s ({:.0} MB)",
+                    "{:.2} s ({:.0} MB gzip, {:.0} MB of text)",
                     agent.scrape_max_s,
+                    agent.scrape_wire_bytes as f64 / 1e6,
                     agent.scrape_bytes as f64 / 1e6
                 ),
                 agent.scrape_max_s < 1.0,

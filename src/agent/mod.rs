@@ -317,7 +317,7 @@ fn build_world(
     previous: Option<&mut World>,
 ) -> Result<World, String> {
     World::build(
-        &p.model,
+        p.model,
         Build {
             generation,
             timing: settings.timing,

@@ -679,6 +679,12 @@ impl Policy {
     /// Compiles a validated model. References that do not resolve (which validation reports)
     /// are skipped rather than trusted.
     pub fn compile(model: &Model) -> Policy {
+        Policy::from_model(model.clone())
+    }
+
+    /// As [`Policy::compile`], keeping `model` rather than a copy of it: what a caller that has
+    /// no further use for the model calls (the agent's reload, where a fleet's model is large).
+    pub fn from_model(model: Model) -> Policy {
         let group_index: HashMap<String, u32> = model
             .security_groups
             .iter()
@@ -737,14 +743,17 @@ impl Policy {
             acls,
             subnet_acl,
             route_tables: model.route_tables.iter().map(compile_route_table).collect(),
-            subnet_routes: subnet_routes(model, &subnet_index),
+            subnet_routes: subnet_routes(&model, &subnet_index),
             subnet_nets,
             group_index,
             subnet_index,
-            access: compile_access(model, &address_sets),
+            access: compile_access(&model, &address_sets),
             interfaces: HashMap::new(),
-            model: model.clone(),
+            model: Model::default(),
         };
+        drop(address_remotes);
+        drop(address_sets);
+        policy.model = model;
         policy.interfaces = policy.known_interfaces();
         policy
     }
