@@ -135,7 +135,7 @@ impl Agent {
     pub(crate) fn new(settings: Settings, model: Model) -> Result<Arc<Agent>, StartError> {
         let metrics = Metrics::new(settings.shard, settings.per_check_histograms)?;
         let world = prepared(model)
-            .and_then(|p| build_world(&settings, p, 1, &metrics, None))
+            .and_then(|p| build_world(&settings, p, 1, &metrics))
             .map_err(StartError::Config)?;
         metrics.reload(true, unix_now());
         let (generation, _) = watch::channel(1);
@@ -232,17 +232,17 @@ impl Agent {
     /// One read: the configuration, the sockets for it, and the new world in place of the old.
     fn read(&self, generation: u64) -> Result<usize, String> {
         prepare(&self.settings).and_then(|prepared| {
-            // The files were read before the lock is taken: probes keep reporting meanwhile.
-            let mut world = self.world();
-            let new = build_world(
-                &self.settings,
-                prepared,
-                generation,
-                &self.metrics,
-                Some(&mut world),
-            )?;
+            // The files are read and the new world built before the lock is taken: probes keep
+            // reporting meanwhile. Under the lock, only the running checks' state moves over.
+            let mut new = build_world(&self.settings, prepared, generation, &self.metrics)?;
             let checks = new.slots.len();
-            *world = new;
+            let old = {
+                let mut world = self.world();
+                new.carry_over(&mut world, &self.metrics);
+                std::mem::replace(&mut *world, new)
+            };
+            // The old configuration is freed after the lock is released.
+            drop(old);
             Ok(checks)
         })
     }
@@ -314,7 +314,6 @@ fn build_world(
     p: Prepared,
     generation: u64,
     metrics: &Metrics,
-    previous: Option<&mut World>,
 ) -> Result<World, String> {
     World::build(
         p.model,
@@ -328,7 +327,6 @@ fn build_world(
             shard: settings.shard,
         },
         metrics,
-        previous,
     )
 }
 

@@ -35,8 +35,10 @@ pub(crate) struct Slot {
     pub timeout: Duration,
     perspectives: Perspectives,
     pub health: Health,
-    pub latest: Option<Observation>,
-    pub finding: Option<Finding>,
+    /// Boxed, as the finding: a slot stays small (about 1 KB) to move and to hold twice while
+    /// a reload builds the next configuration's slots.
+    pub latest: Option<Box<Observation>>,
+    pub finding: Option<Box<Finding>>,
     pub in_flight: bool,
     pub series: CheckSeries,
     /// Why this check's probe cannot run at all (no ICMP permission), if so.
@@ -71,43 +73,15 @@ pub(crate) struct Build<'a> {
 }
 
 impl World {
-    /// Plans every check the agent can send, builds their contexts and series, and takes over
-    /// what `previous` knew about the same checks. On error `previous` is left untouched.
-    pub(crate) fn build(
-        model: Model,
-        b: Build<'_>,
-        metrics: &Metrics,
-        previous: Option<&mut World>,
-    ) -> Result<World, String> {
+    /// Plans every check the agent can send and builds their contexts, perspectives and fresh
+    /// series: everything of a configuration that does not depend on the running one, so that
+    /// it is built while the running world goes on probing. [`World::carry_over`] then takes
+    /// over what the running world knew.
+    pub(crate) fn build(model: Model, b: Build<'_>, metrics: &Metrics) -> Result<World, String> {
         // The model moves into the policy: a fleet's model is not held twice while the old
         // world still holds its own.
         let policy = Policy::from_model(model);
-        // First everything that can fail, so that a bad configuration leaves the old world whole.
-        let planned = plan_checks(&policy, &b)?;
-        // The previous slots, found by their labels without copying them.
-        let mut carried: Vec<Option<Slot>> = Vec::new();
-        let mut carried_index = ByLabels::default();
-        if let Some(prev) = previous {
-            for (i, s) in std::mem::take(&mut prev.slots).into_iter().enumerate() {
-                carried_index.insert(label_hash(&s.series.labels), i);
-                carried.push(Some(s));
-            }
-        }
-        let mut slots: Vec<Slot> = Vec::with_capacity(planned.len());
-        for p in planned {
-            let old = carried_index
-                .find(label_hash(&p.labels), |i| {
-                    carried[i]
-                        .as_ref()
-                        .is_some_and(|s| s.series.labels == p.labels)
-                })
-                .and_then(|i| carried[i].take());
-            slots.push(slot(&policy, &b, metrics, p, old));
-        }
-        for gone in carried.iter().flatten() {
-            metrics.forget(&gone.series);
-        }
-        drop(carried);
+        let slots = plan_slots(&policy, &b, metrics)?;
         metrics.checks.set(slots.len() as i64);
         // The configuration's own findings, and the client legs the agent cannot probe from
         // inside (judged from the configuration alone, as `probe validate` does).
@@ -117,29 +91,61 @@ impl World {
             statics.retain(|f| shard.owns(&static_identity(f)));
         }
         let allow = allowlist(policy.model(), b.extra_allow);
-        let mut world = World {
+        Ok(World {
             generation: b.generation,
             policy,
             slots,
             statics,
             allow,
             base: b.base.clone(),
-        };
-        // Findings of carried observations are judged again under the new configuration.
-        for i in 0..world.slots.len() {
-            world.rejudge(i, metrics);
+        })
+    }
+
+    /// Takes over from `previous`, check by check (matched by their labels), the threshold
+    /// state, the latest observation and finding and the series, and judges the carried
+    /// observations again under this configuration; forgets the series of checks that are
+    /// gone. Nothing is copied: what `previous` keeps afterwards is its configuration alone.
+    pub(crate) fn carry_over(&mut self, previous: &mut World, metrics: &Metrics) {
+        let mut index = ByLabels::default();
+        for (i, s) in previous.slots.iter().enumerate() {
+            index.insert(label_hash(&s.series.labels), i);
         }
-        Ok(world)
+        let mut taken = vec![false; previous.slots.len()];
+        for new in &mut self.slots {
+            let found = index.find(label_hash(&new.series.labels), |i| {
+                !taken[i] && previous.slots[i].series.labels == new.series.labels
+            });
+            let Some(i) = found else { continue };
+            taken[i] = true;
+            let old = &mut previous.slots[i];
+            let thresholds = new.health.thresholds();
+            std::mem::swap(&mut new.health, &mut old.health);
+            new.health.set_thresholds(thresholds);
+            new.latest = old.latest.take();
+            new.finding = old.finding.take();
+            std::mem::swap(&mut new.series, &mut old.series);
+        }
+        for (old, taken) in previous.slots.iter().zip(taken) {
+            if !taken {
+                metrics.forget(&old.series);
+            }
+        }
+        // Findings of carried observations are judged again under the new configuration.
+        for i in 0..self.slots.len() {
+            self.rejudge(i, metrics);
+        }
     }
 
     fn rejudge(&mut self, index: usize, metrics: &Metrics) {
         let Some(slot) = self.slots.get_mut(index) else {
             return;
         };
-        let Some(obs) = &slot.latest else { return };
+        let Some(obs) = slot.latest.as_deref() else {
+            return;
+        };
         let f = diagnose::diagnose(&self.policy, &slot.check, &slot.perspectives, Some(obs));
         metrics.record_finding(&mut slot.series, &f);
-        slot.finding = Some(f);
+        put(&mut slot.finding, f);
     }
 
     /// Takes one observation of slot `index`, made at `at` and taking `took`: metrics, threshold
@@ -174,8 +180,8 @@ impl World {
             code: code_changed.then_some(finding.code),
             first: before.is_none(),
         };
-        slot.finding = Some(finding);
-        slot.latest = Some(obs);
+        put(&mut slot.finding, finding);
+        put(&mut slot.latest, obs);
         Some(change)
     }
 
@@ -184,7 +190,7 @@ impl World {
         Report::new(
             self.slots
                 .iter()
-                .filter_map(|s| s.finding.clone())
+                .filter_map(|s| s.finding.as_deref().cloned())
                 .chain(self.statics.iter().cloned())
                 .collect(),
         )
@@ -226,7 +232,7 @@ impl World {
     pub(crate) fn findings(&self) -> impl Iterator<Item = &Finding> {
         self.slots
             .iter()
-            .filter_map(|s| s.finding.as_ref())
+            .filter_map(|s| s.finding.as_deref())
             .chain(self.statics.iter())
     }
 
@@ -234,6 +240,15 @@ impl World {
     pub(crate) fn observed(&self) -> (usize, usize) {
         let done = self.slots.iter().filter(|s| s.latest.is_some()).count();
         (done, self.slots.len())
+    }
+}
+
+/// Stores `value` in `slot`, in the box already there if there is one (no allocation per
+/// probe).
+fn put<T>(slot: &mut Option<Box<T>>, value: T) {
+    match slot {
+        Some(b) => **b = value,
+        None => *slot = Some(Box::new(value)),
     }
 }
 
@@ -257,8 +272,6 @@ struct Planned {
     spec: ProbeSpec,
 }
 
-/// Every check the agent can send, with its timing and probe context (one per settings key);
-/// the same probe under the same name (one expectation for several load balancers) once.
 /// What identifies a static finding between shards: the same finding of the same configuration
 /// is owned by one shard, so that the fleet reports it once.
 fn static_identity(f: &diagnose::Finding) -> [String; 6] {
@@ -272,63 +285,78 @@ fn static_identity(f: &diagnose::Finding) -> [String; 6] {
     ]
 }
 
-fn plan_checks(policy: &Policy, b: &Build<'_>) -> Result<Vec<Planned>, String> {
+/// The interval of `check` (the command line's, if set, written into the check) and its probe
+/// key, whose timeout never exceeds the interval (a load balancer's timeout is always shorter).
+fn timing_of(check: &mut Check, timing: Timing) -> (Duration, ProbeKey) {
+    if let Some(i) = timing.interval {
+        check.interval_s = i.as_secs().clamp(1, u64::from(u32::MAX)) as u32;
+    }
+    let interval = timing
+        .interval
+        .unwrap_or(Duration::from_secs(u64::from(check.interval_s.max(1))));
+    let mut key = ProbeKey::of(check);
+    if let Some(t) = timing.timeout {
+        key.timeout = t;
+    }
+    key.timeout = key.timeout.min(interval);
+    (interval, key)
+}
+
+/// Every check the agent can send, as a slot with its timing and probe context (one per
+/// settings key); the same probe under the same name (one expectation for several load
+/// balancers) once. Every probe context is made first, so that a configuration that cannot be
+/// probed (a bad `expected_codes`) fails before any series exists; then each check becomes its
+/// slot as it is taken, with no list of planned checks beside the slots.
+fn plan_slots(policy: &Policy, b: &Build<'_>, metrics: &Metrics) -> Result<Vec<Slot>, String> {
+    let mut checks: Vec<Check> = diagnose::plan(policy, None)
+        .into_iter()
+        .filter(|c| c.probe_from_agent)
+        .collect();
     let mut contexts: HashMap<ProbeKey, Arc<ProbeContext>> = HashMap::new();
-    let mut planned: Vec<Planned> = Vec::new();
-    let mut seen_labels = ByLabels::default();
-    for mut check in diagnose::plan(policy, None) {
-        if !check.probe_from_agent {
+    for check in &mut checks {
+        let (_, key) = timing_of(check, b.timing);
+        if contexts.contains_key(&key) {
             continue;
         }
-        if let Some(i) = b.timing.interval {
-            check.interval_s = i.as_secs().clamp(1, u64::from(u32::MAX)) as u32;
-        }
-        let interval = b
-            .timing
-            .interval
-            .unwrap_or(Duration::from_secs(u64::from(check.interval_s.max(1))));
-        let mut key = ProbeKey::of(&check);
-        if let Some(t) = b.timing.timeout {
-            key.timeout = t;
-        }
-        // A probe never outlives its interval: a load balancer's timeout is always shorter.
-        key.timeout = key.timeout.min(interval);
-        let ctx = match contexts.get(&key) {
-            Some(c) => c.clone(),
-            None => {
-                let settings = key.settings().map_err(|e| {
-                    format!(
-                        "backend group {}: health check expected_codes: {e}",
-                        check.backend_group.as_deref().unwrap_or("?")
-                    )
-                })?;
-                let c = Arc::new(b.base.with_settings(settings));
-                contexts.insert(key.clone(), c.clone());
-                c
-            }
+        let settings = key.settings().map_err(|e| {
+            format!(
+                "backend group {}: health check expected_codes: {e}",
+                check.backend_group.as_deref().unwrap_or("?")
+            )
+        })?;
+        contexts.insert(key, Arc::new(b.base.with_settings(settings)));
+    }
+    let mut slots: Vec<Slot> = Vec::with_capacity(checks.len());
+    let mut seen_labels = ByLabels::default();
+    for mut check in checks {
+        let (interval, key) = timing_of(&mut check, b.timing);
+        let Some(ctx) = contexts.get(&key).cloned() else {
+            // Every key got its context above.
+            continue;
         };
         let spec = plan::spec_for(&check);
         let labels = check_labels(&check, spec.target.protocol);
         let hash = label_hash(&labels);
         // A duplicate has the same labels, hence the same shard: only kept checks are indexed.
         if seen_labels
-            .find(hash, |i| planned[i].labels == labels)
+            .find(hash, |i| slots[i].series.labels == labels)
             .is_some()
             || b.shard.is_some_and(|s| !s.owns(&labels))
         {
             continue;
         }
-        seen_labels.insert(hash, planned.len());
-        planned.push(Planned {
+        seen_labels.insert(hash, slots.len());
+        let planned = Planned {
             check,
             timeout: key.timeout,
             ctx,
             interval,
             labels,
             spec,
-        });
+        };
+        slots.push(slot(policy, b, metrics, planned));
     }
-    Ok(planned)
+    Ok(slots)
 }
 
 /// A check's labels as one number, to find a check by its labels without keeping a copy of them.
@@ -370,9 +398,9 @@ impl ByLabels {
     }
 }
 
-/// The slot of a planned check, taking over the threshold state, latest observation, finding
-/// and series of the same check under the previous configuration (`old`).
-fn slot(policy: &Policy, b: &Build<'_>, metrics: &Metrics, p: Planned, old: Option<Slot>) -> Slot {
+/// The slot of a planned check, as new: threshold state `initial`, no observation yet, fresh
+/// series ([`World::carry_over`] replaces them with the running check's).
+fn slot(policy: &Policy, b: &Build<'_>, metrics: &Metrics, p: Planned) -> Slot {
     let protocol = p.spec.target.protocol;
     let needs_rise = p
         .check
@@ -389,18 +417,6 @@ fn slot(policy: &Policy, b: &Build<'_>, metrics: &Metrics, p: Planned, old: Opti
     let cannot_run = (protocol == Protocol::Icmp)
         .then(|| b.icmp_error.clone())
         .flatten();
-    let (health, latest, finding, series) = match old {
-        Some(mut old) => {
-            old.health.set_thresholds(thresholds);
-            (old.health, old.latest, old.finding, old.series)
-        }
-        None => (
-            Health::new(thresholds),
-            None,
-            None,
-            metrics.series(p.labels, protocol),
-        ),
-    };
     Slot {
         check: p.check,
         spec: p.spec,
@@ -408,11 +424,11 @@ fn slot(policy: &Policy, b: &Build<'_>, metrics: &Metrics, p: Planned, old: Opti
         interval: p.interval,
         timeout: p.timeout,
         perspectives,
-        health,
-        latest,
-        finding,
+        health: Health::new(thresholds),
+        latest: None,
+        finding: None,
         in_flight: false,
-        series,
+        series: metrics.series(p.labels, protocol),
         cannot_run,
     }
 }
@@ -452,6 +468,136 @@ mod tests {
         }
         assert_eq!(index.find(7, |j| items[j] == "d"), None);
         assert_eq!(index.find(8, |_| true), None);
+    }
+
+    fn config(members: &[(&str, &str)], unhealthy_threshold: u32) -> Model {
+        let mut yaml = String::from(
+            "agent: {address: 127.0.0.1, subnet: lb}\nsubnets:\n  - {id: lb, cidr: 127.0.0.0/24}\n  \
+             - {id: fleet, cidr: 127.64.0.0/16}\nbackend_groups:\n  - name: fleet\n    protocol: tcp\n    \
+             port: 80\n    health_check: {protocol: tcp, interval_s: 5, timeout_s: 1, ",
+        );
+        yaml.push_str(&format!(
+            "unhealthy_threshold: {unhealthy_threshold}}}\n    members:\n"
+        ));
+        for (name, address) in members {
+            yaml.push_str(&format!("      - {{name: {name}, address: {address}}}\n"));
+        }
+        crate::config::yaml::parse(yaml.as_bytes(), std::path::Path::new("agent.yaml"))
+            .expect("test configuration")
+    }
+
+    fn world(model: Model, generation: u64, metrics: &Metrics) -> World {
+        let base = ProbeContext::new(
+            crate::probe::ProbeSettings::default(),
+            crate::probe::IcmpNeed::default(),
+        )
+        .expect("probe context without ICMP");
+        let b = Build {
+            generation,
+            timing: Timing::default(),
+            base: Arc::new(base),
+            icmp_error: None,
+            extra_allow: &[],
+            agent_ports: PortRange::EPHEMERAL,
+            shard: None,
+        };
+        World::build(model, b, metrics).expect("world")
+    }
+
+    fn slot_of<'w>(w: &'w World, address: &str) -> &'w Slot {
+        w.slots
+            .iter()
+            .find(|s| s.series.labels[2] == address)
+            .unwrap_or_else(|| panic!("no check of {address}"))
+    }
+
+    // A runtime: the probe context registers its sockets with the reactor.
+    #[tokio::test]
+    async fn a_reload_carries_each_unchanged_checks_state_over_and_starts_new_ones_afresh() {
+        let metrics = Metrics::new(None, true).expect("metrics");
+        let mut old = world(
+            config(&[("m0", "127.64.0.2"), ("m1", "127.64.0.3")], 2),
+            1,
+            &metrics,
+        );
+        // m0 fails twice: unhealthy (threshold 2), one transition.
+        let i = old
+            .slots
+            .iter()
+            .position(|s| s.series.labels[2] == "127.64.0.2")
+            .expect("m0");
+        for _ in 0..2 {
+            let mut obs = Observation::error(&old.slots[i].spec.target, None, "test");
+            obs.state = crate::probe::State::Filtered;
+            obs.reason = crate::probe::Reason::NoResponse;
+            old.apply(
+                i,
+                obs,
+                Duration::from_millis(1),
+                Instant::now(),
+                0.0,
+                &metrics,
+            );
+        }
+        assert_eq!(
+            slot_of(&old, "127.64.0.2").health.state().as_str(),
+            "unhealthy"
+        );
+
+        // m1 goes, m2 comes, and the threshold changes.
+        let mut new = world(
+            config(&[("m0", "127.64.0.2"), ("m2", "127.64.0.4")], 3),
+            2,
+            &metrics,
+        );
+        new.carry_over(&mut old, &metrics);
+        let m0 = slot_of(&new, "127.64.0.2");
+        assert_eq!(m0.health.state().as_str(), "unhealthy");
+        assert_eq!(m0.health.transitions(), 1);
+        assert_eq!(
+            m0.health.thresholds(),
+            slot_of(
+                &world(config(&[("m0", "127.64.0.2")], 3), 3, &metrics,),
+                "127.64.0.2"
+            )
+            .health
+            .thresholds(),
+            "the new thresholds apply"
+        );
+        assert!(m0.latest.is_some(), "the latest observation carried over");
+        let finding = m0
+            .finding
+            .as_deref()
+            .expect("judged again under the new configuration");
+        assert_eq!(
+            finding.address.map(|a| a.to_string()).as_deref(),
+            Some("127.64.0.2")
+        );
+        // Its series too (below).
+        let m2 = slot_of(&new, "127.64.0.4");
+        assert_eq!(m2.health.state().as_str(), "initial");
+        assert!(m2.latest.is_none() && m2.finding.is_none());
+        assert!(new.slots.iter().all(|s| s.series.labels[2] != "127.64.0.3"));
+        // Nothing was copied: the old world keeps its configuration, not the state.
+        assert!(
+            old.slots
+                .iter()
+                .all(|s| s.latest.is_none() && s.finding.is_none())
+        );
+        // m1's per-check histogram is forgotten; m0's and m2's are there.
+        let text = metrics.encode(new.series());
+        let histograms: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("probe_check_duration_seconds_count{"))
+            .collect();
+        assert!(
+            histograms.iter().all(|l| !l.contains("127.64.0.3")),
+            "{histograms:?}"
+        );
+        assert!(
+            histograms.iter().any(|l| l.contains("127.64.0.2")),
+            "{histograms:?}"
+        );
     }
 
     #[test]
