@@ -576,6 +576,16 @@ impl<'a> Bench<'a> {
         }
         let skipped = lab::metric_sum(&after, "probe_agent_ticks_skipped_total")
             - lab::metric_sum(&before, "probe_agent_ticks_skipped_total");
+        // Why, when any were: the counter's `reason` label.
+        let skipped_why = ["in_flight", "concurrency", "late"]
+            .iter()
+            .filter_map(|reason| {
+                let series = format!("probe_agent_ticks_skipped_total{{reason=\"{reason}\"}}");
+                let n = lab::metric_sum(&after, &series) - lab::metric_sum(&before, &series);
+                (n > 0.0).then(|| format!("{n:.0} {reason}"))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
         let per_check = after
             .lines()
             .filter(|l| !l.starts_with('#') && l.contains("address=\""))
@@ -589,6 +599,7 @@ impl<'a> Bench<'a> {
             fds: std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count()),
             probes,
             skipped,
+            skipped_why,
             scrapes,
             scrape_bytes,
             scrape_wire_bytes: wire_bytes.get(),
@@ -644,6 +655,8 @@ struct AgentResult {
     fds: usize,
     probes: f64,
     skipped: f64,
+    /// The skipped ticks by reason, `3 concurrency, 1 late`.
+    skipped_why: String,
     scrapes: usize,
     /// The last scrape's page, decompressed, and as sent (gzip).
     scrape_bytes: usize,
@@ -745,7 +758,7 @@ fn report(rows: &[Row], agent: Option<&AgentResult>, runs: usize) -> String {
             r,
             "\n`probe agent`, {} TCP checks at a {} s interval, measured over {:.0} s after one interval of warm-up, \
          scraped every 15 s with gzip ({} scrapes of {:.1} MB, {:.1} MB decompressed, the slowest {:.2} s): **{:.1} % of one core**, RSS **{:.0} MB** at most \
-         ({:.0} MB at the end), {} open files; {:.0} probes ({:.0}/s), {:.0} ticks skipped.\n",
+         ({:.0} MB at the end), {} open files; {:.0} probes ({:.0}/s), {:.0} ticks skipped{}.\n",
             agent.checks,
             agent.interval_s,
             agent.secs,
@@ -760,6 +773,11 @@ fn report(rows: &[Row], agent: Option<&AgentResult>, runs: usize) -> String {
             agent.probes,
             agent.probes / agent.secs,
             agent.skipped,
+            if agent.skipped_why.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", agent.skipped_why)
+            },
         );
     }
     let find = |sweep: &str, tool: &str| {

@@ -48,7 +48,13 @@ pub(crate) async fn run(agent: Arc<Agent>, cancel: CancellationToken) {
                     if changed.is_err() {
                         return;
                     }
-                    continue 'world;
+                    // A reload is announced after its world is in place, and the scheduler may
+                    // have woken, found it and planned for it already: planning again would put
+                    // checks just started back at the front, to be skipped as still in flight.
+                    if agent.world().generation != generation {
+                        continue 'world;
+                    }
+                    continue;
                 }
                 _ = sleep_until(next.map_or_else(far_future, |n| n + COALESCE)) => {}
             }
