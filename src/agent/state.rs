@@ -35,9 +35,9 @@ pub(crate) struct Slot {
     pub timeout: Duration,
     perspectives: Perspectives,
     pub health: Health,
-    /// Boxed, as the finding: a slot stays small (about 1 KB) to move and to hold twice while
-    /// a reload builds the next configuration's slots.
-    pub latest: Option<Box<Observation>>,
+    /// The finding of the latest observation, which it holds (`observed`): the one copy of it.
+    /// Boxed: a slot stays small (under 1 KB) to move, and to hold twice while a reload builds
+    /// the next configuration's slots.
     pub finding: Option<Box<Finding>>,
     pub in_flight: bool,
     pub series: CheckSeries,
@@ -121,7 +121,6 @@ impl World {
             let thresholds = new.health.thresholds();
             std::mem::swap(&mut new.health, &mut old.health);
             new.health.set_thresholds(thresholds);
-            new.latest = old.latest.take();
             new.finding = old.finding.take();
             std::mem::swap(&mut new.series, &mut old.series);
         }
@@ -140,10 +139,10 @@ impl World {
         let Some(slot) = self.slots.get_mut(index) else {
             return;
         };
-        let Some(obs) = slot.latest.as_deref() else {
+        let Some(obs) = slot.finding.as_ref().and_then(|f| f.observed.clone()) else {
             return;
         };
-        let f = diagnose::diagnose(&self.policy, &slot.check, &slot.perspectives, Some(obs));
+        let f = diagnose::diagnose(&self.policy, &slot.check, &slot.perspectives, Some(&obs));
         metrics.record_finding(&mut slot.series, &f);
         put(&mut slot.finding, f);
     }
@@ -181,7 +180,6 @@ impl World {
             first: before.is_none(),
         };
         put(&mut slot.finding, finding);
-        put(&mut slot.latest, obs);
         Some(change)
     }
 
@@ -238,7 +236,7 @@ impl World {
 
     /// How many checks have been probed at least once, of how many.
     pub(crate) fn observed(&self) -> (usize, usize) {
-        let done = self.slots.iter().filter(|s| s.latest.is_some()).count();
+        let done = self.slots.iter().filter(|s| s.finding.is_some()).count();
         (done, self.slots.len())
     }
 }
@@ -425,7 +423,6 @@ fn slot(policy: &Policy, b: &Build<'_>, metrics: &Metrics, p: Planned) -> Slot {
         timeout: p.timeout,
         perspectives,
         health: Health::new(thresholds),
-        latest: None,
         finding: None,
         in_flight: false,
         series: metrics.series(p.labels, protocol),
@@ -564,7 +561,10 @@ mod tests {
             .thresholds(),
             "the new thresholds apply"
         );
-        assert!(m0.latest.is_some(), "the latest observation carried over");
+        assert!(
+            m0.finding.as_ref().is_some_and(|f| f.observed.is_some()),
+            "the latest observation carried over"
+        );
         let finding = m0
             .finding
             .as_deref()
@@ -576,14 +576,10 @@ mod tests {
         // Its series too (below).
         let m2 = slot_of(&new, "127.64.0.4");
         assert_eq!(m2.health.state().as_str(), "initial");
-        assert!(m2.latest.is_none() && m2.finding.is_none());
+        assert!(m2.finding.is_none());
         assert!(new.slots.iter().all(|s| s.series.labels[2] != "127.64.0.3"));
         // Nothing was copied: the old world keeps its configuration, not the state.
-        assert!(
-            old.slots
-                .iter()
-                .all(|s| s.latest.is_none() && s.finding.is_none())
-        );
+        assert!(old.slots.iter().all(|s| s.finding.is_none()));
         // m1's per-check histogram is forgotten; m0's and m2's are there.
         let text = metrics.encode(new.series());
         let histograms: Vec<&str> = text
