@@ -44,20 +44,7 @@ fn curl(t: &Topology, args: &[&str]) -> (u16, String) {
 
 /// One instant query against the lab's Prometheus: the result vector.
 fn query(t: &Topology, promql: &str) -> Vec<Value> {
-    let (code, body) = curl(
-        t,
-        &[
-            "-G",
-            "--data-urlencode",
-            &format!("query={promql}"),
-            &format!("http://{PROMETHEUS}/api/v1/query"),
-        ],
-    );
-    if code != 200 {
-        return Vec::new();
-    }
-    let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    v["data"]["result"].as_array().cloned().unwrap_or_default()
+    crate::lab::prometheus_query(&t.agent, PROMETHEUS, promql)
 }
 
 /// Waits (at most 90 s) until `promql` returns exactly one series with value `want`, and returns

@@ -753,12 +753,7 @@ backend_groups:
 /// Sends `head` (a whole HTTP/1.0 request) to `addr` and returns everything the server sends
 /// back until it closes, or `None` if the exchange failed.
 pub fn http_request(addr: &str, head: &str) -> Option<String> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
-    s.write_all(head.as_bytes()).ok()?;
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).ok()?;
-    Some(answer)
+    String::from_utf8(http_request_bytes(addr, head)?).ok()
 }
 
 /// As [`http_request`], the answer's bytes as they came (a compressed body is not text).
@@ -817,6 +812,25 @@ pub fn curl_in(ns: &str, args: &[&str]) -> (u16, String) {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
     (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+/// One instant query against the Prometheus at `addr`, asked from inside `ns`: the result
+/// vector, empty when the query fails (callers poll until what they wait for is there).
+pub fn prometheus_query(ns: &str, addr: &str, promql: &str) -> Vec<serde_json::Value> {
+    let (code, body) = curl_in(
+        ns,
+        &[
+            "-G",
+            "--data-urlencode",
+            &format!("query={promql}"),
+            &format!("http://{addr}/api/v1/query"),
+        ],
+    );
+    if code != 200 {
+        return Vec::new();
+    }
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
+    v["data"]["result"].as_array().cloned().unwrap_or_default()
 }
 
 /// Path of the `probe` binary under test.

@@ -39,20 +39,7 @@ fn config() -> String {
 }
 
 fn query(ns: &str, promql: &str) -> Vec<Value> {
-    let (code, body) = curl(
-        ns,
-        &[
-            "-G",
-            "--data-urlencode",
-            &format!("query={promql}"),
-            &format!("http://{PROMETHEUS}/api/v1/query"),
-        ],
-    );
-    if code != 200 {
-        return Vec::new();
-    }
-    let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    v["data"]["result"].as_array().cloned().unwrap_or_default()
+    crate::lab::prometheus_query(ns, PROMETHEUS, promql)
 }
 
 /// A query's result as `{label value: number}` by `label` ("" for a single unlabelled value).
