@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark command: sets up a fresh Debian machine (as root) and runs the scale benchmark of
 # benches/README.md — probe against nmap (-sT and -sS), fping and blackbox_exporter on the same
-# 65,534-address lab, plus probe agent at 10,000 targets.
+# 65,534-address lab, plus probe agent at 10,000 targets and its status page in headless Chromium.
 #
 #   bash benches/run.sh
 #
@@ -18,7 +18,8 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "benches/run.sh: run as root: the lab builds network namespaces and nmap -sS needs raw sockets" >&2
   exit 2
 fi
-packages=(nftables iproute2 nginx-light nmap fping prometheus-blackbox-exporter time)
+packages=(nftables iproute2 nginx-light nmap fping prometheus-blackbox-exporter time chromium chromium-driver
+  fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

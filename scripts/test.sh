@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(nftables iproute2 nginx-light openssl ca-certificates nmap curl prometheus python3-yaml time systemd
-  jq python3-venv shellcheck)
+  jq python3-venv shellcheck chromium chromium-driver fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

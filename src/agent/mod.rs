@@ -41,6 +41,7 @@ pub(crate) mod scheduler;
 pub(crate) mod server;
 pub(crate) mod shard;
 pub(crate) mod state;
+mod status;
 pub(crate) mod web_config;
 
 use std::net::SocketAddr;

@@ -313,7 +313,7 @@ async fn route(shared: &Shared, req: &Request<Incoming>) -> Answer {
             }
             reload(shared).await
         }
-        "/" => text(StatusCode::OK, "text/html; charset=utf-8", INDEX),
+        "/" => status(shared, req).await,
         _ => text(StatusCode::NOT_FOUND, PLAIN, "Not found\n"),
     }
 }
@@ -501,6 +501,50 @@ fn findings_page(agent: &Agent, query: &str) -> Answer {
     text(StatusCode::OK, "application/json", Bytes::from(bytes))
 }
 
+/// `/`: the live status page (or, with `fragment`, the part its script swaps in), filtered
+/// and paged as asked; rendered off the runtime's workers, compressed for a client that takes
+/// gzip.
+async fn status(shared: &Shared, req: &Request<Incoming>) -> Answer {
+    let q = match super::status::StatusQuery::parse(req.uri().query()) {
+        Ok(q) => q,
+        Err(e) => return text(StatusCode::BAD_REQUEST, PLAIN, format!("/: {e}\n")),
+    };
+    let gzipped = accepts_gzip(req);
+    let agent = shared.agent.clone();
+    let page = tokio::task::spawn_blocking(move || {
+        let about = super::status::About {
+            shard: agent.settings.shard.map(|s| s.to_string()),
+            now: std::time::Instant::now(),
+            now_unix: super::unix_now(),
+        };
+        let body = super::status::render(&agent.world(), &q, &about);
+        if gzipped {
+            gzip(body.as_bytes())
+        } else {
+            Bytes::from(body)
+        }
+    })
+    .await
+    .ok();
+    let mut r = page_answer(page, "text/html; charset=utf-8", gzipped, "status page");
+    if r.status() == StatusCode::OK {
+        let h = r.headers_mut();
+        if let Ok(csp) = HeaderValue::from_str(&super::status::CSP) {
+            h.insert(header::CONTENT_SECURITY_POLICY, csp);
+        }
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+    }
+    r
+}
+
 /// `/-/ready`: 200 once every check has been probed once.
 fn ready(agent: &Agent) -> Answer {
     let (done, total) = agent.world().observed();
@@ -554,19 +598,6 @@ fn not_allowed(allow: &'static str) -> Answer {
         .insert(header::ALLOW, HeaderValue::from_static(allow));
     r
 }
-
-const INDEX: &str = r#"<!DOCTYPE html>
-<html><head><title>probe agent</title></head>
-<body>
-<h1>probe agent</h1>
-<ul>
-<li><a href="metrics">metrics</a></li>
-<li><a href="findings">findings</a> (JSON)</li>
-<li><a href="probe?target=127.0.0.1:9465&amp;module=tcp_connect">probe</a>?target=&hellip;&amp;module=http_2xx|tcp_connect|icmp|udp</li>
-<li><a href="-/healthy">healthy</a>, <a href="-/ready">ready</a></li>
-</ul>
-</body></html>
-"#;
 
 #[cfg(test)]
 mod tests {

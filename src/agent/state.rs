@@ -43,6 +43,26 @@ pub(crate) struct Slot {
     pub series: CheckSeries,
     /// Why this check's probe cannot run at all (no ICMP permission), if so.
     pub cannot_run: Option<String>,
+    /// The latest results, for the status page's sparkline.
+    pub recent: Recent,
+}
+
+/// The latest results of a check, newest in bit 0: 9 bytes a check.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Recent {
+    pub bits: u64,
+    /// How many of the bits are results (at most [`Recent::KEPT`]).
+    pub len: u8,
+}
+
+impl Recent {
+    /// Results kept.
+    pub(crate) const KEPT: u8 = 32;
+
+    pub(crate) fn push(&mut self, passed: bool) {
+        self.bits = (self.bits << 1 | u64::from(passed)) & ((1 << Self::KEPT) - 1);
+        self.len = (self.len + 1).min(Self::KEPT);
+    }
 }
 
 /// The agent's state under one configuration.
@@ -122,6 +142,7 @@ impl World {
             std::mem::swap(&mut new.health, &mut old.health);
             new.health.set_thresholds(thresholds);
             new.finding = old.finding.take();
+            new.recent = old.recent;
             std::mem::swap(&mut new.series, &mut old.series);
         }
         for (old, taken) in previous.slots.iter().zip(taken) {
@@ -167,6 +188,7 @@ impl World {
             None
         } else {
             let t = slot.health.record(seen == Seen::Pass, at);
+            slot.recent.push(seen == Seen::Pass);
             metrics.record_health(&mut slot.series, slot.health.state(), t.is_some());
             t
         };
@@ -427,6 +449,7 @@ fn slot(policy: &Policy, b: &Build<'_>, metrics: &Metrics, p: Planned) -> Slot {
         in_flight: false,
         series: metrics.series(p.labels, protocol),
         cannot_run,
+        recent: Recent::default(),
     }
 }
 
@@ -565,6 +588,11 @@ mod tests {
             m0.finding.as_ref().is_some_and(|f| f.observed.is_some()),
             "the latest observation carried over"
         );
+        assert_eq!(
+            m0.recent,
+            Recent { bits: 0, len: 2 },
+            "its two failures carried over, for the sparkline"
+        );
         let finding = m0
             .finding
             .as_deref()
@@ -594,6 +622,19 @@ mod tests {
             histograms.iter().any(|l| l.contains("127.64.0.2")),
             "{histograms:?}"
         );
+    }
+
+    #[test]
+    fn recent_results_keep_the_newest_32() {
+        let mut r = Recent::default();
+        r.push(true);
+        r.push(false);
+        assert_eq!(r, Recent { bits: 0b10, len: 2 });
+        for _ in 0..40 {
+            r.push(true);
+        }
+        assert_eq!(r.len, 32);
+        assert_eq!(r.bits, u64::from(u32::MAX));
     }
 
     #[test]

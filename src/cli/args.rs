@@ -278,6 +278,9 @@ pub enum ReportFormat {
     Table,
     /// The JSON of verdicts.md §4.
     Json,
+    /// One self-contained HTML page (inline CSS and SVG, nothing fetched): the summary, and
+    /// each finding with its path drawn hop by hop, the blocking hop marked, and its fix.
+    Html,
 }
 
 #[derive(Debug, Args)]

@@ -48,9 +48,15 @@ fn load_with_agent(source: &ConfigSource, given: Option<IpAddr>) -> Result<Model
     config::load_with_agent(&source.source(), given).map_err(|e| UsageError(e.into()))
 }
 
-fn print_report(report: &Report, format: ReportFormat, color: bool) -> anyhow::Result<()> {
+fn print_report(
+    command: &str,
+    report: &Report,
+    format: ReportFormat,
+    color: bool,
+) -> anyhow::Result<()> {
     let mut out = output::stdout();
     match format {
+        ReportFormat::Html => out.write_all(html_report(command, report).as_bytes())?,
         ReportFormat::Json => {
             serde_json::to_writer_pretty(&mut out, report)?;
             out.write_all(b"\n")?;
@@ -59,6 +65,34 @@ fn print_report(report: &Report, format: ReportFormat, color: bool) -> anyhow::R
     }
     out.flush()?;
     Ok(())
+}
+
+/// The self-contained HTML page of `--output html`, stamped with the command line and the time.
+fn html_report(command: &str, report: &Report) -> String {
+    let invocation = std::env::args_os()
+        .map(|a| {
+            let a = a.to_string_lossy().into_owned();
+            if a.is_empty()
+                || a.contains(|c: char| c.is_whitespace() || "'\"$&|;<>()`\\".contains(c))
+            {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            } else {
+                a
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let generated = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    output::html::render_report(
+        report,
+        &output::html::ReportContext {
+            command,
+            invocation,
+            generated,
+        },
+    )
 }
 
 /// Probes every check the agent can send, grouped by settings, all groups at once.
@@ -187,7 +221,7 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     };
     let report = diagnose::report(&policy, sys::local_port_range().into(), mode)
         .map_err(|e| UsageError(e.into()))?;
-    print_report(&report, args.output, args.color.enabled())?;
+    print_report("check", &report, args.output, args.color.enabled())?;
     if interrupted {
         let _ = writeln!(
             io::stderr(),
@@ -248,7 +282,7 @@ fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     let policy = Policy::compile(&model);
     let report = diagnose::report(&policy, sys::local_port_range().into(), Mode::Static)
         .map_err(|e| UsageError(e.into()))?;
-    print_report(&report, args.output, args.color.enabled())?;
+    print_report("validate", &report, args.output, args.color.enabled())?;
     Ok(ExitCode::from(report.exit_code()))
 }
 
@@ -269,7 +303,9 @@ fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let report = diagnose::report(&policy, sys::local_port_range().into(), mode)
         .map_err(|e| UsageError(anyhow::anyhow!("--from {}: {e}", args.from)))?;
     match args.output {
-        ReportFormat::Json => print_report(&report, ReportFormat::Json, false)?,
+        ReportFormat::Json | ReportFormat::Html => {
+            print_report("explain", &report, args.output, false)?
+        }
         ReportFormat::Table => {
             let mut out = output::stdout();
             write!(

@@ -30,7 +30,7 @@ fn severity_cell(s: Severity, color: bool) -> String {
 }
 
 /// The heading a finding is grouped under.
-fn group_key(f: &Finding) -> String {
+pub(crate) fn group_key(f: &Finding) -> String {
     match f.role {
         Role::Configuration => match &f.load_balancer {
             Some(lb) => format!("load balancer {lb} (configuration)"),
@@ -71,7 +71,7 @@ fn group_key(f: &Finding) -> String {
     }
 }
 
-fn check_cell(f: &Finding) -> String {
+pub(crate) fn check_cell(f: &Finding) -> String {
     let role = match f.role {
         Role::Client => "client",
         Role::Traffic => "traffic",
@@ -88,7 +88,7 @@ fn check_cell(f: &Finding) -> String {
     format!("{role} {what}").trim().to_string()
 }
 
-fn observed_cell(f: &Finding) -> String {
+pub(crate) fn observed_cell(f: &Finding) -> String {
     let Some(o) = &f.observed else {
         return "not probed".to_string();
     };
@@ -102,15 +102,19 @@ fn observed_cell(f: &Finding) -> String {
     s
 }
 
-/// Renders a report: one block per backend (worst first), one line per finding (worst first),
-/// and under each finding that is not ok its summary, blocking rule and fix.
-pub fn render_findings(report: &Report, color: bool) -> String {
+/// The findings grouped by backend (the heading of [`group_key`]), the worst group first and the
+/// worst finding first within each: the order of the table and of the HTML report.
+pub(crate) fn grouped(report: &Report) -> Vec<(String, Vec<&Finding>)> {
     let mut groups: Vec<(String, Vec<&Finding>)> = Vec::new();
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for f in &report.findings {
         let key = group_key(f);
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, v)) => v.push(f),
-            None => groups.push((key, vec![f])),
+        match at.get(&key) {
+            Some(&i) => groups[i].1.push(f),
+            None => {
+                at.insert(key.clone(), groups.len());
+                groups.push((key, vec![f]));
+            }
         }
     }
     for (_, v) in &mut groups {
@@ -119,6 +123,13 @@ pub fn render_findings(report: &Report, color: bool) -> String {
     groups.sort_by_key(|(_, v)| {
         std::cmp::Reverse(v.iter().map(|f| f.severity).max().unwrap_or(Severity::Ok))
     });
+    groups
+}
+
+/// Renders a report: one block per backend (worst first), one line per finding (worst first),
+/// and under each finding that is not ok its summary, blocking rule and fix.
+pub fn render_findings(report: &Report, color: bool) -> String {
+    let groups = grouped(report);
 
     let rows: Vec<Vec<(String, String, String)>> = groups
         .iter()

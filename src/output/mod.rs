@@ -3,6 +3,7 @@
 
 mod explain;
 mod findings;
+pub mod html;
 mod progress;
 mod table;
 

@@ -5,6 +5,7 @@
 mod abuse;
 mod agent;
 mod bad_input;
+mod browser;
 mod cli;
 mod hostile;
 mod huawei;

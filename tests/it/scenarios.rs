@@ -449,6 +449,34 @@ fn check(t: &Topology, source_flag: &str, source: &Path) -> (i32, Value) {
     (run.code.unwrap_or(-1), report)
 }
 
+/// Runs `probe check ARGS --output html` in `ns`, keeps the page as `<target>/reports/<name>.html`
+/// and checks it in Chromium against `report`, the JSON of the same check ([`Browser::check_report`]);
+/// the exit code is `code`, as with JSON.
+pub(crate) fn render_report(
+    lab: &mut Lab,
+    ns: &str,
+    name: &str,
+    args: &[&str],
+    code: i32,
+    report: &Value,
+) {
+    let mut all = vec!["check"];
+    all.extend_from_slice(args);
+    all.extend(["--output", "html", "--no-progress"]);
+    let run = lab.probe(ns, &all);
+    assert_eq!(
+        run.code,
+        Some(code),
+        "--output html exits as JSON does: {}",
+        run.stderr
+    );
+    assert!(run.stdout.starts_with("<!DOCTYPE html>"), "{}", run.stdout);
+    let path = crate::browser::artefacts("reports").join(format!("{name}.html"));
+    std::fs::write(&path, &run.stdout).expect("write the report");
+    let browser = crate::browser::Browser::start(lab, ns);
+    browser.check_report(&path, report, &format!("report-{name}"));
+}
+
 /// Imports the AWS directory to YAML with the real binary, for the same check from YAML.
 fn import_yaml(t: &Topology, provider: &str, dir: &Path) -> PathBuf {
     let run = t.lab.probe(
@@ -581,6 +609,20 @@ fn scenario(
             assert!(table.stdout.contains(fix), "table lacks the fix {fix}");
         }
     }
+    // The HTML report of the same run renders in a real browser, and says the same.
+    render_report(
+        &mut t.lab,
+        &t.agent,
+        test,
+        &[
+            &format!("--{provider}"),
+            config_dir.to_str().expect("utf-8"),
+            "--source-addr",
+            &t.agent_addr.to_string(),
+        ],
+        code,
+        &report,
+    );
     let yaml = import_yaml(&t, provider, &config_dir);
     let (yaml_code, yaml_report) = check(&t, "--config", &yaml);
     assert_eq!(
@@ -912,4 +954,163 @@ fn listener_whitelist_excluding_the_source() {
         .find(|f| f["code"] == "RULES_NOT_ENFORCED")
         .expect("RULES_NOT_ENFORCED finding");
     assert_eq!(info["severity"], "info");
+}
+
+/// The agent's live status page in Chromium, behind TLS and basic authentication, on the
+/// network ACL lab: the rows arrive by the page's own updates (never a reload), the NACL_DENY
+/// row opens on its path with the ACL hop marked with its rule number and stays open across
+/// updates, the filters narrow the rows in place, and the page reads in light, dark and at
+/// 200 % with no console error or failed request.
+#[test]
+fn agent_status_page_in_a_browser() {
+    use base64::Engine as _;
+    use serde_json::json;
+    use std::time::Duration;
+
+    let agent: IpAddr = AGENT.parse().expect("agent address");
+    let files = Lab::new("status-page-files");
+    let dir = compose(
+        &files,
+        "live",
+        "lab/aws-base",
+        Some("lab/scenarios/nacl-deny-rule"),
+    );
+    let model = load(&Source::Aws(dir.clone()), agent);
+    let mut t = build("status-page", &model, agent);
+    web_servers(&mut t, &[HEALTHY, HEALTHY]);
+    let (cert, key) = t.lab.self_signed_cert(30);
+    let hash = bcrypt::hash("s3cret", 4).expect("bcrypt hash");
+    let web = t.lab.dir.join("web.yml");
+    std::fs::write(
+        &web,
+        format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\nbasic_auth_users:\n  alice: '{hash}'\n",
+            cert.display(),
+            key.display()
+        ),
+    )
+    .expect("write web.yml");
+    let listen = "127.0.0.1:9465";
+    let log = t.lab.dir.join("agent.log");
+    let (ns, addr) = (t.agent.clone(), t.agent_addr.to_string());
+    t.lab.spawn(
+        &ns,
+        &[
+            crate::lab::probe_bin(),
+            "agent",
+            "--aws",
+            dir.to_str().expect("utf-8"),
+            "--source-addr",
+            &addr,
+            "--listen",
+            listen,
+            "--web-config",
+            web.to_str().expect("utf-8"),
+            "--interval",
+            "2s",
+        ],
+        &log,
+    );
+    t.lab.wait_listening(&ns, listen);
+
+    let b = crate::browser::Browser::start(&mut t.lab, &ns);
+    let auth = base64::engine::general_purpose::STANDARD.encode("alice:s3cret");
+    b.cdp(
+        "Network.setExtraHTTPHeaders",
+        json!({"headers": {"Authorization": format!("Basic {auth}")}}),
+    );
+    b.goto(&format!("https://{listen}/"));
+    assert_eq!(
+        b.eval("return document.title", json!([])),
+        "probe agent — status"
+    );
+    b.eval("window.kept = 1", json!([]));
+    // The NACL_DENY rows come by the page's own update: the page object is the same one.
+    let row = b.wait_for(
+        "a NACL_DENY row after an update in place",
+        "if (window.kept !== 1 || !document.documentElement.dataset.updated) return null;\
+         const s = [...document.querySelectorAll('summary.row')]\
+           .find(s => s.textContent.includes('NACL_DENY'));\
+         return s ? s.id : null",
+        Duration::from_secs(40),
+    );
+    let row = row.as_str().expect("row id").to_string();
+    assert_eq!(
+        b.eval(
+            "return document.getElementById('stale').checkVisibility()",
+            json!([])
+        ),
+        false,
+        "the \"not updating\" notice shows only when an update failed"
+    );
+    // Opened from the keyboard, it shows the path with the ACL hop marked, rule 90.
+    b.keys(&format!("#{row}"), "\u{E007}");
+    let marked = b.eval(
+        "return [...document.getElementById(arguments[0]).parentElement\
+           .querySelectorAll('svg .n.block')].map(n => n.textContent)",
+        json!([row]),
+    );
+    let marked: Vec<&str> = marked
+        .as_array()
+        .expect("marked hops")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(marked.len(), 1, "one marked hop: {marked:?}");
+    assert!(
+        marked[0].contains(&format!("network ACL / firewall {ACL_APP}"))
+            && marked[0].contains("rule 90")
+            && marked[0].contains("BLOCKS HERE"),
+        "{marked:?}"
+    );
+    // It stays open, with the focus on it, across the next update.
+    let before = b.eval("return document.documentElement.dataset.updated", json!([]));
+    b.wait_for(
+        "the next update",
+        &format!("return document.documentElement.dataset.updated !== {before}",),
+        Duration::from_secs(15),
+    );
+    assert_eq!(
+        b.eval(
+            &format!(
+                "const d = document.getElementById('{row}').parentElement;\
+                 return [d.open, document.activeElement.id]"
+            ),
+            json!([])
+        ),
+        json!([true, row]),
+        "the open row stays open and focused after an update"
+    );
+    // Failing only: the two NACL_DENY rows, in place, the address bar saying so.
+    b.click("input[name=failing]");
+    b.wait_for(
+        "the failing rows only",
+        "const rows = [...document.querySelectorAll('summary.row')];\
+         return location.search === '?failing=1' && rows.length === 2 &&\
+           rows.every(r => r.textContent.includes('NACL_DENY'))",
+        Duration::from_secs(15),
+    );
+    // By code: OK only; then back to every row.
+    b.eval(
+        "const s = document.querySelector('select[name=code]'); s.value = 'OK';\
+         s.dispatchEvent(new Event('change', {bubbles: true}))",
+        json!([]),
+    );
+    b.wait_for(
+        "no failing OK row",
+        "return location.search === '?failing=1&code=OK' &&\
+           document.getElementById('showing').textContent.startsWith('Showing 0–0 of 0')",
+        Duration::from_secs(15),
+    );
+    b.goto(&format!("https://{listen}/"));
+    // The README's picture: the failing row open on its path.
+    b.keys(&format!("#{row}"), "\u{E007}");
+    b.eval("window.scrollTo(0, 0)", json!([]));
+    b.check_readable("status");
+    b.assert_clean_log("status page");
+    assert_eq!(
+        b.eval("return window.kept", json!([])),
+        Value::Null,
+        "only the explicit navigation reloaded the page"
+    );
 }

@@ -342,3 +342,38 @@ fn a_handler_that_hangs_gets_503_after_the_request_timeout() {
     let (code, body) = curl_in(&ns, &["-X", "POST", &format!("http://{LISTEN}/-/reload")]);
     assert_eq!(code, 200, "{body}");
 }
+
+#[test]
+fn status_page_names_its_only_script_and_refuses_bad_queries() {
+    let (_lab, ns) = agent("server-status", &[]);
+    let head = exchange(
+        &ns,
+        b"GET /?failing=1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let csp = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-security-policy: "))
+        .unwrap_or_else(|| panic!("no CSP in {head}"));
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("script-src 'sha256-"),
+        "{csp}"
+    );
+    assert!(head.contains("cache-control: no-store"), "{head}");
+    assert!(head.contains("<input type=\"checkbox\" name=\"failing\" value=\"1\" checked>"));
+    // The fragment the page's script swaps in: no document around it.
+    let (code, body) = status(&ns, "/?fragment=1");
+    assert_eq!(code, 200);
+    assert!(
+        !body.contains("<html") && body.contains("Checks and findings"),
+        "{body}"
+    );
+    let (code, body) = status(&ns, "/?page=zero");
+    assert_eq!(
+        (code, body.as_str()),
+        (400, "/: page=\"zero\": a page number from 1\n")
+    );
+    let (code, body) = status(&ns, "/?sort=name");
+    assert_eq!(code, 400);
+    assert!(body.contains("sort: unknown parameter"), "{body}");
+}

@@ -50,8 +50,8 @@ use serde_json::Value;
 
 use crate::lab::{Lab, curl_in, in_netns};
 use crate::scenarios::{
-    HEALTHY, Topology, access_rule, acl_ruleset, finding, fixture, lines, prefix_len, sg_chains,
-    verdict, web_servers,
+    HEALTHY, Topology, access_rule, acl_ruleset, finding, fixture, lines, prefix_len,
+    render_report, sg_chains, verdict, web_servers,
 };
 
 /// The internet client.
@@ -805,14 +805,44 @@ fn run_check(w: &World, ns: &str, extra: &[&str]) -> (i32, Value) {
 }
 
 /// `probe check` from the agent, inside the VPC: client findings judged statically.
-fn from_agent(w: &World) -> (i32, Value) {
+fn from_agent(w: &mut World) -> (i32, Value) {
     let addr = w.t.agent_addr.to_string();
-    run_check(w, &w.t.agent, &["--source-addr", &addr])
+    let ns = w.t.agent.clone();
+    let (code, report) = run_check(w, &ns, &["--source-addr", &addr]);
+    report_renders(w, &ns, "agent", &["--source-addr", &addr], code, &report);
+    (code, report)
+}
+
+/// The HTML report of the first form of the configuration, from `ns`, renders in Chromium and
+/// says what the JSON says ([`render_report`]).
+fn report_renders(w: &mut World, ns: &str, side: &str, extra: &[&str], code: i32, report: &Value) {
+    let (flag, path) = sources(w).remove(0);
+    let path = path.to_str().expect("utf-8").to_string();
+    let mut args = vec![flag, path.as_str()];
+    args.extend_from_slice(extra);
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("whole_path")
+        .rsplit("::")
+        .next()
+        .unwrap_or("whole_path")
+        .to_string();
+    render_report(
+        &mut w.t.lab,
+        ns,
+        &format!("{test}-{side}"),
+        &args,
+        code,
+        report,
+    );
 }
 
 /// `probe check --from clients` from the internet client's namespace.
-fn from_clients(w: &World) -> (i32, Value) {
-    run_check(w, &w.client, &["--from", "clients"])
+fn from_clients(w: &mut World) -> (i32, Value) {
+    let ns = w.client.clone();
+    let (code, report) = run_check(w, &ns, &["--from", "clients"]);
+    report_renders(w, &ns, "clients", &["--from", "clients"], code, &report);
+    (code, report)
 }
 
 /// Every finding of `role` (on `port`, when given); panics when there is none.
@@ -868,7 +898,7 @@ const WEB2: &str = "10.1.1.30";
 // h. A healthy whole path.
 #[test]
 fn whole_path_healthy_from_the_vpc_and_from_the_internet() {
-    let w = scenario("wp-healthy", "healthy", |_| {});
+    let mut w = scenario("wp-healthy", "healthy", |_| {});
     let (status, body) = curl_in(
         &w.client,
         &[&format!("http://{}/", public_listener(&w, 80))],
@@ -878,7 +908,7 @@ fn whole_path_healthy_from_the_vpc_and_from_the_internet() {
         (200, "ok\n"),
         "the lab: the internet reaches the member through the ALB"
     );
-    let (code, report) = from_agent(&w);
+    let (code, report) = from_agent(&mut w);
     for f in report["findings"].as_array().expect("findings") {
         assert_eq!(f["code"], "OK", "{f:#}");
     }
@@ -890,7 +920,7 @@ fn whole_path_healthy_from_the_vpc_and_from_the_internet() {
     assert_eq!(finding(&report, WEB1, "traffic", Some(80))["code"], "OK");
     assert_eq!(code, 0, "{report:#}");
 
-    let (code, report) = from_clients(&w);
+    let (code, report) = from_clients(&mut w);
     for f in report["findings"].as_array().expect("findings") {
         assert_eq!(f["code"], "OK", "{f:#}");
     }
@@ -902,13 +932,13 @@ fn whole_path_healthy_from_the_vpc_and_from_the_internet() {
 
 // a. An internet-facing ALB in a subnet that is not public.
 fn lb_subnet_not_public(test: &str, fixture: &str, rule: &str) {
-    let w = scenario(test, fixture, |_| {});
+    let mut w = scenario(test, fixture, |_| {});
     assert!(
         !connects(&w.client, public_listener(&w, 80)),
         "the lab: the answers leave by {rule} and never reach the client"
     );
     let block = blocking("route_table", "rtb-pub", "egress", rule);
-    let (code, report) = from_agent(&w);
+    let (code, report) = from_agent(&mut w);
     assert_client(&report, 80, "LB_SUBNET_NOT_PUBLIC", &block, None);
     let statics: Vec<_> = with_role(&report, "configuration", None)
         .into_iter()
@@ -925,7 +955,7 @@ fn lb_subnet_not_public(test: &str, fixture: &str, rule: &str) {
     );
     assert_eq!(code, 1);
 
-    let (code, report) = from_clients(&w);
+    let (code, report) = from_clients(&mut w);
     assert_client(
         &report,
         80,
@@ -949,13 +979,13 @@ fn whole_path_lb_subnet_without_a_default_route_is_not_public() {
 // b. The load balancer's security group without the listener port.
 #[test]
 fn whole_path_lb_security_group_without_the_listener_port() {
-    let w = scenario("wp-lb-sg", "lb-sg-no-listener-rule", |_| {});
+    let mut w = scenario("wp-lb-sg", "lb-sg-no-listener-rule", |_| {});
     assert!(!connects(&w.client, public_listener(&w, 80)), "the lab");
     let block = blocking("security_group", "sg-lb", "ingress", "*");
-    let (code, report) = from_agent(&w);
+    let (code, report) = from_agent(&mut w);
     assert_client(&report, 80, "SG_INGRESS_MISSING", &block, None);
     assert_eq!(code, 1);
-    let (code, report) = from_clients(&w);
+    let (code, report) = from_clients(&mut w);
     assert_client(&report, 80, "SG_INGRESS_MISSING", &block, Some("filtered"));
     assert_eq!(code, 1);
 }
@@ -963,28 +993,28 @@ fn whole_path_lb_security_group_without_the_listener_port() {
 // c. The public subnets' ACL: the listener port in, then the ephemeral ports out.
 #[test]
 fn whole_path_lb_acl_without_the_listener_port() {
-    let w = scenario("wp-lb-acl", "lb-acl-no-listener-port", |_| {});
+    let mut w = scenario("wp-lb-acl", "lb-acl-no-listener-port", |_| {});
     assert!(!connects(&w.client, public_listener(&w, 80)), "the lab");
     let block = blocking("network_acl", "acl-pub", "ingress", "*");
-    let (code, report) = from_agent(&w);
+    let (code, report) = from_agent(&mut w);
     assert_client(&report, 80, "NACL_DENY", &block, None);
     assert_eq!(code, 1);
-    let (code, report) = from_clients(&w);
+    let (code, report) = from_clients(&mut w);
     assert_client(&report, 80, "NACL_DENY", &block, Some("filtered"));
     assert_eq!(code, 1);
 }
 
 #[test]
 fn whole_path_lb_acl_without_ephemeral_ports_out_to_clients() {
-    let w = scenario("wp-lb-eph", "lb-acl-no-ephemeral-out", |_| {});
+    let mut w = scenario("wp-lb-eph", "lb-acl-no-ephemeral-out", |_| {});
     assert!(!connects(&w.client, public_listener(&w, 80)), "the lab");
     let block = blocking("network_acl", "acl-pub", "egress", "*");
-    let (code, report) = from_agent(&w);
+    let (code, report) = from_agent(&mut w);
     assert_client(&report, 80, "NACL_RETURN_BLOCKED", &block, None);
     // Inside the VPC the answers are allowed: the load balancer's own legs pass.
     assert_eq!(finding(&report, WEB1, "traffic", Some(80))["code"], "OK");
     assert_eq!(code, 1);
-    let (code, report) = from_clients(&w);
+    let (code, report) = from_clients(&mut w);
     assert_client(&report, 80, "NACL_RETURN_BLOCKED", &block, Some("filtered"));
     assert_eq!(code, 1);
 }
@@ -992,13 +1022,13 @@ fn whole_path_lb_acl_without_ephemeral_ports_out_to_clients() {
 // d. An NLB keeps the clients' addresses: the target's group must admit the clients.
 #[test]
 fn whole_path_nlb_keeps_client_addresses_and_the_target_admits_only_the_vpc() {
-    let w = scenario("wp-nlb", "nlb-target-sg-vpc-only", |_| {});
+    let mut w = scenario("wp-nlb", "nlb-target-sg-vpc-only", |_| {});
     let public = public_listener(&w, 80);
     assert!(
         !connects(&w.client, public),
         "the lab: the target drops the client's address"
     );
-    let (code, report) = from_agent(&w);
+    let (code, report) = from_agent(&mut w);
     let traffic = finding(&report, WEB1, "traffic", Some(80));
     // The agent, inside the VPC, is admitted where the clients are not: its probe passes and
     // cannot stand in for the clients (PROBE_PERSPECTIVE_DIFFERS), the verdict is theirs.
@@ -1023,7 +1053,7 @@ fn whole_path_nlb_keeps_client_addresses_and_the_target_admits_only_the_vpc() {
     assert_eq!(hc["observed"]["state"], "open", "{hc:#}");
     assert_eq!(code, 1);
 
-    let (code, report) = from_clients(&w);
+    let (code, report) = from_clients(&mut w);
     for f in with_role(&report, "client", Some(80)) {
         assert_eq!(f["observed"]["state"], "filtered", "{f:#}");
         // The client's packets reach the target with their own address: its group decides.
@@ -1069,9 +1099,9 @@ fn whole_path_nlb_keeps_client_addresses_and_the_target_admits_only_the_vpc() {
 // e. Routes: a blackhole, and none at all.
 #[test]
 fn whole_path_member_behind_a_blackhole_route() {
-    let w = scenario("wp-blackhole", "route-blackhole", |_| {});
+    let mut w = scenario("wp-blackhole", "route-blackhole", |_| {});
     let block = blocking("route_table", "rtb-pub", "egress", "10.1.0.0/16 via pcx-1");
-    let (code, report) = from_agent(&w);
+    let (code, report) = from_agent(&mut w);
     for (role, port) in [("traffic", 80), ("health_check", 8081)] {
         let f = finding(&report, WEB2, role, Some(port));
         assert_eq!(f["observed"]["state"], "filtered", "{f:#}");
@@ -1087,9 +1117,9 @@ fn whole_path_member_behind_a_blackhole_route() {
 
 #[test]
 fn whole_path_member_without_a_route() {
-    let w = scenario("wp-noroute", "route-missing", |_| {});
+    let mut w = scenario("wp-noroute", "route-missing", |_| {});
     let block = blocking("route_table", "rtb-pub", "egress", "*");
-    let (code, report) = from_agent(&w);
+    let (code, report) = from_agent(&mut w);
     for (role, port) in [("traffic", 80), ("health_check", 8081)] {
         let f = finding(&report, WEB2, role, Some(port));
         assert_eq!(f["observed"]["state"], "filtered", "{f:#}");
@@ -1106,7 +1136,7 @@ fn whole_path_member_without_a_route() {
 // f. The node drops the listener port in a firewall the configuration does not know.
 #[test]
 fn whole_path_node_host_firewall_is_suspected_from_the_internet() {
-    let w = scenario("wp-nodefw", "healthy", |w| {
+    let mut w = scenario("wp-nodefw", "healthy", |w| {
         let ns = w.nodes[0].0.clone();
         w.t.lab.nft(
             &ns,
@@ -1115,9 +1145,9 @@ fn whole_path_node_host_firewall_is_suspected_from_the_internet() {
     });
     assert!(!connects(&w.client, public_listener(&w, 80)), "the lab");
     // Judged from the configuration alone, the client leg is fine.
-    let (_, report) = from_agent(&w);
+    let (_, report) = from_agent(&mut w);
     assert_client(&report, 80, "OK", "-", None);
-    let (code, report) = from_clients(&w);
+    let (code, report) = from_clients(&mut w);
     for f in with_role(&report, "client", Some(80)) {
         assert_eq!(f["observed"]["state"], "filtered", "{f:#}");
         let addr = f["address"].as_str().unwrap_or("?");
@@ -1137,8 +1167,8 @@ fn whole_path_node_host_firewall_is_suspected_from_the_internet() {
 // g. The provider reports a member unhealthy that passes its health check.
 #[test]
 fn whole_path_reported_health_differs_from_a_passing_check() {
-    let w = scenario("wp-reported", "reported-health-differs", |_| {});
-    let (code, report) = from_agent(&w);
+    let mut w = scenario("wp-reported", "reported-health-differs", |_| {});
+    let (code, report) = from_agent(&mut w);
     let f = finding(&report, WEB1, "health_check", Some(8081));
     assert_eq!(f["observed"]["http"]["status"], 200, "{f:#}");
     assert_eq!(
@@ -1224,7 +1254,7 @@ fn all_ok(report: &Value) {
 
 #[test]
 fn whole_path_huawei_eip_carries_clients_without_a_default_route() {
-    let w = scenario("wp-hw-healthy", "huawei-healthy", |_| {});
+    let mut w = scenario("wp-hw-healthy", "huawei-healthy", |_| {});
     let (status, body) = curl_in(
         &w.client,
         &[&format!("http://{}/", public_listener(&w, 80))],
@@ -1234,14 +1264,14 @@ fn whole_path_huawei_eip_carries_clients_without_a_default_route() {
         (200, "ok\n"),
         "the lab: the internet reaches the member through the EIP, with no default route"
     );
-    let (code, report) = from_agent(&w);
+    let (code, report) = from_agent(&mut w);
     all_ok(&report);
     assert_eq!(
         finding(&report, HW_WEB, "health_check", Some(8081))["observed"]["http"]["status"],
         200
     );
     assert_eq!(code, 0, "{report:#}");
-    let (code, report) = from_clients(&w);
+    let (code, report) = from_clients(&mut w);
     all_ok(&report);
     for f in with_role(&report, "client", Some(80)) {
         assert_eq!(f["observed"]["state"], "open", "{f:#}");
@@ -1251,13 +1281,13 @@ fn whole_path_huawei_eip_carries_clients_without_a_default_route() {
 
 #[test]
 fn whole_path_huawei_deny_all_firewall_on_the_load_balancer_subnet() {
-    let w = scenario("wp-hw-fwlb", "huawei-lb-firewall-deny-all", |_| {});
+    let mut w = scenario("wp-hw-fwlb", "huawei-lb-firewall-deny-all", |_| {});
     assert!(
         !connects(&w.client, public_listener(&w, 80)),
         "the lab: fw-elb drops the clients' connections"
     );
     // From the agent, in the load balancer's subnet: its health checks leave through fw-elb.
-    let (code, report) = from_agent(&w);
+    let (code, report) = from_agent(&mut w);
     let hc = finding(&report, HW_WEB, "health_check", Some(8081));
     assert_eq!(
         verdict(hc),
@@ -1277,7 +1307,7 @@ fn whole_path_huawei_deny_all_firewall_on_the_load_balancer_subnet() {
     );
     assert_eq!(code, 1);
     // From the internet: the client leg, probed, stops at the same firewall.
-    let (code, report) = from_clients(&w);
+    let (code, report) = from_clients(&mut w);
     assert_client(
         &report,
         80,
@@ -1298,7 +1328,7 @@ fn whole_path_huawei_deny_all_firewall_on_the_load_balancer_subnet() {
 
 #[test]
 fn whole_path_huawei_listener_whitelist_without_the_clients() {
-    let w = scenario("wp-hw-acl", "huawei-access-control", |_| {});
+    let mut w = scenario("wp-hw-acl", "huawei-access-control", |_| {});
     assert!(
         !connects(&w.client, public_listener(&w, 80)),
         "the lab: the whitelist drops the internet client"
@@ -1307,10 +1337,10 @@ fn whole_path_huawei_listener_whitelist_without_the_clients() {
     // every client, so from the VPC it is OK. The client the lab puts on the internet
     // (203.0.113.10) is not on it: probing from there, it is refused, and the finding says that
     // this vantage point, not the load balancer's clients, is what the whitelist stops.
-    let (code, report) = from_agent(&w);
+    let (code, report) = from_agent(&mut w);
     all_ok(&report);
     assert_eq!(code, 0, "{report:#}");
-    let (code, report) = from_clients(&w);
+    let (code, report) = from_clients(&mut w);
     for f in with_role(&report, "client", Some(80)) {
         assert_eq!(f["observed"]["state"], "filtered", "{f:#}");
         assert_eq!(f["expected"]["decision"], "allow", "{f:#}");
