@@ -843,7 +843,7 @@ fn report(rows: &[Row], agent: Option<&AgentResult>, runs: usize) -> String {
         let _ = writeln!(
             r,
             "The status page (`/`) at {} checks in headless Chromium, five fresh loads: first \
-             contentful paint **{:.0} ms** (median; the response itself {:.0} ms), {:.0} KB sent, \
+             contentful paint **{:.0} ms** (median; the response itself {:.0} ms), {:.0} KB on the wire, \
              {} rows shown; \"failing only\" applied in place in {:.0} ms.\n",
             agent.checks,
             median(&p.fcp_ms),

@@ -255,7 +255,11 @@ pub(crate) fn render(world: &World, q: &StatusQuery, about: &About) -> String {
     pager(&mut out, q, page, pages);
     out.push_str("</section>");
     if !q.fragment {
-        let _ = writeln!(out, "</main><script>{SCRIPT}</script></body></html>");
+        let _ = writeln!(
+            out,
+            "</main><script>{}</script></body></html>",
+            SCRIPT.as_str()
+        );
     }
     out
 }
@@ -500,12 +504,16 @@ summary.row:hover{background:var(--card)}.row.head{font-weight:700;color:var(--m
 
 /// The page's Content-Security-Policy: its own script and style, fetches to its own origin.
 pub(crate) static CSP: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| html::content_security_policy(SCRIPT, true));
+    std::sync::LazyLock::new(|| html::content_security_policy(&SCRIPT, true));
 
-/// The page's one script (its hash is in the Content-Security-Policy): apply the filters as
-/// they change, follow the pager in place, and fetch the rows again every five seconds while
-/// the page is visible.
-pub(crate) const SCRIPT: &str = "(()=>{const live=document.getElementById('live'),\
+/// The page's one script (its hash is in the Content-Security-Policy): the copy buttons;
+/// apply the filters as they change, follow the pager in place, and fetch the rows again every
+/// five seconds while the page is visible.
+pub(crate) static SCRIPT: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("{}{STATUS_SCRIPT}", html::COPY_SCRIPT));
+
+/// What the status page's script does besides the copy buttons.
+const STATUS_SCRIPT: &str = "(()=>{const live=document.getElementById('live'),\
 form=document.getElementById('filters'),stale=document.getElementById('stale');\
 document.getElementById('apply').hidden=true;let busy=false,query=location.search.slice(1);\
 const params=()=>{const p=new URLSearchParams();for(const[k,v]of new FormData(form))if(v)p.append(k,v);return p.toString()};\

@@ -69,7 +69,15 @@ fn print_report(
 
 /// The self-contained HTML page of `--output html`, stamped with the command line and the time.
 fn html_report(command: &str, report: &Report) -> String {
+    // The program by its name, as the user would type it again; the arguments as given.
     let invocation = std::env::args_os()
+        .enumerate()
+        .map(|(i, a)| match i {
+            0 => std::path::Path::new(&a)
+                .file_name()
+                .map_or(a.clone(), |n| n.to_os_string()),
+            _ => a,
+        })
         .map(|a| {
             let a = a.to_string_lossy().into_owned();
             if a.is_empty()

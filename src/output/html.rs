@@ -112,7 +112,7 @@ margin:.6rem 0;background:var(--bg)}
 .finding dt{color:var(--muted)}.finding dd{margin:0;overflow-wrap:anywhere}
 .fix pre{white-space:pre-wrap;overflow-wrap:anywhere;user-select:all;background:var(--card);
 border:1px solid var(--line);border-radius:.3rem;padding:.5rem;margin:.2rem 0}
-.fix button,.filters button{font:inherit}
+.fix button,.filters button{font:inherit}.copy{display:none}.js .copy{display:inline-block}
 figure.path{margin:.5rem 0}figure.path svg{max-width:100%;height:auto;display:block}
 figure.path figcaption{font-size:.85rem;color:var(--muted)}
 svg .n rect{width:440px;height:40px;rx:6px;fill:var(--card);stroke:var(--line);stroke-width:1.5}
@@ -137,15 +137,19 @@ pub struct ReportContext<'a> {
     pub generated: String,
 }
 
-/// The report's one script: a "copy" button beside each fix (the fix is also selected whole by
-/// one click without it).
-const REPORT_SCRIPT: &str = "document.querySelectorAll('.fix button').forEach(b=>b.hidden=false);\
-document.addEventListener('click',e=>{const b=e.target.closest('.fix button');if(!b)return;\
-const t=b.parentElement.querySelector('code').textContent;\
+/// The "Copy" button beside each fix, for both pages: shown only where script runs (without
+/// it, one click on the fix selects it whole), handled by one listener for rows swapped in later.
+pub const COPY_SCRIPT: &str = "document.documentElement.classList.add('js');\
+document.addEventListener('click',e=>{const b=e.target.closest('button.copy');if(!b)return;\
+const c=b.parentElement.querySelector('code');\
 const done=()=>{b.textContent='Copied';setTimeout(()=>b.textContent='Copy',1500)};\
-if(navigator.clipboard&&window.isSecureContext){navigator.clipboard.writeText(t).then(done,()=>{})}\
-else{const r=document.createRange();r.selectNodeContents(b.parentElement.querySelector('code'));\
-const s=getSelection();s.removeAllRanges();s.addRange(r);done()}});";
+const select=()=>{const r=document.createRange();r.selectNodeContents(c);\
+const s=getSelection();s.removeAllRanges();s.addRange(r);done()};\
+if(navigator.clipboard&&window.isSecureContext){navigator.clipboard.writeText(c.textContent)\
+.then(done,select)}else{select()}});";
+
+/// The report's one script.
+const REPORT_SCRIPT: &str = COPY_SCRIPT;
 
 /// The whole report file: summary, then findings grouped by backend, failures first, each with
 /// its path diagram and fix.
@@ -301,7 +305,7 @@ pub fn finding_card(out: &mut String, f: &Finding, id: &str, level: u8, drawn: O
         let _ = write!(
             out,
             "<div class=\"fix\"><p><strong>Fix</strong></p><pre><code>{}</code></pre>\
-             <button type=\"button\" hidden>Copy</button></div>",
+             <button type=\"button\" class=\"copy\">Copy</button></div>",
             esc(fix)
         );
     }

@@ -262,6 +262,20 @@ impl Browser {
         ) == true
     }
 
+    /// The top of the page in a window `width` × `height`, light, as `<name>.png` (the README's
+    /// pictures are these).
+    pub fn screenshot_sized(&self, name: &str, width: u32, height: u32) -> PathBuf {
+        self.eval("window.scrollTo(0, 0)", json!([]));
+        self.color_scheme(false);
+        self.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false}),
+        );
+        let path = self.screenshot(name);
+        self.zoom(1.0);
+        path
+    }
+
     /// Light, dark and 200 %: the same page read three ways, each screenshot kept as
     /// `<name>-light`, `<name>-dark`, `<name>-zoom200`.
     pub fn check_readable(&self, name: &str) {
@@ -378,7 +392,17 @@ impl Browser {
                 "{name}: Enter on a focused summary opens the path"
             );
         }
+        // A fix is copied (or, where the clipboard is refused, selected whole) by its button.
+        if findings.iter().any(|f| !f["fix"].is_null()) {
+            self.click("button.copy");
+            self.wait_for(
+                "the Copy button's answer",
+                "return document.querySelector('button.copy').textContent === 'Copied'",
+                Duration::from_secs(5),
+            );
+        }
         self.check_readable(name);
+        self.screenshot_sized(&format!("{name}-tall"), 1100, 1300);
         self.assert_clean_log(name);
     }
 }

@@ -1105,8 +1105,8 @@ fn agent_status_page_in_a_browser() {
     b.goto(&format!("https://{listen}/"));
     // The README's picture: the failing row open on its path.
     b.keys(&format!("#{row}"), "\u{E007}");
-    b.eval("window.scrollTo(0, 0)", json!([]));
     b.check_readable("status");
+    b.screenshot_sized("status-tall", 1100, 1300);
     b.assert_clean_log("status page");
     assert_eq!(
         b.eval("return window.kept", json!([])),
