@@ -564,3 +564,58 @@ fn huawei_sdk_fixtures_match_the_sdk() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `--output html` of validate and explain: the same exit code and findings as JSON, one
+/// article per finding, the blocking hop of the client leg marked on its return path.
+#[test]
+fn html_reports_of_validate_and_explain_hold_the_json_findings() {
+    let no_return = seed_004(
+        "html-no-return.yaml",
+        "      - {number: 100, action: allow, protocol: tcp, ports: 1024-65535, cidr: 0.0.0.0/0}\n",
+        "",
+    );
+    for command in [
+        vec!["validate", "--config", &no_return],
+        vec![
+            "explain",
+            "--config",
+            &no_return,
+            "--from",
+            "clients",
+            "--to",
+            "10.0.0.20:443/tcp",
+        ],
+    ] {
+        let json_run = probe(&[&command[..], &["--output", "json"]].concat());
+        let html_run = probe(&[&command[..], &["--output", "html"]].concat());
+        assert_eq!(html_run.code, json_run.code, "{}", html_run.stderr);
+        assert_eq!(html_run.code, Some(1));
+        let report = json(&json_run);
+        let html = &html_run.stdout;
+        assert!(html.starts_with("<!DOCTYPE html>"), "{html:.200}");
+        assert!(
+            html.contains(&format!("<title>probe {} — ", command[0])),
+            "{html:.600}"
+        );
+        let findings = report["findings"].as_array().expect("findings");
+        assert_eq!(
+            html.matches("<article class=\"finding ").count(),
+            findings.len()
+        );
+        for f in findings {
+            let code = f["code"].as_str().expect("code");
+            assert!(html.contains(&format!("<code>{code}</code>")), "{code}");
+        }
+        // The client leg's return through acl-pub is the marked hop, by its default rule.
+        let marked = html
+            .split("<g class=\"n block\"")
+            .nth(1)
+            .and_then(|rest| rest.split("</g>").next())
+            .expect("a marked hop");
+        assert!(
+            marked.contains("network ACL / firewall acl-pub")
+                && marked.contains("egress (return path) · rule * (default) · BLOCKS HERE"),
+            "{marked}"
+        );
+    }
+}
