@@ -8,13 +8,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use probe::config::Source;
 use serde_json::Value;
 
 use crate::lab::{curl_in, probe_bin};
-use crate::scenarios::{
-    ACL_APP, AGENT, HEALTHY, Topology, WEB1, WEB2, build, compose, load, web_servers,
-};
+use crate::scenarios::{ACL_APP, AGENT, Topology, WEB1, WEB2, nacl_deny_lab};
 
 const AGENT_HTTP: &str = "127.0.0.1:9465";
 const PROMETHEUS: &str = "127.0.0.1:9090";
@@ -119,17 +116,7 @@ scrape_configs:
 
 #[test]
 fn prometheus_scrapes_healthy_and_blocked_backends_reload_and_sigterm() {
-    let agent_addr = AGENT.parse().expect("agent address");
-    let files = crate::lab::Lab::new("agent-files");
-    let dir = compose(
-        &files,
-        "aws",
-        "lab/aws-base",
-        Some("lab/scenarios/nacl-deny-rule"),
-    );
-    let model = load(&Source::Aws(dir.clone()), agent_addr);
-    let mut t = build("agent", &model, agent_addr);
-    web_servers(&mut t, &[HEALTHY, HEALTHY]);
+    let (_files, dir, mut t) = nacl_deny_lab("agent");
 
     // The agent, at a 2 s interval (the fixture's health check says 30 s) and a 1 s timeout.
     let agent_log = t.lab.dir.join("agent.log");
@@ -388,18 +375,7 @@ impl Drop for KillOnDrop {
 fn web_config_serves_tls_and_requires_basic_auth() {
     let mut lab = crate::lab::Lab::new("agent-web");
     let ns = lab.namespace("a");
-    let (cert, key) = lab.self_signed_cert(30);
-    let hash = bcrypt::hash("s3cret", 4).expect("bcrypt hash");
-    let web = lab.dir.join("web.yml");
-    std::fs::write(
-        &web,
-        format!(
-            "tls_server_config:\n  cert_file: {}\n  key_file: {}\nbasic_auth_users:\n  alice: '{hash}'\n",
-            cert.display(),
-            key.display()
-        ),
-    )
-    .expect("write web.yml");
+    let (web, cert) = lab.tls_and_basic_auth();
     let addr = "127.0.0.1:9465";
     lab.start_agent(
         &ns,

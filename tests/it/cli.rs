@@ -327,6 +327,31 @@ fn seed_004(name: &str, from: &str, to: &str) -> String {
     path.to_str().expect("utf-8").to_string()
 }
 
+/// Seed 004 without the public subnets' outbound rule for ephemeral ports: the clients' answers
+/// are dropped on their way back.
+fn seed_004_no_return(name: &str) -> String {
+    seed_004(
+        name,
+        "      - {number: 100, action: allow, protocol: tcp, ports: 1024-65535, cidr: 0.0.0.0/0}\n",
+        "",
+    )
+}
+
+/// `probe explain --config CONFIG --from clients --to` the listener on 443, `--output OUTPUT`.
+fn explain_clients<'a>(config: &'a str, output: &'a str) -> Vec<&'a str> {
+    vec![
+        "explain",
+        "--config",
+        config,
+        "--from",
+        "clients",
+        "--to",
+        "10.0.0.20:443/tcp",
+        "--output",
+        output,
+    ]
+}
+
 fn json(run: &ProbeRun) -> serde_json::Value {
     serde_json::from_str(&run.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}{}", run.stdout, run.stderr))
@@ -407,23 +432,9 @@ fn validate_judges_the_client_leg_and_the_routes() {
 
 #[test]
 fn explain_from_clients_walks_the_client_leg() {
-    let no_return = seed_004(
-        "no-return.yaml",
-        "      - {number: 100, action: allow, protocol: tcp, ports: 1024-65535, cidr: 0.0.0.0/0}\n",
-        "",
-    );
+    let no_return = seed_004_no_return("no-return.yaml");
     // Any address in the load balancer's subnets stands for its nodes.
-    let run = probe(&[
-        "explain",
-        "--config",
-        &no_return,
-        "--from",
-        "clients",
-        "--to",
-        "10.0.0.20:443/tcp",
-        "--output",
-        "json",
-    ]);
+    let run = probe(&explain_clients(&no_return, "json"));
     assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
     let report = json(&run);
     let f = &report["findings"][0];
@@ -435,15 +446,7 @@ fn explain_from_clients_walks_the_client_leg() {
     );
     // The healthy configuration: allowed, exit 0, with the route back to the clients in the path.
     let ok = seed_004("ok-explain.yaml", "", "");
-    let run = probe(&[
-        "explain",
-        "--config",
-        &ok,
-        "--from",
-        "clients",
-        "--to",
-        "10.0.0.20:443/tcp",
-    ]);
+    let run = probe(&explain_clients(&ok, "table"));
     assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("rtb-pub"), "{}", run.stdout);
     // A port no listener has is a usage error that says what to give.
@@ -569,25 +572,18 @@ fn huawei_sdk_fixtures_match_the_sdk() {
 /// article per finding, the blocking hop of the client leg marked on its return path.
 #[test]
 fn html_reports_of_validate_and_explain_hold_the_json_findings() {
-    let no_return = seed_004(
-        "html-no-return.yaml",
-        "      - {number: 100, action: allow, protocol: tcp, ports: 1024-65535, cidr: 0.0.0.0/0}\n",
-        "",
-    );
-    for command in [
-        vec!["validate", "--config", &no_return],
-        vec![
-            "explain",
-            "--config",
-            &no_return,
-            "--from",
-            "clients",
-            "--to",
-            "10.0.0.20:443/tcp",
-        ],
+    let no_return = seed_004_no_return("html-no-return.yaml");
+    let validate = |output| vec!["validate", "--config", &no_return, "--output", output];
+    for (json_args, html_args) in [
+        (validate("json"), validate("html")),
+        (
+            explain_clients(&no_return, "json"),
+            explain_clients(&no_return, "html"),
+        ),
     ] {
-        let json_run = probe(&[&command[..], &["--output", "json"]].concat());
-        let html_run = probe(&[&command[..], &["--output", "html"]].concat());
+        let command = &json_args;
+        let json_run = probe(&json_args);
+        let html_run = probe(&html_args);
         assert_eq!(html_run.code, json_run.code, "{}", html_run.stderr);
         assert_eq!(html_run.code, Some(1));
         let report = json(&json_run);

@@ -413,6 +413,25 @@ impl Lab {
         report
     }
 
+    /// A web configuration (docs/agent-web-config.md) serving TLS with a fresh self-signed
+    /// certificate and asking basic authentication of `alice`, password `s3cret`: the file and
+    /// the certificate (to trust).
+    pub fn tls_and_basic_auth(&self) -> (PathBuf, PathBuf) {
+        let (cert, key) = self.self_signed_cert(30);
+        let hash = bcrypt::hash("s3cret", 4).expect("bcrypt hash");
+        let web = self.dir.join("web.yml");
+        std::fs::write(
+            &web,
+            format!(
+                "tls_server_config:\n  cert_file: {}\n  key_file: {}\nbasic_auth_users:\n  alice: '{hash}'\n",
+                cert.display(),
+                key.display()
+            ),
+        )
+        .expect("write web.yml");
+        (web, cert)
+    }
+
     /// Writes a self-signed leaf certificate (not a CA) for `lab.test` valid for `days` days; returns
     /// (certificate, key) paths.
     pub fn self_signed_cert(&self, days: u32) -> (PathBuf, PathBuf) {

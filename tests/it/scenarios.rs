@@ -956,6 +956,23 @@ fn listener_whitelist_excluding_the_source() {
     assert_eq!(info["severity"], "info");
 }
 
+/// The network ACL lab (`nacl-deny-rule` enforced and configured), its web servers up: the
+/// lab of the files (kept alive with it), the AWS dump's directory, the topology.
+pub(crate) fn nacl_deny_lab(test: &str) -> (Lab, PathBuf, Topology) {
+    let agent: IpAddr = AGENT.parse().expect("agent address");
+    let files = Lab::new(&format!("{test}-files"));
+    let dir = compose(
+        &files,
+        "aws",
+        "lab/aws-base",
+        Some("lab/scenarios/nacl-deny-rule"),
+    );
+    let model = load(&Source::Aws(dir.clone()), agent);
+    let mut t = build(test, &model, agent);
+    web_servers(&mut t, &[HEALTHY, HEALTHY]);
+    (files, dir, t)
+}
+
 /// The agent's live status page in Chromium, behind TLS and basic authentication, on the
 /// network ACL lab: the rows arrive by the page's own updates (never a reload), the NACL_DENY
 /// row opens on its path with the ACL hop marked with its rule number and stays open across
@@ -967,29 +984,8 @@ fn agent_status_page_in_a_browser() {
     use serde_json::json;
     use std::time::Duration;
 
-    let agent: IpAddr = AGENT.parse().expect("agent address");
-    let files = Lab::new("status-page-files");
-    let dir = compose(
-        &files,
-        "live",
-        "lab/aws-base",
-        Some("lab/scenarios/nacl-deny-rule"),
-    );
-    let model = load(&Source::Aws(dir.clone()), agent);
-    let mut t = build("status-page", &model, agent);
-    web_servers(&mut t, &[HEALTHY, HEALTHY]);
-    let (cert, key) = t.lab.self_signed_cert(30);
-    let hash = bcrypt::hash("s3cret", 4).expect("bcrypt hash");
-    let web = t.lab.dir.join("web.yml");
-    std::fs::write(
-        &web,
-        format!(
-            "tls_server_config:\n  cert_file: {}\n  key_file: {}\nbasic_auth_users:\n  alice: '{hash}'\n",
-            cert.display(),
-            key.display()
-        ),
-    )
-    .expect("write web.yml");
+    let (_files, dir, mut t) = nacl_deny_lab("status-page");
+    let (web, _) = t.lab.tls_and_basic_auth();
     let listen = "127.0.0.1:9465";
     let log = t.lab.dir.join("agent.log");
     let (ns, addr) = (t.agent.clone(), t.agent_addr.to_string());
