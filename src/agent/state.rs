@@ -47,20 +47,20 @@ pub(crate) struct Slot {
     pub recent: Recent,
 }
 
-/// The latest results of a check, newest in bit 0: 9 bytes a check.
+/// The latest results of a check, newest in bit 0 (a pass is 1): 8 bytes a check.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Recent {
-    pub bits: u64,
+    pub bits: u32,
     /// How many of the bits are results (at most [`Recent::KEPT`]).
     pub len: u8,
 }
 
 impl Recent {
-    /// Results kept.
-    pub(crate) const KEPT: u8 = 32;
+    /// Results kept: as many as `bits` holds.
+    pub(crate) const KEPT: u8 = u32::BITS as u8;
 
     pub(crate) fn push(&mut self, passed: bool) {
-        self.bits = (self.bits << 1 | u64::from(passed)) & ((1 << Self::KEPT) - 1);
+        self.bits = self.bits << 1 | u32::from(passed);
         self.len = (self.len + 1).min(Self::KEPT);
     }
 }
@@ -230,13 +230,7 @@ impl World {
         };
         let mut summary = diagnose::Summary::default();
         for f in kept() {
-            summary.findings += 1;
-            match f.severity {
-                diagnose::Severity::Ok => summary.ok += 1,
-                diagnose::Severity::Info => summary.info += 1,
-                diagnose::Severity::Warning => summary.warning += 1,
-                diagnose::Severity::Error => summary.error += 1,
-            }
+            summary.count(f.severity);
         }
         let findings = kept().skip(offset).take(limit).cloned().collect();
         let total = summary.findings;
@@ -634,7 +628,7 @@ mod tests {
             r.push(true);
         }
         assert_eq!(r.len, 32);
-        assert_eq!(r.bits, u64::from(u32::MAX));
+        assert_eq!(r.bits, u32::MAX);
     }
 
     #[test]

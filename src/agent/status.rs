@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::time::Instant;
 
 use super::state::{Slot, World};
-use crate::diagnose::{Finding, Severity};
+use crate::diagnose::{Finding, Severity, Summary};
 use crate::health::HealthState;
 use crate::output::html::{self, esc};
 
@@ -157,29 +157,14 @@ pub(crate) fn render(world: &World, q: &StatusQuery, about: &About) -> String {
                 .map(|(i, f)| Row::Static(i, f)),
         )
         .collect();
-    let mut groups: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut codes: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut health = [0usize; 3];
-    let mut severities = [0usize; 4];
+    let mut summary = Summary::default();
+    let mut health = [0usize; HealthState::ALL.len()];
     for r in &rows {
-        if !r.group().is_empty() {
-            *groups.entry(r.group()).or_default() += 1;
-        }
         if let Some(f) = r.finding() {
-            *codes.entry(f.code.as_str()).or_default() += 1;
-            severities[match f.severity {
-                Severity::Error => 0,
-                Severity::Warning => 1,
-                Severity::Info => 2,
-                Severity::Ok => 3,
-            }] += 1;
+            summary.count(f.severity);
         }
         if let Row::Check(_, s) = r {
-            health[match s.health.state() {
-                HealthState::Healthy => 0,
-                HealthState::Unhealthy => 1,
-                HealthState::Initial => 2,
-            }] += 1;
+            health[s.health.state() as usize] += 1;
         }
     }
     let mut kept: Vec<Row<'_>> = rows
@@ -202,29 +187,28 @@ pub(crate) fn render(world: &World, q: &StatusQuery, about: &About) -> String {
 
     let mut out = String::with_capacity(16 * 1024 + shown.len() * 3 * 1024);
     if !q.fragment {
-        head(&mut out, world, q, about, &groups, &codes);
+        head(&mut out, world, q, about, &rows);
     }
     // The fragment: counts, rows, pager.
     let _ = write!(
         out,
-        "<section aria-labelledby=\"now\"><h2 id=\"now\">Now</h2><p>{} checks: \
-         <span class=\"badge ok\"><span aria-hidden=\"true\">✓</span> HEALTHY</span> {} · \
-         <span class=\"badge error\"><span aria-hidden=\"true\">✕</span> UNHEALTHY</span> {} · \
-         <span class=\"badge info\"><span aria-hidden=\"true\">○</span> INITIAL</span> {}</p>",
-        world.slots.len(),
-        health[0],
-        health[1],
-        health[2]
+        "<section aria-labelledby=\"now\"><h2 id=\"now\">Now</h2><p>{} checks:",
+        world.slots.len()
     );
-    html::summary_counts(
-        &mut out,
-        &[
-            (Severity::Error, severities[0]),
-            (Severity::Warning, severities[1]),
-            (Severity::Info, severities[2]),
-            (Severity::Ok, severities[3]),
-        ],
-    );
+    for (i, state) in [
+        HealthState::Healthy,
+        HealthState::Unhealthy,
+        HealthState::Initial,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        out.push_str(if i == 0 { " " } else { " · " });
+        health_badge(&mut out, state);
+        let _ = write!(out, " {}", health[state as usize]);
+    }
+    out.push_str("</p>");
+    html::summary_counts(&mut out, &summary);
     let first = (page - 1) * PAGE_SIZE;
     let _ = write!(
         out,
@@ -264,14 +248,19 @@ pub(crate) fn render(world: &World, q: &StatusQuery, about: &About) -> String {
     out
 }
 
-fn head(
-    out: &mut String,
-    world: &World,
-    q: &StatusQuery,
-    about: &About,
-    groups: &BTreeMap<&str, usize>,
-    codes: &BTreeMap<&str, usize>,
-) {
+/// The page's head, header and filter form; the filters' choices (groups, codes) with their
+/// counts are only needed here, not in the fragment the script fetches every few seconds.
+fn head(out: &mut String, world: &World, q: &StatusQuery, about: &About, rows: &[Row<'_>]) {
+    let mut groups: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut codes: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in rows {
+        if !r.group().is_empty() {
+            *groups.entry(r.group()).or_default() += 1;
+        }
+        if let Some(f) = r.finding() {
+            *codes.entry(f.code.as_str()).or_default() += 1;
+        }
+    }
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -303,7 +292,7 @@ fn head(
         out,
         "<label>Backend group <select name=\"group\"><option value=\"\">all</option>"
     );
-    for (g, n) in groups {
+    for (g, n) in &groups {
         let _ = write!(
             out,
             "<option value=\"{}\"{}>{} ({n})</option>",
@@ -319,7 +308,7 @@ fn head(
     out.push_str(
         "</select></label><label>Code <select name=\"code\"><option value=\"\">all</option>",
     );
-    for (c, n) in codes {
+    for (c, n) in &codes {
         let _ = write!(
             out,
             "<option value=\"{c}\"{}>{c} ({n})</option>",
@@ -345,15 +334,9 @@ fn row(out: &mut String, r: &Row<'_>, about: &About) {
     );
     match *r {
         Row::Check(_, s) => {
-            let (icon, word, class) = match s.health.state() {
-                HealthState::Healthy => ("✓", "HEALTHY", "ok"),
-                HealthState::Unhealthy => ("✕", "UNHEALTHY", "error"),
-                HealthState::Initial => ("○", "INITIAL", "info"),
-            };
-            let _ = write!(
-                out,
-                "<span><span class=\"badge {class}\"><span aria-hidden=\"true\">{icon}</span> {word}</span></span>"
-            );
+            out.push_str("<span>");
+            health_badge(out, s.health.state());
+            out.push_str("</span>");
             let l = &s.series.labels;
             let _ = write!(
                 out,
@@ -381,21 +364,15 @@ fn row(out: &mut String, r: &Row<'_>, about: &About) {
             let _ = write!(
                 out,
                 "<span class=\"wrap\">{}</span><span>{}</span>",
-                esc(&html::group_heading(f)),
-                esc(f.role.as_str().replace('_', " ").as_str())
+                esc(&html::group_key(f)),
+                esc(&html::check_cell(f))
             );
         }
     }
     match r.finding() {
         Some(f) => {
             let outcome = match &f.observed {
-                Some(o) => {
-                    let mut s = format!("{} {}", o.state, o.reason);
-                    if let Some(ms) = o.rtt_ms {
-                        let _ = write!(s, " {ms:.1} ms");
-                    }
-                    s
-                }
+                Some(_) => html::observed_cell(f),
                 None => "not probed (judged from the configuration)".to_string(),
             };
             let _ = write!(out, "<span class=\"wrap\">{}</span><span>", esc(&outcome));
@@ -442,6 +419,19 @@ fn row(out: &mut String, r: &Row<'_>, about: &About) {
         }
     }
     out.push_str("</details></li>");
+}
+
+/// A threshold state as a badge: symbol, word, colour.
+fn health_badge(out: &mut String, state: HealthState) {
+    let (icon, word, class) = match state {
+        HealthState::Healthy => ("✓", "HEALTHY", "ok"),
+        HealthState::Unhealthy => ("✕", "UNHEALTHY", "error"),
+        HealthState::Initial => ("○", "INITIAL", "info"),
+    };
+    let _ = write!(
+        out,
+        "<span class=\"badge {class}\"><span aria-hidden=\"true\">{icon}</span> {word}</span>"
+    );
 }
 
 fn pager(out: &mut String, q: &StatusQuery, page: usize, pages: usize) {

@@ -16,10 +16,12 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use super::findings::{check_cell, group_key, grouped, observed_cell};
-use crate::diagnose::{Finding, Report, Role, Severity};
+use super::findings::grouped;
+/// The heading a finding is grouped under, and its check and observation in words (the table's).
+pub(crate) use super::findings::{check_cell, group_key, observed_cell};
+use crate::diagnose::{Finding, Report, Role, Severity, Summary};
 use crate::model::Action;
-use crate::policy::{HopKind, HopView, Leg};
+use crate::policy::{HopView, Leg};
 
 /// `s` escaped for HTML text and attribute values (also inside inline SVG).
 pub fn esc(s: &str) -> Cow<'_, str> {
@@ -124,7 +126,6 @@ svg .d{fill:var(--muted);font-size:12px}svg .n.block .d{fill:var(--err);font-wei
 svg .n.allow text.i{fill:var(--ok)}svg .n.block text.i{fill:var(--err)}svg text.i{font-size:16px}
 svg .a{stroke:var(--muted);stroke-width:1.5;fill:none;marker-end:url(#ah)}.ah{fill:var(--muted)}
 svg.spark rect.p{fill:var(--ok)}svg.spark rect.f{fill:var(--err)}
-.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 "#;
 
 /// What a report page says about how it was made.
@@ -183,15 +184,7 @@ pub fn render_report(report: &Report, ctx: &ReportContext<'_>) -> String {
         esc(&ctx.generated),
     );
     out.push_str("<section aria-labelledby=\"summary\"><h2 id=\"summary\">Summary</h2>");
-    summary_counts(
-        &mut out,
-        &[
-            (Severity::Error, s.error),
-            (Severity::Warning, s.warning),
-            (Severity::Info, s.info),
-            (Severity::Ok, s.ok),
-        ],
-    );
+    summary_counts(&mut out, s);
     let _ = write!(out, "<p>{} findings.</p></section>", s.findings);
     out.push_str(
         "<section aria-labelledby=\"findings\"><h2 id=\"findings\">Findings by backend</h2>",
@@ -222,10 +215,15 @@ pub fn render_report(report: &Report, ctx: &ReportContext<'_>) -> String {
     out
 }
 
-/// The counts as a list of badges with their numbers.
-pub fn summary_counts(out: &mut String, counts: &[(Severity, usize)]) {
+/// The counts by severity as a list of badges with their numbers, the worst first.
+pub fn summary_counts(out: &mut String, s: &Summary) {
     out.push_str("<ul class=\"counts\">");
-    for &(s, n) in counts {
+    for (s, n) in [
+        (Severity::Error, s.error),
+        (Severity::Warning, s.warning),
+        (Severity::Info, s.info),
+        (Severity::Ok, s.ok),
+    ] {
         out.push_str("<li>");
         badge(out, s);
         let _ = write!(out, " <strong>{n}</strong></li>");
@@ -465,13 +463,7 @@ fn node_styled(
 }
 
 fn hop_text(h: &HopView, blocking: bool) -> (String, String) {
-    let kind = match h.kind {
-        HopKind::SecurityGroup => "security group",
-        HopKind::NetworkAcl => "network ACL / firewall",
-        HopKind::AccessControl => "access control",
-        HopKind::RouteTable => "route table",
-    };
-    let title = format!("{kind} {}", h.id);
+    let title = format!("{} {}", kind_label(h.kind.as_str()), h.id);
     let leg = if h.leg == Leg::Return {
         " (return path)"
     } else {
@@ -630,8 +622,8 @@ pub fn diagram(out: &mut String, f: &Finding, drawn: Option<&mut Drawn>) {
 
 /// A sparkline of the last `len` results, oldest first, bit 0 the newest (`bits`): a pass is a
 /// tall green bar, a failure a short red one. Its label says the count in words.
-pub fn sparkline(out: &mut String, bits: u64, len: u32) {
-    let len = len.min(64);
+pub fn sparkline(out: &mut String, bits: u32, len: u32) {
+    let len = len.min(u32::BITS);
     let passes = (0..len).filter(|i| bits >> i & 1 == 1).count();
     let w = len.max(1) * 4;
     let _ = write!(
@@ -656,11 +648,6 @@ pub fn sparkline(out: &mut String, bits: u64, len: u32) {
         }
     }
     out.push_str("</svg>");
-}
-
-/// The heading a finding is grouped under (the table's), for the status page.
-pub fn group_heading(f: &Finding) -> String {
-    group_key(f)
 }
 
 #[cfg(test)]

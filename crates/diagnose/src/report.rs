@@ -24,19 +24,24 @@ pub struct Report {
     pub summary: Summary,
 }
 
+impl Summary {
+    /// Counts one finding of severity `s`.
+    pub fn count(&mut self, s: Severity) {
+        self.findings += 1;
+        match s {
+            Severity::Ok => self.ok += 1,
+            Severity::Info => self.info += 1,
+            Severity::Warning => self.warning += 1,
+            Severity::Error => self.error += 1,
+        }
+    }
+}
+
 impl Report {
     pub fn new(findings: Vec<Finding>) -> Self {
-        let mut s = Summary {
-            findings: findings.len(),
-            ..Summary::default()
-        };
+        let mut s = Summary::default();
         for f in &findings {
-            match f.severity {
-                Severity::Ok => s.ok += 1,
-                Severity::Info => s.info += 1,
-                Severity::Warning => s.warning += 1,
-                Severity::Error => s.error += 1,
-            }
+            s.count(f.severity);
         }
         Report {
             findings,
