@@ -224,8 +224,8 @@ impl Metrics {
 
     /// The series of one check, created now (the check shows up in `/metrics` at once, in state
     /// `initial`).
-    pub(crate) fn series(&self, labels: [String; 6], protocol: Protocol) -> CheckSeries {
-        let l = &labels;
+    pub(crate) fn series(&self, labels: &[String; 6], protocol: Protocol) -> CheckSeries {
+        let l = labels;
         let mut rendered = self.shard_label.clone();
         for (i, (name, value)) in CHECK_LABELS.iter().zip(l).enumerate() {
             if i > 0 {
@@ -251,15 +251,14 @@ impl Metrics {
             outcome: None,
             finding: None,
             blocking: None,
-            labels,
         }
     }
 
-    /// Removes what the registry holds of a check that is no longer planned (its other series
-    /// go with its slot).
-    pub(crate) fn forget(&self, s: &CheckSeries) {
+    /// Removes what the registry holds of a check that is no longer planned, by its labels (its
+    /// other series go with its slot).
+    pub(crate) fn forget(&self, labels: &[String; 6]) {
         if let Some(h) = &self.check_duration {
-            let _ = h.remove_label_values(&s.labels);
+            let _ = h.remove_label_values(labels);
         }
     }
 
@@ -513,10 +512,18 @@ fn escape_into(out: &mut String, value: &str) {
     }
 }
 
+impl CheckSeries {
+    /// What identifies the check's series: its labels, rendered.
+    pub(crate) fn identity(&self) -> &str {
+        &self.rendered
+    }
+}
+
 /// The values of one check's series, written by [`Metrics::encode`].
 pub(crate) struct CheckSeries {
-    pub labels: [String; 6],
-    /// The check's labels as the text format writes them (with the shard, if any), once.
+    /// The check's labels as the text format writes them (with the shard, if any), once: also
+    /// what tells one check's series from another's (the label values themselves are not
+    /// kept; [`check_labels`] makes them again from the check where they are needed).
     rendered: String,
     success: f64,
     duration: f64,
@@ -561,7 +568,7 @@ mod tests {
     #[test]
     fn a_new_outcome_replaces_the_old_series() {
         let m = Metrics::new(None, false).expect("metrics");
-        let mut s = m.series(labels(), Protocol::Tcp);
+        let mut s = m.series(&labels(), Protocol::Tcp);
         let target = crate::probe::Target {
             label: "10.0.1.25:80".into(),
             host: crate::probe::target::Host::Ip("10.0.1.25".parse().expect("ip")),
@@ -593,7 +600,7 @@ mod tests {
         assert!(state[0].contains("state=\"unhealthy\"") && state[0].ends_with(" 1"));
         assert!(lines(&text, "probe_backend_healthy")[0].ends_with(" 0"));
         // A check that is no longer planned is gone with its slot.
-        m.forget(&s);
+        m.forget(&labels());
         drop(s);
         let text = m.encode(std::iter::empty());
         for name in [
@@ -612,7 +619,7 @@ mod tests {
     /// The series of one check, by default and with --per-check-histograms.
     fn per_check_series(per_check_histograms: bool) -> (usize, String) {
         let m = Metrics::new(None, per_check_histograms).expect("metrics");
-        let mut s = m.series(labels(), Protocol::Https);
+        let mut s = m.series(&labels(), Protocol::Https);
         let target = crate::probe::Target {
             label: "10.0.1.25:443".into(),
             host: crate::probe::target::Host::Ip("10.0.1.25".parse().expect("ip")),
@@ -660,7 +667,7 @@ mod tests {
         let m = Metrics::new(shard, false).expect("metrics");
         let mut l = labels();
         l[1] = "web \"1\"\\\nx".into();
-        let s = m.series(l, Protocol::Tcp);
+        let s = m.series(&l, Protocol::Tcp);
         let text = m.encode(std::iter::once(&s));
         let line = lines(&text, "probe_success")[0];
         assert_eq!(

@@ -47,6 +47,14 @@ pub(crate) struct Slot {
     pub recent: Recent,
 }
 
+impl Slot {
+    /// The check's label values, in [`CHECK_LABELS`](super::metrics::CHECK_LABELS) order, made
+    /// from the check (a slot keeps them only rendered, in its series).
+    pub(crate) fn labels(&self) -> [String; 6] {
+        check_labels(&self.check, self.spec.target.protocol)
+    }
+}
+
 /// The latest results of a check, newest in bit 0 (a pass is 1): 8 bytes a check.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Recent {
@@ -128,12 +136,12 @@ impl World {
     pub(crate) fn carry_over(&mut self, previous: &mut World, metrics: &Metrics) {
         let mut index = ByLabels::default();
         for (i, s) in previous.slots.iter().enumerate() {
-            index.insert(label_hash(&s.series.labels), i);
+            index.insert(label_hash(s.series.identity()), i);
         }
         let mut taken = vec![false; previous.slots.len()];
         for new in &mut self.slots {
-            let found = index.find(label_hash(&new.series.labels), |i| {
-                !taken[i] && previous.slots[i].series.labels == new.series.labels
+            let found = index.find(label_hash(new.series.identity()), |i| {
+                !taken[i] && previous.slots[i].series.identity() == new.series.identity()
             });
             let Some(i) = found else { continue };
             taken[i] = true;
@@ -147,7 +155,7 @@ impl World {
         }
         for (old, taken) in previous.slots.iter().zip(taken) {
             if !taken {
-                metrics.forget(&old.series);
+                metrics.forget(&old.labels());
             }
         }
         // Findings of carried observations are judged again under the new configuration.
@@ -353,7 +361,7 @@ fn plan_slots(policy: &Policy, b: &Build<'_>, metrics: &Metrics) -> Result<Vec<S
         let hash = label_hash(&labels);
         // A duplicate has the same labels, hence the same shard: only kept checks are indexed.
         if seen_labels
-            .find(hash, |i| slots[i].series.labels == labels)
+            .find(hash, |i| slots[i].labels() == labels)
             .is_some()
             || b.shard.is_some_and(|s| !s.owns(&labels))
         {
@@ -373,9 +381,10 @@ fn plan_slots(policy: &Policy, b: &Build<'_>, metrics: &Metrics) -> Result<Vec<S
     Ok(slots)
 }
 
-/// A check's labels as one number, to find a check by its labels without keeping a copy of them.
-fn label_hash(labels: &[String; 6]) -> u64 {
-    use std::hash::{Hash, Hasher};
+/// A check's labels (the values, or as rendered) as one number, to find a check by its labels
+/// without keeping a copy of them.
+fn label_hash(labels: &(impl std::hash::Hash + ?Sized)) -> u64 {
+    use std::hash::Hasher;
     let mut h = std::hash::DefaultHasher::new();
     labels.hash(&mut h);
     h.finish()
@@ -427,7 +436,19 @@ fn slot(policy: &Policy, b: &Build<'_>, metrics: &Metrics, p: Planned) -> Slot {
         InitialRule::OnePass
     };
     let thresholds = Thresholds::new(p.check.rise, p.check.fall, initial);
-    let perspectives = diagnose::perspectives(policy, &p.check, b.agent_ports);
+    let mut perspectives = diagnose::perspectives(policy, &p.check, b.agent_ports);
+    // Kept as long as the configuration: no room for hops a path never had (at 100,000
+    // checks, some 20 MB).
+    for v in [
+        &mut perspectives.agent,
+        &mut perspectives.lb,
+        &mut perspectives.lb_traffic,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        v.path.shrink_to_fit();
+    }
     let cannot_run = (protocol == Protocol::Icmp)
         .then(|| b.icmp_error.clone())
         .flatten();
@@ -441,7 +462,7 @@ fn slot(policy: &Policy, b: &Build<'_>, metrics: &Metrics, p: Planned) -> Slot {
         health: Health::new(thresholds),
         finding: None,
         in_flight: false,
-        series: metrics.series(p.labels, protocol),
+        series: metrics.series(&p.labels, protocol),
         cannot_run,
         recent: Recent::default(),
     }
@@ -521,7 +542,7 @@ mod tests {
     fn slot_of<'w>(w: &'w World, address: &str) -> &'w Slot {
         w.slots
             .iter()
-            .find(|s| s.series.labels[2] == address)
+            .find(|s| s.labels()[2] == address)
             .unwrap_or_else(|| panic!("no check of {address}"))
     }
 
@@ -538,7 +559,7 @@ mod tests {
         let i = old
             .slots
             .iter()
-            .position(|s| s.series.labels[2] == "127.64.0.2")
+            .position(|s| s.labels()[2] == "127.64.0.2")
             .expect("m0");
         for _ in 0..2 {
             let mut obs = Observation::error(&old.slots[i].spec.target, None, "test");
@@ -599,7 +620,7 @@ mod tests {
         let m2 = slot_of(&new, "127.64.0.4");
         assert_eq!(m2.health.state().as_str(), "initial");
         assert!(m2.finding.is_none());
-        assert!(new.slots.iter().all(|s| s.series.labels[2] != "127.64.0.3"));
+        assert!(new.slots.iter().all(|s| s.labels()[2] != "127.64.0.3"));
         // Nothing was copied: the old world keeps its configuration, not the state.
         assert!(old.slots.iter().all(|s| s.finding.is_none()));
         // m1's per-check histogram is forgotten; m0's and m2's are there.

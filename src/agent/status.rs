@@ -110,7 +110,7 @@ impl<'a> Row<'a> {
 
     fn group(&self) -> &'a str {
         match *self {
-            Row::Check(_, s) => &s.series.labels[0],
+            Row::Check(_, s) => s.check.backend_group.as_deref().unwrap_or(""),
             Row::Static(_, f) => f.backend_group.as_deref().unwrap_or(""),
         }
     }
@@ -337,7 +337,7 @@ fn row(out: &mut String, r: &Row<'_>, about: &About) {
             out.push_str("<span>");
             health_badge(out, s.health.state());
             out.push_str("</span>");
-            let l = &s.series.labels;
+            let l = s.labels();
             let _ = write!(
                 out,
                 "<span class=\"wrap\">{} <span class=\"muted\">{}</span></span>",
