@@ -96,4 +96,5 @@ PROBE_FUZZ_SECS="${PROBE_FUZZ_SECS:-60}" bash scripts/fuzz.sh
 # CI=true: a deploy/ check that cannot run here fails instead of printing "skip".
 CI=true PROBE_BIN="$PWD/target/debug/probe" bash scripts/check-deploy.sh
 PROBE_BENCH_RUNS="${PROBE_BENCH_RUNS:-3}" bash benches/run.sh
-cargo bench --locked --bench evaluator -- --warm-up-time 1 --measurement-time 3 evaluate
+# Ten seconds each: a short window on a shared host measures its neighbours as much as the code.
+cargo bench --locked --bench evaluator -- --warm-up-time 2 --measurement-time 10 evaluate
