@@ -200,6 +200,34 @@ impl World {
             metrics.record_health(&mut slot.series, slot.health.state(), t.is_some());
             t
         };
+        // The same outcome as last time is judged as last time: only the observation (its
+        // round-trip time) changes, and no string of the finding is made again.
+        if let Some(f) = slot.finding.as_deref_mut()
+            && f.observed
+                .as_ref()
+                .is_some_and(|last| diagnose::judged_alike(last, &obs))
+        {
+            #[cfg(debug_assertions)]
+            {
+                let full =
+                    diagnose::diagnose(&self.policy, &slot.check, &slot.perspectives, Some(&obs));
+                f.observed = Some(obs);
+                debug_assert_eq!(
+                    serde_json::to_value(&full).ok(),
+                    serde_json::to_value(&*f).ok(),
+                    "an observation judged alike is judged as the last one"
+                );
+            }
+            #[cfg(not(debug_assertions))]
+            {
+                f.observed = Some(obs);
+            }
+            return Some(Change {
+                transition,
+                code: None,
+                first: false,
+            });
+        }
         let finding = diagnose::diagnose(&self.policy, &slot.check, &slot.perspectives, Some(&obs));
         metrics.record_finding(&mut slot.series, &finding);
         let before = slot.finding.as_ref().map(|f| f.code);

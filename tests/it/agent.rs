@@ -416,3 +416,129 @@ fn web_config_serves_tls_and_requires_basic_auth() {
     let (code, body) = curl_in(&ns, &[&format!("http://{addr}/metrics")]);
     assert!(!body.contains("probe_agent_build_info"), "{code} {body}");
 }
+
+/// The finding of the one member's check (10.200.0.1, port 80): from the agent's `/findings`,
+/// or from a report `probe check --output json` printed; its code, summary, blocking rule, fix
+/// and expected path, and the state it observed. `None` before the agent has a result.
+fn member_finding(report: &str) -> Option<(Value, String)> {
+    let report: Value = serde_json::from_str(report)
+        .unwrap_or_else(|e| panic!("a findings report ({e}): {report:.500}"));
+    let f = report["findings"]
+        .as_array()?
+        .iter()
+        .find(|f| f["address"] == "10.200.0.1" && f["port"] == 80)?;
+    let judged = serde_json::json!({
+        "code": f["code"],
+        "role": f["role"],
+        "summary": f["summary"],
+        "blocking": f["blocking"],
+        "fix": f["fix"],
+        "expected": f["expected"],
+    });
+    let observed = f["observed"]["state"].as_str().unwrap_or("").to_string();
+    Some((judged, observed))
+}
+
+/// A backend whose live result changes while the agent probes it every second (open, then
+/// silently dropped by an nftables rule, then open again) is judged again at each change, and
+/// between changes each repeated result leaves the finding as a fresh `probe check` judges it:
+/// the agent skips judging an outcome it has already judged, and this holds it to the full
+/// judgement.
+#[test]
+fn a_changing_backend_is_judged_again_and_a_repeated_result_as_probe_check_judges_it() {
+    let crate::lab::Sweep {
+        mut lab,
+        client,
+        server,
+        ..
+    } = crate::lab::Lab::sweep("agent-rejudge", 4);
+    let config = lab.dir.join("one.yaml");
+    let members = std::iter::once(std::net::Ipv4Addr::new(10, 200, 0, 1));
+    std::fs::write(&config, crate::lab::fleet_config(members, 1)).expect("write the config");
+    let config = config.to_str().expect("utf-8").to_string();
+    let log = lab.dir.join("agent.log");
+    let listen = "10.77.0.1:9465";
+    lab.spawn(
+        &client,
+        &[
+            probe_bin(),
+            "agent",
+            "--config",
+            &config,
+            "--listen",
+            listen,
+        ],
+        &log,
+    );
+    lab.wait_listening(&client, listen);
+    let agent_finding = || {
+        let ns = client.clone();
+        let answer = crate::lab::in_netns(&ns, move || {
+            crate::lab::http_request(listen, "GET /findings HTTP/1.0\r\n\r\n")
+        })
+        .unwrap_or_default();
+        let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        member_finding(body).unwrap_or_default()
+    };
+    let check_finding = || {
+        let run = lab.probe(
+            &client,
+            &[
+                "check",
+                "--config",
+                &config,
+                "--output",
+                "json",
+                "--no-progress",
+            ],
+        );
+        member_finding(&run.stdout).unwrap_or_else(|| {
+            panic!(
+                "probe check has no finding for 10.200.0.1:80: {}",
+                run.stdout
+            )
+        })
+    };
+    // Waits for the agent to observe `state`, then lets it repeat that result a few times
+    // (a probe a second) and compares its finding with a fresh `probe check`'s.
+    let settle = |state: &str| -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (_, seen) = agent_finding();
+            if seen == state {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the agent never observed {state} (last: {seen})"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        std::thread::sleep(Duration::from_secs(3));
+        let (agent, seen) = agent_finding();
+        let (check, checked) = check_finding();
+        assert_eq!((seen.as_str(), checked.as_str()), (state, state));
+        assert_eq!(
+            agent, check,
+            "the agent's finding after repeated {state} results"
+        );
+        agent
+    };
+    let open = settle("open");
+    assert_eq!(open["code"], "OK", "{open}");
+    lab.nft(
+        &server,
+        "table ip rejudge {
+           chain input {
+             type filter hook input priority -10; policy accept;
+             ip daddr 10.200.0.1 tcp dport 80 drop
+           }
+         }",
+    );
+    let dropped = settle("filtered");
+    assert_ne!(dropped["code"], "OK", "{dropped}");
+    lab.sh(&server, &["nft", "delete", "table", "ip", "rejudge"]);
+    assert_eq!(settle("open"), open);
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!log.contains("panicked"), "agent log:\n{log}");
+}

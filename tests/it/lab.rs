@@ -215,6 +215,7 @@ impl Lab {
         Sweep {
             lab,
             client,
+            server,
             targets: path,
             expected,
         }
@@ -656,6 +657,8 @@ pub struct Sweep {
     pub lab: Lab,
     /// The namespace to probe from.
     pub client: String,
+    /// The namespace that owns the targets, with their nftables rules.
+    pub server: String,
     /// A targets file naming every address, one per line.
     pub targets: PathBuf,
     /// The state each target must be classified as.

@@ -52,6 +52,7 @@ fn a_sweep_of_4096_targets_classifies_every_target() {
         client,
         targets,
         expected,
+        ..
     } = Lab::sweep("sweep", 4096);
     let run = lab.probe_json(
         &client,
@@ -75,6 +76,7 @@ fn a_sweep_of_10000_targets_under_ulimit_256_classifies_every_target() {
         client,
         targets,
         expected,
+        ..
     } = Lab::sweep("sweep-nofile", 10_000);
     let out = std::process::Command::new("ip")
         .args([

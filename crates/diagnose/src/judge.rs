@@ -78,6 +78,32 @@ pub fn seen(obs: &Observation) -> Seen {
     }
 }
 
+/// Whether [`diagnose`] judges `b` exactly as it judged `a`, so that a finding made from `a`
+/// stands for `b` once `b` is its observation: the same plain outcome (class, reason, phase,
+/// success) of the same target, with no ICMP error, HTTP answer, TLS, UDP or ping details and
+/// no error text, which findings quote. Only the round-trip time may differ, and no finding
+/// reads it. The agent uses this to skip judging a check whose outcome has not changed.
+pub fn judged_alike(a: &Observation, b: &Observation) -> bool {
+    fn plain(o: &Observation) -> bool {
+        o.icmp.is_none()
+            && o.http.is_none()
+            && o.tls.is_none()
+            && o.udp.is_none()
+            && o.ping.is_none()
+            && o.detail.is_none()
+    }
+    plain(a)
+        && plain(b)
+        && a.state == b.state
+        && a.reason == b.reason
+        && a.success == b.success
+        && a.phase == b.phase
+        && a.protocol == b.protocol
+        && a.address == b.address
+        && a.port == b.port
+        && a.target == b.target
+}
+
 /// The code for a load balancer verdict that denies, from the hop that blocked.
 pub(crate) fn hop_code(policy: &Policy, v: &Verdict) -> Option<Code> {
     let h = v.blocking()?;

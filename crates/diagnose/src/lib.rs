@@ -38,7 +38,7 @@ mod text;
 pub use check::{Check, DEFAULT_INTERVAL_S, ProbeKind, plan};
 pub use code::{Code, Role, Severity};
 pub use fix::fix_for;
-pub use judge::{Blocking, Finding, Seen, diagnose, seen};
+pub use judge::{Blocking, Finding, Seen, diagnose, judged_alike, seen};
 pub use perspective::{Perspectives, perspectives};
 pub use report::{DiagnoseError, Mode, Report, Summary, client_legs, report};
 pub use statics::static_findings;

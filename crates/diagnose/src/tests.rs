@@ -233,3 +233,48 @@ fn report_exit_code_follows_severity() {
     );
     assert_eq!(Report::new(vec![ok, bad]).exit_code(), 1);
 }
+
+/// Two observations judged alike give the same finding but for the observation itself, for
+/// every plain outcome; a different outcome, or one with words a finding quotes, is not alike.
+#[test]
+fn observations_judged_alike_give_the_same_finding() {
+    let p = policy(MODEL);
+    let checks = plan(&p, None);
+    let ports = PortRange {
+        from: 32768,
+        to: 60999,
+    };
+    let outcomes = [
+        (State::Open, Reason::SynAck, true),
+        (State::Closed, Reason::Reset, false),
+        (State::Filtered, Reason::NoResponse, false),
+    ];
+    for c in &checks {
+        let persp = perspectives(&p, c, ports);
+        for (state, reason, ok) in outcomes.clone() {
+            let a = obs(c, state, reason, ok);
+            let mut b = a.clone();
+            b.rtt_ms = Some(12.5);
+            assert!(judged_alike(&a, &b));
+            let (mut fa, fb) = (
+                diagnose(&p, c, &persp, Some(&a)),
+                diagnose(&p, c, &persp, Some(&b)),
+            );
+            fa.observed = fb.observed.clone();
+            assert_eq!(
+                serde_json::to_value(&fa).ok(),
+                serde_json::to_value(&fb).ok(),
+                "{} {:?} {state:?}",
+                c.backend,
+                c.role
+            );
+            for (other, why, passed) in outcomes.clone() {
+                let o = obs(c, other, why, passed);
+                assert_eq!(judged_alike(&a, &o), other == state);
+            }
+            let mut worded = b.clone();
+            worded.detail = Some("connection refused".into());
+            assert!(!judged_alike(&a, &worded));
+        }
+    }
+}
