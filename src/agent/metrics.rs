@@ -224,8 +224,7 @@ impl Metrics {
 
     /// The series of one check, created now (the check shows up in `/metrics` at once, in state
     /// `initial`).
-    pub(crate) fn series(&self, labels: &[String; 6], protocol: Protocol) -> CheckSeries {
-        let l = labels;
+    pub(crate) fn series(&self, l: &[String; 6], protocol: Protocol) -> CheckSeries {
         let mut rendered = self.shard_label.clone();
         for (i, (name, value)) in CHECK_LABELS.iter().zip(l).enumerate() {
             if i > 0 {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::lab::{curl_in, probe_bin};
+use crate::lab::{AgentRun, Lab, Sweep, curl_in, fleet_config, probe_bin};
 use crate::scenarios::{ACL_APP, AGENT, Topology, WEB1, WEB2, nacl_deny_lab};
 
 const AGENT_HTTP: &str = "127.0.0.1:9465";
@@ -446,39 +446,18 @@ fn member_finding(report: &str) -> Option<(Value, String)> {
 /// judgement.
 #[test]
 fn a_changing_backend_is_judged_again_and_a_repeated_result_as_probe_check_judges_it() {
-    let crate::lab::Sweep {
+    let Sweep {
         mut lab,
         client,
         server,
         ..
-    } = crate::lab::Lab::sweep("agent-rejudge", 4);
-    let config = lab.dir.join("one.yaml");
+    } = Lab::sweep("agent-rejudge", 4);
     let members = std::iter::once(std::net::Ipv4Addr::new(10, 200, 0, 1));
-    std::fs::write(&config, crate::lab::fleet_config(members, 1)).expect("write the config");
-    let config = config.to_str().expect("utf-8").to_string();
-    let log = lab.dir.join("agent.log");
-    let listen = "10.77.0.1:9465";
-    lab.spawn(
-        &client,
-        &[
-            probe_bin(),
-            "agent",
-            "--config",
-            &config,
-            "--listen",
-            listen,
-        ],
-        &log,
-    );
-    lab.wait_listening(&client, listen);
+    let AgentRun { config, log, .. } =
+        lab.agent_on(&client, "one", &fleet_config(members, 1), "10.77.0.1:9465");
     let agent_finding = || {
-        let ns = client.clone();
-        let answer = crate::lab::in_netns(&ns, move || {
-            crate::lab::http_request(listen, "GET /findings HTTP/1.0\r\n\r\n")
-        })
-        .unwrap_or_default();
-        let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-        member_finding(body).unwrap_or_default()
+        let (_, body) = curl_in(&client, &["http://10.77.0.1:9465/findings"]);
+        member_finding(&body).unwrap_or_default()
     };
     let check_finding = || {
         let run = lab.probe(

@@ -571,6 +571,30 @@ http {{
         pid
     }
 
+    /// Writes `yaml` as `<name>.yaml` in the lab's directory and starts `probe agent` on it in
+    /// `ns`, listening on `listen`, its output in `<name>.log`; waits until the port accepts
+    /// connections.
+    pub fn agent_on(&mut self, ns: &str, name: &str, yaml: &str, listen: &str) -> AgentRun {
+        let config = self.dir.join(format!("{name}.yaml"));
+        std::fs::write(&config, yaml).expect("write the agent's configuration");
+        let config = path_str(&config).to_string();
+        let log = self.dir.join(format!("{name}.log"));
+        let pid = self.spawn(
+            ns,
+            &[
+                probe_bin(),
+                "agent",
+                "--config",
+                &config,
+                "--listen",
+                listen,
+            ],
+            &log,
+        );
+        self.wait_listening(ns, listen);
+        AgentRun { pid, config, log }
+    }
+
     /// Starts `probe agent` in `ns`, listening on `listen`, with a loopback-only configuration
     /// (one TCP member, 127.0.0.1:9, where nothing listens) and `extra` flags; `prefix` runs before
     /// `bin` (`setpriv …`). Waits until the port accepts connections and returns the agent's process id
@@ -674,6 +698,15 @@ pub struct BigSweep {
     pub server: String,
     /// Every address with the state a TCP probe of port 80 and an ICMP echo must report.
     pub hosts: Vec<(std::net::Ipv4Addr, &'static str, &'static str)>,
+}
+
+/// An agent started by [`Lab::agent_on`].
+pub struct AgentRun {
+    pub pid: u32,
+    /// Its configuration file.
+    pub config: String,
+    /// Its standard output and error.
+    pub log: PathBuf,
 }
 
 /// The output of one run of the probe binary.

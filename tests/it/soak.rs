@@ -26,7 +26,7 @@
 use std::time::{Duration, Instant};
 
 use crate::lab::{
-    Lab, Sweep, fleet_config_with, http_request, in_netns, metric_sum, probe_bin, status_kb,
+    AgentRun, Lab, Sweep, fleet_config_with, http_request, in_netns, metric_sum, status_kb,
 };
 
 const LISTEN: &str = "10.77.0.1:9465";
@@ -167,27 +167,12 @@ fn agent_soak_keeps_memory_and_open_files_flat() {
     let members = (0..n).map(|i| {
         std::net::Ipv4Addr::from(0x0AC8_0000 | (u64::from(i) * 7_919 % u64::from(n)) as u32)
     });
-    let config = lab.dir.join("soak.yaml");
-    std::fs::write(
-        &config,
-        fleet_config_with(members, profile.interval_s, profile.health_port),
-    )
-    .expect("write the soak configuration");
-    let config = config.to_str().expect("utf-8").to_string();
-    let log = lab.dir.join("soak-agent.log");
-    let pid = lab.spawn(
+    let AgentRun { pid, log, .. } = lab.agent_on(
         &client,
-        &[
-            probe_bin(),
-            "agent",
-            "--config",
-            &config,
-            "--listen",
-            LISTEN,
-        ],
-        &log,
+        "soak",
+        &fleet_config_with(members, profile.interval_s, profile.health_port),
+        LISTEN,
     );
-    lab.wait_listening(&client, LISTEN);
 
     let started = Instant::now();
     let total = Duration::from_secs(secs);
